@@ -1,0 +1,150 @@
+"""The Flask-AppBuilder addon manager: everything the product brings into a FAB application.
+
+A host enables the product with one line::
+
+    ADDON_MANAGERS = ["app.addon.RenewalReminderManager"]
+
+FAB imports the manager, constructs it, then calls ``pre_process``, ``register_views`` and
+``post_process`` inside a ``try`` that only *logs* exceptions: a broken addon would leave the
+app running without its screens. FAB constructs the manager outside that ``try``, so all the
+work happens in ``__init__`` and any failure stops start-up with the error.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app
+from flask_appbuilder.basemanager import BaseManager
+from flask_mail import Mail
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import event, inspect
+
+from app.models import TABLE_PREFIX
+from app.roles import BUILTIN_ROLES, MENU_CATEGORY, ensure_roles
+
+log = logging.getLogger(__name__)
+
+#: Settings the product reads, with their defaults; a host's own config wins.
+DEFAULT_SETTINGS = {
+    "BASE_URL": "http://127.0.0.1:5000",
+    "MAIL_DEFAULT_SENDER": "renewals@localhost",
+}
+
+
+class AddonStartupError(RuntimeError):
+    """The product could not be installed into the FAB application."""
+
+
+class RenewalReminderManager(BaseManager):
+    def __init__(self, appbuilder) -> None:
+        super().__init__(appbuilder)
+        try:
+            self._install()
+        except Exception as exc:
+            raise AddonStartupError(f"Renewal Reminder addon failed to start: {exc}") from exc
+
+    # FAB's hooks stay as the no-ops of BaseManager: see the module docstring.
+
+    def _install(self) -> None:
+        app = current_app
+        for key, value in DEFAULT_SETTINGS.items():
+            app.config.setdefault(key, value)
+        self._secure(app)
+        if "mail" not in app.extensions:
+            Mail(app)
+        self._install_roles()
+        self._install_tables()
+        self._register_views()
+        self._register_cli(app)
+
+    def _secure(self, app) -> None:
+        """CSRF on every form post (FAB registers none, and without it FAB deletes a row on a
+        plain GET), and foreign keys plus a busy timeout on SQLite."""
+        csrf = app.extensions.get("csrf")
+        if csrf is None:
+            csrf = CSRFProtect(app)
+            # FAB exempts its JSON APIs only when CSRFProtect exists before they register.
+            for view in self.appbuilder.baseviews:
+                if getattr(view, "csrf_exempt", False) and getattr(view, "blueprint", None):
+                    csrf.exempt(view.blueprint)
+        engine = self.appbuilder.session.get_bind()
+        if engine.dialect.name == "sqlite" and not event.contains(
+            engine, "connect", _sqlite_pragmas
+        ):
+            event.listen(engine, "connect", _sqlite_pragmas)
+            engine.dispose()  # pooled connections were opened without the pragmas
+
+    def _install_roles(self) -> None:
+        builtin = self.appbuilder.sm.builtin_roles
+        for name, permissions in BUILTIN_ROLES.items():
+            builtin.setdefault(name, permissions)  # a host's own definition wins
+
+    def _install_tables(self) -> None:
+        """Create the product's tables and roles where the schema is managed at start-up.
+
+        With ``FAB_CREATE_DB`` (FAB's default) a host lets FAB create missing tables when it
+        starts; FAB does that before addons load, so the product does the same for its own
+        tables. The standalone app turns it off and migrates with Alembic instead.
+        """
+        session = self.appbuilder.session
+        engine = session.get_bind()
+        existing = set(inspect(engine).get_table_names())
+        if current_app.config.get("FAB_CREATE_DB", True):
+            from flask_appbuilder import Model
+
+            missing = [
+                table
+                for name, table in Model.metadata.tables.items()
+                if name.startswith(TABLE_PREFIX) and name not in existing
+            ]
+            if missing:
+                Model.metadata.create_all(engine, tables=missing)
+        if "ab_role" in existing:
+            ensure_roles(self.appbuilder.sm)
+
+    def _register_views(self) -> None:
+        from app.views.admin import DomainView, RelationView, RenewalDecisionView
+        from app.views.health import HealthView
+        from app.views.portfolio import PortfolioImportView
+
+        ab = self.appbuilder
+        ab.add_view(
+            RelationView,
+            "Relations",
+            icon="fa-address-book",
+            category=MENU_CATEGORY,
+            category_icon="fa-refresh",
+        )
+        ab.add_view(DomainView, "Domains", icon="fa-globe", category=MENU_CATEGORY)
+        ab.add_view(
+            RenewalDecisionView, "Renewal decisions", icon="fa-history", category=MENU_CATEGORY
+        )
+        ab.add_view(
+            PortfolioImportView, "Import portfolio", icon="fa-upload", category=MENU_CATEGORY
+        )
+        ab.add_view_no_menu(HealthView)
+        registered = {type(view).__name__ for view in ab.baseviews}
+        expected = {
+            "RelationView",
+            "DomainView",
+            "RenewalDecisionView",
+            "PortfolioImportView",
+            "HealthView",
+        }
+        if not expected <= registered:
+            raise AddonStartupError(f"views not registered: {sorted(expected - registered)}")
+
+    def _register_cli(self, app) -> None:
+        from app.cli import COMMAND_GROUPS
+
+        for group in COMMAND_GROUPS:
+            if group.name not in app.cli.commands:
+                app.cli.add_command(group)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

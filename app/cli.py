@@ -1,0 +1,79 @@
+"""The product's ``flask`` commands. Thin: parse, call ``app.renewals``, print.
+
+Registered on the host app by the addon, so they work as ``flask --app run <group> ...``.
+"""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from app.renewals.accounts import create_login
+from app.renewals.demo import load_demo
+from app.renewals.portfolio import PortfolioImportError, import_portfolio
+from app.renewals.validation import InvalidValue
+from app.session import current_session
+
+
+def _security_manager():
+    return current_app.extensions["appbuilder"].sm
+
+
+users = click.Group("users", help="Manage logins.")
+domains = click.Group("domains", help="Manage the domain portfolio.")
+demo = click.Group("demo", help="Demo data.")
+
+
+@users.command("create")
+@click.option("--email", required=True, help="Email address; also the login name.")
+@click.option("--password", required=True, help="At least 10 characters.")
+@click.option("--relation", "relation_number", type=int, help="Relation number (customer login).")
+@click.option(
+    "--role",
+    type=click.Choice(["Sales", "Admin"], case_sensitive=False),
+    help="Staff role (staff login).",
+)
+@with_appcontext
+def create_user(email: str, password: str, relation_number: int | None, role: str | None):
+    """Create a login for a relation (Reseller/Client by its kind) or a staff member."""
+    try:
+        user = create_login(
+            current_session(),
+            _security_manager(),
+            email=email,
+            password=password,
+            relation_number=relation_number,
+            role=role,
+        )
+    except InvalidValue as exc:
+        raise click.ClickException(str(exc)) from None
+    roles = ", ".join(role.name for role in user.roles)
+    click.echo(f"Created login {user.username} ({roles}).")
+
+
+@domains.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig", errors="strict"))
+@with_appcontext
+def import_domains(file):
+    """Import or update the portfolio from a CSV file (see README for the columns)."""
+    try:
+        summary = import_portfolio(current_session(), file)
+    except PortfolioImportError as exc:
+        raise click.ClickException(f"nothing was imported:\n{exc}") from None
+    except UnicodeDecodeError:
+        raise click.ClickException("nothing was imported: the file is not UTF-8 text") from None
+    click.echo(f"Imported {summary}.")
+
+
+@demo.command("load")
+@with_appcontext
+def load_demo_command():
+    """Load the demo portfolio and one login per role (does nothing if already loaded)."""
+    logins = load_demo(current_session(), _security_manager())
+    click.echo("Demo portfolio loaded. Logins:")
+    for role, (login, password) in logins.items():
+        click.echo(f"  {role:<9} {login} / {password}")
+
+
+COMMAND_GROUPS = [users, domains, demo]

@@ -1,0 +1,76 @@
+"""Renewal decisions: the append-only history and the sales contact's queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from flask_appbuilder import Model
+from flask_appbuilder.security.sqla.models import User
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import enum_column, utcnow
+from app.models.enums import Decision, DecisionChannel, ProcessingState
+
+if TYPE_CHECKING:
+    from app.models.domain import Domain
+
+
+class RenewalDecision(Model):
+    """One customer (or staff, or automatic) decision to renew or decline a domain.
+
+    A decision belongs to the expiry date it was made for (``expiry_date``): once a renewal
+    moves the domain's expiry on, the next cycle needs a decision of its own. Rows are never
+    rewritten with another decision; only the processing fields change as sales work the queue.
+    """
+
+    __tablename__ = "rr_renewal_decision"
+    __table_args__ = (
+        Index("ix_rr_renewal_decision_state_decided", "state", "decided_at"),
+        Index("ix_rr_renewal_decision_domain_expiry", "domain_id", "expiry_date"),
+        CheckConstraint(
+            "(decision = 'renew' AND years IS NOT NULL AND years BETWEEN 1 AND 10)"
+            " OR (decision = 'decline' AND years IS NULL)",
+            name="ck_rr_renewal_decision_years",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    domain_id: Mapped[int] = mapped_column(
+        ForeignKey("rr_domain.id", ondelete="CASCADE"), nullable=False
+    )
+    decision: Mapped[Decision] = enum_column(Decision, nullable=False)
+    years: Mapped[int | None] = mapped_column(Integer)
+    #: The domain's expiry date when the decision was made.
+    expiry_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    channel: Mapped[DecisionChannel] = enum_column(DecisionChannel, nullable=False)
+    #: The login that decided; NULL when an activation code (or the automatic job) decided.
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
+    decided_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    remote_addr: Mapped[str | None] = mapped_column(String(45))
+
+    state: Mapped[ProcessingState] = enum_column(
+        ProcessingState, nullable=False, default=ProcessingState.queued
+    )
+    processed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ab_user.id", ondelete="SET NULL")
+    )
+    processed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    message: Mapped[str | None] = mapped_column(Text)
+
+    domain: Mapped[Domain] = relationship("Domain", back_populates="decisions")
+    decided_by = relationship(User, foreign_keys=[decided_by_id])
+    processed_by = relationship(User, foreign_keys=[processed_by_id])
+
+    @property
+    def decided_by_label(self) -> str:
+        """Who decided, for people: a login, "code" for the public page, or "automatic"."""
+        if self.decided_by is not None:
+            return self.decided_by.username
+        if self.channel is DecisionChannel.confirmation_code:
+            return "code"
+        return self.channel.value
+
+    def __repr__(self) -> str:
+        return f"<RenewalDecision {self.id} {self.decision.value} domain={self.domain_id}>"

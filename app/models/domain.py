@@ -1,0 +1,76 @@
+"""Domains, the things that expire."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import idna
+from flask_appbuilder import Model
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import created_column, enum_column, updated_column
+from app.models.enums import DomainStatus
+
+if TYPE_CHECKING:
+    from app.models.decision import RenewalDecision
+    from app.models.relation import Relation
+
+
+class Domain(Model):
+    """A registered domain name held by a relation.
+
+    ``name`` is the ASCII (punycode) form in lower case; ``unicode_name`` is what people read.
+    """
+
+    __tablename__ = "rr_domain"
+    __table_args__ = (
+        # The reminder job and the selection page ask "which domains in status S expire
+        # between A and B": this index answers that without scanning the table.
+        Index("ix_rr_domain_status_expiry", "status", "expiry_date"),
+        CheckConstraint("name = lower(name)", name="ck_rr_domain_name_lower"),
+        CheckConstraint(
+            "renewal_years IS NULL OR (renewal_years BETWEEN 1 AND 10)",
+            name="ck_rr_domain_renewal_years",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(253), unique=True, nullable=False)
+    relation_id: Mapped[int] = mapped_column(
+        ForeignKey("rr_relation.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    expiry_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    status: Mapped[DomainStatus] = enum_column(
+        DomainStatus, nullable=False, default=DomainStatus.active
+    )
+    renewal_years: Mapped[int | None] = mapped_column(Integer)
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = created_column()
+    updated_at: Mapped[dt.datetime] = updated_column()
+
+    relation: Mapped[Relation] = relationship("Relation", back_populates="domains")
+    decisions: Mapped[list[RenewalDecision]] = relationship(
+        "RenewalDecision",
+        back_populates="domain",
+        order_by="RenewalDecision.id",
+        passive_deletes=True,
+    )
+
+    @property
+    def unicode_name(self) -> str:
+        """The name as people write it (IDN labels decoded); the stored name if undecodable."""
+        try:
+            return idna.decode(self.name)
+        except idna.IDNAError:
+            return self.name
+
+    def days_until_expiry(self, today: dt.date | None = None) -> int:
+        return (self.expiry_date - (today or dt.date.today())).days
+
+    def __str__(self) -> str:
+        return self.unicode_name
+
+    def __repr__(self) -> str:
+        return f"<Domain {self.name} {self.expiry_date} {self.status.value}>"

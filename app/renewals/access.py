@@ -1,0 +1,127 @@
+"""Who may see and change which relation's data: the one place that decides it.
+
+Every entry point asks here: FAB's list/show/edit/delete through a base filter, bulk actions,
+add and edit forms, custom pages, the CSV export, the CLI and the jobs. The answer is a SQL
+subquery of relation ids (``None`` meaning "no restriction"), so a check is one indexed
+``IN (...)`` in the same query, never a Python loop over rows.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from sqlalchemy import Select, false, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from app.models import Domain, Relation, RelationUser
+
+ROLE_ADMIN = "Admin"
+ROLE_SALES = "Sales"
+ROLE_RESELLER = "Reseller"
+ROLE_CLIENT = "Client"
+CUSTOMER_ROLES = (ROLE_RESELLER, ROLE_CLIENT)
+STAFF_ROLES = (ROLE_ADMIN, ROLE_SALES)
+
+
+class AccessDenied(Exception):
+    """Raised when a user asks for a row outside their scope; entry points answer 404."""
+
+
+class _RoleLike(Protocol):
+    name: str
+
+
+class UserLike(Protocol):
+    id: int
+    roles: list[_RoleLike]
+
+
+def role_names(user: UserLike | None) -> set[str]:
+    if user is None or getattr(user, "id", None) is None:
+        return set()
+    return {role.name for role in user.roles}
+
+
+def is_admin(user: UserLike | None) -> bool:
+    return ROLE_ADMIN in role_names(user)
+
+
+def visible_relation_ids(user: UserLike | None) -> Select | None:
+    """The ids of the relations ``user`` may see, or ``None`` when they may see all.
+
+    - Admin: everything.
+    - Sales: relations assigned to them, and the clients of resellers assigned to them.
+    - Reseller and Client: the relation their login is linked to, and its clients.
+    - Anyone else (anonymous, no role, no link): nothing.
+    A user with several roles sees the union.
+    """
+    names = role_names(user)
+    if ROLE_ADMIN in names:
+        return None
+    conditions = []
+    if ROLE_SALES in names:
+        reseller = aliased(Relation)
+        assigned_resellers = select(reseller.id).where(reseller.sales_contact_id == user.id)
+        conditions.append(Relation.sales_contact_id == user.id)
+        conditions.append(Relation.parent_id.in_(assigned_resellers))
+    if names.intersection(CUSTOMER_ROLES):
+        linked = select(RelationUser.relation_id).where(RelationUser.user_id == user.id)
+        conditions.append(Relation.id.in_(linked))
+        conditions.append(Relation.parent_id.in_(linked))
+    if not conditions:
+        return select(Relation.id).where(false())
+    return select(Relation.id).where(or_(*conditions))
+
+
+def visible_domain_ids(user: UserLike | None) -> Select | None:
+    """The ids of the domains ``user`` may see (``None``: all); see ``visible_relation_ids``."""
+    relations = visible_relation_ids(user)
+    if relations is None:
+        return None
+    return select(Domain.id).where(Domain.relation_id.in_(relations))
+
+
+def scoped_domains(user: UserLike | None) -> Select:
+    """``SELECT Domain`` restricted to what ``user`` may see; add filters and ordering to it."""
+    query = select(Domain)
+    relations = visible_relation_ids(user)
+    if relations is not None:
+        query = query.where(Domain.relation_id.in_(relations))
+    return query
+
+
+def can_access_relation(session: Session, user: UserLike | None, relation_id: int | None) -> bool:
+    if relation_id is None:
+        return False
+    relations = visible_relation_ids(user)
+    query = select(Relation.id).where(Relation.id == relation_id)
+    if relations is not None:
+        query = query.where(Relation.id.in_(relations))
+    return session.scalar(query) is not None
+
+
+def get_domain_for(session: Session, user: UserLike | None, domain_id: int) -> Domain:
+    """Load one domain if ``user`` may see it; otherwise raise ``AccessDenied``.
+
+    Missing and forbidden look the same to the caller, so ids cannot be probed.
+    """
+    domain = session.scalar(scoped_domains(user).where(Domain.id == domain_id))
+    if domain is None:
+        raise AccessDenied(f"domain {domain_id} not found")
+    return domain
+
+
+def require_relation(session: Session, user: UserLike | None, relation_id: int | None) -> None:
+    if not can_access_relation(session, user, relation_id):
+        raise AccessDenied(f"relation {relation_id} not found")
+
+
+def linked_relation(session: Session, user: UserLike | None) -> Relation | None:
+    """The relation a customer login acts for, if any."""
+    if user is None or getattr(user, "id", None) is None:
+        return None
+    return session.scalar(
+        select(Relation)
+        .join(RelationUser, RelationUser.relation_id == Relation.id)
+        .where(RelationUser.user_id == user.id)
+    )

@@ -1,0 +1,80 @@
+"""Logins: creating FAB users for staff and for relations."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.models import Relation, RelationKind, RelationUser
+from app.renewals.access import ROLE_ADMIN, ROLE_CLIENT, ROLE_RESELLER, ROLE_SALES
+from app.renewals.validation import InvalidValue, check_password, normalize_email
+
+STAFF_ROLES = (ROLE_SALES, ROLE_ADMIN)
+
+
+def customer_role_for(relation: Relation) -> str:
+    return ROLE_RESELLER if relation.kind is RelationKind.reseller else ROLE_CLIENT
+
+
+def create_login(
+    session: Session,
+    security_manager,
+    *,
+    email: str,
+    password: str,
+    relation_number: int | None = None,
+    role: str | None = None,
+    first_name: str = "",
+    last_name: str = "",
+):
+    """Create a login and return the FAB user, or raise ``InvalidValue`` having created nothing.
+
+    Exactly one of ``relation_number`` (a customer login: Reseller or Client by the relation's
+    kind, linked to it) and ``role`` (a staff login: Sales or Admin) must be given. The email is
+    also the login name.
+    """
+    if (relation_number is None) == (role is None):
+        raise InvalidValue("give either a relation number or a staff role (Sales or Admin)")
+    email = normalize_email(email)
+    check_password(password)
+    taken = session.scalar(
+        select(func.count())
+        .select_from(security_manager.user_model)
+        .where(
+            (func.lower(security_manager.user_model.email) == email.lower())
+            | (func.lower(security_manager.user_model.username) == email.lower())
+        )
+    )
+    if taken:
+        raise InvalidValue(f"a login with the email {email} already exists")
+
+    relation = None
+    if relation_number is not None:
+        relation = session.scalar(select(Relation).where(Relation.number == relation_number))
+        if relation is None:
+            raise InvalidValue(f"there is no relation with number {relation_number}")
+        role_name = customer_role_for(relation)
+    else:
+        role_name = next((name for name in STAFF_ROLES if name.lower() == role.lower()), None)
+        if role_name is None:
+            raise InvalidValue(f"unknown staff role {role!r}: choose Sales or Admin")
+    role_row = security_manager.find_role(role_name)
+    if role_row is None:
+        raise InvalidValue(f"the role {role_name} does not exist yet: run `flask db upgrade`")
+
+    user = security_manager.add_user(
+        username=email,
+        first_name=first_name or (relation.name if relation else email.split("@")[0]),
+        last_name=last_name or (f"#{relation.number}" if relation else role_name),
+        email=email,
+        role=role_row,
+        password=password,
+        commit=False,
+    )
+    if not user:
+        session.rollback()
+        raise InvalidValue("the login could not be created (see the log for the database error)")
+    if relation is not None:
+        session.add(RelationUser(user_id=user.id, relation_id=relation.id))
+    session.commit()
+    return user

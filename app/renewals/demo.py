@@ -1,0 +1,170 @@
+"""A small demo portfolio and one login per role, for `python run.py` and `flask demo load`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Domain, DomainStatus, Relation, RelationKind
+from app.renewals.access import ROLE_ADMIN, ROLE_SALES
+from app.renewals.accounts import create_login
+from app.renewals.validation import normalize_domain_name
+
+DEMO_PASSWORDS = {
+    "Admin": ("admin@demo.example", "demo-admin-2026"),
+    "Sales": ("sales@demo.example", "demo-sales-2026"),
+    "Reseller": ("reseller@demo.example", "demo-reseller-2026"),
+    "Client": ("client@demo.example", "demo-client-2026"),
+}
+
+_RELATIONS = [
+    # number, name, email, kind, parent number, language, reminders to reseller
+    (1311, "Dommelsen, V", "info@dommelsen.nl", RelationKind.reseller, None, "en", False),
+    (1312, "Bakkerij de Korf", "info@bakkerijdekorf.nl", RelationKind.client, 1311, "nl", True),
+    (1313, "Fietsen Jansen", "post@fietsenjansen.nl", RelationKind.client, 1311, "nl", False),
+    (
+        2001,
+        "Acme Webdesign",
+        "billing@acme-webdesign.example",
+        RelationKind.client,
+        None,
+        "en",
+        False,
+    ),
+    (
+        2002,
+        "Northwind Traders",
+        "accounts@northwind.example",
+        RelationKind.client,
+        None,
+        "en",
+        False,
+    ),
+]
+_NAMED_DOMAINS = [
+    ("deliverystatus.org", 1311, 5),
+    ("denzelishome.com", 1311, 61),
+    ("drivemasters.net", 1311, 61),
+    ("bakkerijdekorf.nl", 1312, 15),
+    ("brood-en-banket.nl", 1312, 30),
+    ("fietsenjansen.nl", 1313, 2),
+    ("acme-webdesign.com", 2001, 1),
+    ("northwind.example", 2002, 45),
+    ("bücherstube.de", 2001, 20),
+]
+_WORDS = [
+    "alpha",
+    "harbor",
+    "maple",
+    "river",
+    "stone",
+    "cedar",
+    "summit",
+    "meadow",
+    "copper",
+    "lantern",
+    "orbit",
+    "pixel",
+    "quartz",
+    "willow",
+    "ember",
+    "falcon",
+    "garden",
+    "island",
+]
+_TLDS = ["com", "net", "org", "nl", "eu", "io", "de", "be"]
+
+
+def demo_loaded(session: Session) -> bool:
+    return session.scalar(select(Relation.id).where(Relation.number == 1311)) is not None
+
+
+def load_demo(session: Session, security_manager, today: dt.date | None = None) -> dict:
+    """Create the demo relations, ~50 domains and the demo logins, unless already there.
+
+    Domains spread over the next four months, a few already expired (not yet deleted), so every
+    screen and the reminder job have something to show. Returns {role: (login, password)}.
+    """
+    if demo_loaded(session):
+        return DEMO_PASSWORDS
+    today = today or dt.date.today()
+    rng = random.Random(2026)
+
+    sales = create_login(
+        session,
+        security_manager,
+        email=DEMO_PASSWORDS["Sales"][0],
+        password=DEMO_PASSWORDS["Sales"][1],
+        role=ROLE_SALES,
+        first_name="Sam",
+        last_name="Sales",
+    )
+    create_login(
+        session,
+        security_manager,
+        email=DEMO_PASSWORDS["Admin"][0],
+        password=DEMO_PASSWORDS["Admin"][1],
+        role=ROLE_ADMIN,
+        first_name="Ada",
+        last_name="Admin",
+    )
+
+    relations: dict[int, Relation] = {}
+    for number, name, email, kind, parent, language, to_reseller in _RELATIONS:
+        relations[number] = Relation(
+            number=number,
+            name=name,
+            billing_email=email,
+            kind=kind,
+            parent=relations.get(parent),
+            language=language,
+            reminders_to_reseller=to_reseller,
+            sales_contact_id=sales.id,
+        )
+        session.add(relations[number])
+    session.flush()
+
+    names = set()
+    for name, number, days in _NAMED_DOMAINS:
+        domain = Domain(
+            name=normalize_domain_name(name),
+            relation=relations[number],
+            expiry_date=today + dt.timedelta(days=days),
+        )
+        names.add(domain.name)
+        session.add(domain)
+    numbers = list(relations)
+    while len(names) < 50:
+        name = f"{rng.choice(_WORDS)}-{rng.choice(_WORDS)}.{rng.choice(_TLDS)}"
+        if name in names:
+            continue
+        names.add(name)
+        days = rng.randint(-12, 122)  # some expired, most within the next four months
+        session.add(
+            Domain(
+                name=name,
+                relation=relations[rng.choice(numbers)],
+                expiry_date=today + dt.timedelta(days=days),
+                status=DomainStatus.active,
+            )
+        )
+    session.commit()
+
+    create_login(
+        session,
+        security_manager,
+        email=DEMO_PASSWORDS["Reseller"][0],
+        password=DEMO_PASSWORDS["Reseller"][1],
+        relation_number=1311,
+    )
+    create_login(
+        session,
+        security_manager,
+        email=DEMO_PASSWORDS["Client"][0],
+        password=DEMO_PASSWORDS["Client"][1],
+        relation_number=2001,
+    )
+    return DEMO_PASSWORDS

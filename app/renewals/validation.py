@@ -1,0 +1,105 @@
+"""Validation of what people type: domain names (IDN included), email addresses, periods.
+
+Forms, the CSV import, the CLI and the renewal pages all call these, so one rule holds
+everywhere and every error message reads the same.
+"""
+
+from __future__ import annotations
+
+import re
+
+import idna
+from email_validator import EmailNotValidError, validate_email
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+class InvalidValue(ValueError):
+    """The input is not acceptable; the message says why, for people."""
+
+
+class InvalidDomainName(InvalidValue):
+    """The text is not a registrable domain name."""
+
+
+def normalize_domain_name(raw: str) -> str:
+    """Return the lower-case ASCII (punycode) form of ``raw`` or raise ``InvalidDomainName``.
+
+    Accepts Unicode names (``bücher.de`` becomes ``xn--bcher-kva.de``) and ignores surrounding
+    whitespace and one trailing dot. Requires at least two labels and an alphabetic TLD.
+    """
+    text = (raw or "").strip().rstrip(".")
+    if not text:
+        raise InvalidDomainName("a domain name is required")
+    if any(ch.isspace() for ch in text):
+        raise InvalidDomainName(f"{raw!r} contains whitespace")
+    try:
+        ascii_name = idna.encode(text, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise InvalidDomainName(f"{raw!r} is not a valid domain name ({exc})") from None
+    ascii_name = ascii_name.lower()
+    labels = ascii_name.split(".")
+    if len(labels) < 2:
+        raise InvalidDomainName(f"{raw!r} needs a name and a top-level domain, e.g. example.com")
+    if len(ascii_name) > 253:
+        raise InvalidDomainName(f"{raw!r} is longer than 253 characters")
+    for label in labels:
+        if not _LABEL.match(label):
+            raise InvalidDomainName(f"{raw!r} has an invalid label {label!r}")
+    tld = labels[-1]
+    if not (tld.isalpha() or tld.startswith("xn--")):
+        raise InvalidDomainName(f"{raw!r} has an invalid top-level domain {tld!r}")
+    return ascii_name
+
+
+MIN_YEARS = 1
+MAX_YEARS = 10
+
+
+def normalize_email(raw: str) -> str:
+    """Return a syntactically valid address (domain part normalised) or raise ``InvalidValue``.
+
+    Deliverability is not checked: that needs DNS, and the mail server reports it anyway.
+    """
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidValue("an email address is required")
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidValue(f"{raw!r} is not a valid email address ({exc})") from None
+
+
+def parse_years(raw: object) -> int:
+    """A renewal period: an integer number of years from 1 to 10 (EPP and registries cap 10)."""
+    if isinstance(raw, bool):
+        raise InvalidValue(f"{raw!r} is not a number of years")
+    try:
+        years = int(str(raw).strip()) if not isinstance(raw, int) else raw
+    except ValueError:
+        raise InvalidValue(f"{raw!r} is not a number of years") from None
+    if not MIN_YEARS <= years <= MAX_YEARS:
+        raise InvalidValue(f"the period must be {MIN_YEARS} to {MAX_YEARS} years, not {years}")
+    return years
+
+
+MIN_PASSWORD_LENGTH = 10
+_COMMON_PASSWORDS = {
+    "password",
+    "password1",
+    "1234567890",
+    "qwertyuiop",
+    "letmein123",
+    "welcome123",
+}
+
+
+def check_password(password: str) -> str:
+    """A login password: at least 10 characters, not all one character, not a common one."""
+    if not password or not password.strip():
+        raise InvalidValue("a password is required")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidValue(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if len(set(password)) < 4 or password.lower() in _COMMON_PASSWORDS:
+        raise InvalidValue("the password is too easy to guess")
+    return password

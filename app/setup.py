@@ -1,0 +1,23 @@
+"""Bringing a database up to date: migrations, roles, permissions and (optionally) demo data."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_migrate import upgrade
+
+from app.renewals.demo import load_demo
+from app.roles import ensure_roles
+
+
+def prepare_database(app: Flask, load_demo_data: bool = False) -> dict:
+    """Apply migrations, create roles and permission rows, and load the demo if asked.
+
+    Returns the demo logins ({role: (login, password)}) or an empty dict.
+    """
+    appbuilder = app.extensions["appbuilder"]
+    upgrade()
+    ensure_roles(appbuilder.sm)
+    appbuilder.add_permissions(update_perms=True)
+    if load_demo_data:
+        return load_demo(appbuilder.session, appbuilder.sm)
+    return {}

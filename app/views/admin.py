@@ -1,0 +1,361 @@
+"""CRUD screens for relations, domains and the renewal-decision history.
+
+Admin sees and edits everything; Sales, Reseller and Client reach the same screens read-only
+and see only the rows ``app.renewals.access`` allows them (enforced by ``FilterByAccess``).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+from flask import Response, stream_with_context
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.actions import action
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.filters import FilterEqual
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.urltools import get_filter_args, get_order_args
+from sqlalchemy import or_, select
+
+from app.models import Domain, DomainStatus, Relation, RelationKind, RenewalDecision
+from app.renewals import access
+from app.views.forms import (
+    DomainName,
+    EmailAddress,
+    Language,
+    ParentIsAllowed,
+    Years,
+    enum_select,
+)
+from app.views.scoping import FilterByAccess, FilterUserHasRole, ScopedModelView
+
+CSV_PAGE_SIZE = 1000
+
+
+def _sales_contacts_matching(value: str):
+    user_model = Relation.sales_contact.property.mapper.class_
+    pattern = f"%{value}%"
+    return select(user_model.id).where(
+        or_(
+            user_model.username.ilike(pattern),
+            user_model.email.ilike(pattern),
+            user_model.first_name.ilike(pattern),
+            user_model.last_name.ilike(pattern),
+        )
+    )
+
+
+class FilterSalesContact(BaseFilter):
+    """Relations (or domains) whose sales contact's login, email or name contains the text."""
+
+    name = "Sales contact contains"
+    arg_name = "sc"
+
+    def apply(self, query, value):
+        if not value:
+            return query
+        relations = select(Relation.id).where(
+            Relation.sales_contact_id.in_(_sales_contacts_matching(value))
+        )
+        column = Relation.id if self.model is Relation else self.model.relation_id
+        return query.filter(column.in_(relations))
+
+
+class FilterRelationText(BaseFilter):
+    """Domains whose relation's number is, or name contains, the text.
+
+    A text filter instead of FAB's relation dropdown, which would list every relation (all
+    100,000 of them, and other customers' names)."""
+
+    name = "Relation number or name"
+    arg_name = "rel"
+
+    def apply(self, query, value):
+        value = (value or "").strip().lstrip("#")
+        if not value:
+            return query
+        condition = Relation.name.ilike(f"%{value}%")
+        if value.isdigit():
+            condition = or_(condition, Relation.number == int(value))
+        return query.filter(self.model.relation_id.in_(select(Relation.id).where(condition)))
+
+
+def _use_text_filters(view, column: str, filter_classes) -> None:
+    """Offer ``filter_classes`` (text inputs) as the search filters of ``column``.
+
+    FAB keeps the filters it shows (``_search_filters``) apart from those it applies from the
+    URL (``_all_filters``, looked up by index); both must hold the same list.
+    """
+    filters = [filter_class(column, view.datamodel) for filter_class in filter_classes]
+    view._filters.get_search_filters()[column] = filters
+    view._filters._all_filters[column] = filters
+
+
+class RelationView(ScopedModelView):
+    route_base = "/relations"
+    datamodel = SQLAInterface(Relation)
+    base_filters = [["id", FilterByAccess, access.visible_relation_ids]]
+    # Relations are created and edited by Admin only (see roles); no row can be "moved".
+    relation_attribute = None
+
+    list_title = "Relations"
+    show_title = "Relation"
+    add_title = "Add relation"
+    edit_title = "Edit relation"
+    list_columns = ["number", "name", "billing_email", "kind", "parent", "sales_contact"]
+    show_columns = [
+        "number",
+        "name",
+        "billing_email",
+        "kind",
+        "parent",
+        "sales_contact",
+        "language",
+        "reminders_to_reseller",
+        "created_at",
+        "updated_at",
+    ]
+    add_columns = [
+        "number",
+        "name",
+        "billing_email",
+        "kind",
+        "parent",
+        "sales_contact",
+        "language",
+        "reminders_to_reseller",
+    ]
+    edit_columns = add_columns
+    search_columns = ["number", "name", "billing_email", "kind", "parent", "sales_contact_id"]
+    order_columns = ["number", "name", "billing_email", "kind"]
+    base_order = ("number", "asc")
+    label_columns = {
+        "billing_email": "Billing email",
+        "reminders_to_reseller": "Reminders go to the reseller",
+        "sales_contact_id": "Sales contact",
+        "parent": "Reseller",
+    }
+    description_columns = {
+        "reminders_to_reseller": "When the relation has a reseller, customer emails go to the "
+        "reseller instead of this relation.",
+        "language": "Language of the emails: en or nl.",
+    }
+    validators_columns = {
+        "billing_email": [EmailAddress()],
+        "language": [Language()],
+        "parent": [ParentIsAllowed()],
+    }
+    add_form_extra_fields = {"kind": enum_select(RelationKind, "Kind", RelationKind.client)}
+    edit_form_extra_fields = add_form_extra_fields
+    add_form_query_rel_fields = {
+        "parent": [["kind", FilterEqual, RelationKind.reseller]],
+        "sales_contact": [["roles", FilterUserHasRole, access.ROLE_SALES]],
+    }
+    edit_form_query_rel_fields = add_form_query_rel_fields
+    # Dropdowns in the search form list only what the user may see.
+    search_form_query_rel_fields = {
+        "parent": [["id", FilterByAccess, access.visible_relation_ids]],
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        _use_text_filters(self, "sales_contact_id", [FilterSalesContact])
+
+    def pre_add(self, item):
+        self._check_hierarchy(item)
+
+    def pre_update(self, item):
+        self._check_hierarchy(item)
+
+    @staticmethod
+    def _check_hierarchy(item: Relation) -> None:
+        if item.parent is not None:
+            if item.kind is RelationKind.reseller:
+                raise ValueError("A reseller cannot have a parent reseller.")
+            if item.parent is item or (item.id is not None and item.parent.id == item.id):
+                raise ValueError("A relation cannot be its own reseller.")
+
+
+class DomainView(ScopedModelView):
+    route_base = "/domains"
+    datamodel = SQLAInterface(Domain)
+    base_filters = [["relation_id", FilterByAccess, access.visible_relation_ids]]
+
+    list_title = "Domains"
+    show_title = "Domain"
+    add_title = "Add domain"
+    edit_title = "Edit domain"
+    list_columns = [
+        "unicode_name",
+        "relation",
+        "expiry_date",
+        "days_until_expiry",
+        "status",
+        "renewal_years",
+    ]
+    show_columns = [
+        "unicode_name",
+        "name",
+        "relation",
+        "expiry_date",
+        "days_until_expiry",
+        "status",
+        "renewal_years",
+        "notes",
+        "created_at",
+        "updated_at",
+    ]
+    add_columns = ["name", "relation", "expiry_date", "status", "renewal_years", "notes"]
+    edit_columns = add_columns
+    search_columns = ["name", "relation_id", "status", "expiry_date", "renewal_years"]
+    order_columns = ["name", "expiry_date", "status", "renewal_years"]
+    base_order = ("expiry_date", "asc")
+    label_columns = {
+        "unicode_name": "Domain",
+        "name": "Domain (ASCII)",
+        "days_until_expiry": "Days left",
+        "renewal_years": "Renewal period (years)",
+        "expiry_date": "Expiry date",
+        "relation_id": "Relation",
+    }
+    description_columns = {
+        "name": "Unicode names are accepted and stored in their ASCII (punycode) form.",
+        "renewal_years": "1 to 10; empty until a period is chosen.",
+    }
+    list_template = "rr/domain_list.html"
+    formatters_columns = {"renewal_years": lambda years: years or "–"}
+    validators_columns = {"name": [DomainName()], "renewal_years": [Years()]}
+    add_form_extra_fields = {"status": enum_select(DomainStatus, "Status", DomainStatus.active)}
+    edit_form_extra_fields = add_form_extra_fields
+    add_form_query_rel_fields = {"relation": [["id", FilterByAccess, access.visible_relation_ids]]}
+    edit_form_query_rel_fields = add_form_query_rel_fields
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        _use_text_filters(self, "relation_id", [FilterRelationText, FilterSalesContact])
+
+    @expose("/export.csv")
+    @has_access
+    def export_csv(self):
+        """The whole list as CSV, with the list's search filters and the same row scope."""
+        get_filter_args(self._filters, disallow_if_not_in_search=True)
+        filters = self._filters.get_joined_filters(self._base_filters)
+        order_column, order_direction = get_order_args().get(self.__class__.__name__, ("", ""))
+        if order_column not in self.order_columns:
+            order_column, order_direction = self.base_order
+        datamodel = self.datamodel
+
+        def pages():
+            page = 0
+            while True:
+                _, items = datamodel.query(
+                    filters, order_column, order_direction, page=page, page_size=CSV_PAGE_SIZE
+                )
+                yield items
+                if len(items) < CSV_PAGE_SIZE:
+                    return
+                page += 1
+
+        return _csv_response(pages())
+
+    @action(
+        "export_selected",
+        "Export selected to CSV",
+        icon="fa-download",
+        single=False,
+    )
+    def export_selected(self, domains):
+        """Rows arrive already checked against the user's scope (ScopedModelView.action_post)."""
+        if not isinstance(domains, list):
+            domains = [domains]
+        return _csv_response([domains])
+
+
+CSV_HEADER = [
+    "domain",
+    "domain_ascii",
+    "relation_number",
+    "relation_name",
+    "expiry_date",
+    "days_left",
+    "status",
+    "renewal_years",
+]
+
+
+def _spreadsheet_safe(value: str) -> str:
+    """Neutralise text a spreadsheet would run as a formula (CSV injection)."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _csv_response(pages) -> Response:
+    """Stream domains as CSV, one page of rows at a time (an export can be large)."""
+    today = dt.date.today()
+
+    def chunks():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_HEADER)
+        for domains in pages:
+            for domain in domains:
+                writer.writerow(
+                    [
+                        domain.unicode_name,
+                        domain.name,
+                        domain.relation.number,
+                        _spreadsheet_safe(domain.relation.name),
+                        domain.expiry_date.isoformat(),
+                        domain.days_until_expiry(today),
+                        domain.status.value,
+                        domain.renewal_years or "",
+                    ]
+                )
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+
+    return Response(
+        stream_with_context(chunks()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=domains-{today}.csv"},
+    )
+
+
+class RenewalDecisionView(ScopedModelView):
+    """The decision history: read-only for everyone, Admin included (it is append-only)."""
+
+    route_base = "/decisions"
+    datamodel = SQLAInterface(RenewalDecision)
+    base_filters = [["domain_id", FilterByAccess, access.visible_domain_ids]]
+    base_permissions = ["can_list", "can_show"]
+    relation_attribute = None
+
+    list_title = "Renewal decisions"
+    show_title = "Renewal decision"
+    list_columns = [
+        "domain",
+        "decision",
+        "years",
+        "expiry_date",
+        "channel",
+        "decided_by_label",
+        "decided_at",
+        "state",
+        "processed_at",
+    ]
+    show_columns = list_columns + ["remote_addr", "processed_by", "message"]
+    # No "domain" dropdown (it would list every domain); a domain's decisions show on its page.
+    search_columns = ["decision", "channel", "state", "decided_at", "expiry_date"]
+    order_columns = ["decision", "years", "expiry_date", "channel", "decided_at", "state"]
+    base_order = ("decided_at", "desc")
+    label_columns = {
+        "decided_by_label": "Decided by",
+        "expiry_date": "For expiry date",
+        "remote_addr": "Remote address",
+    }
+
+
+# A domain's page lists its decisions (FAB's related view, still scoped by its base filter).
+DomainView.related_views = [RenewalDecisionView]

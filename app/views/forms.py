@@ -1,0 +1,93 @@
+"""WTForms validators that wrap ``app.renewals.validation`` for FAB's generated forms."""
+
+from __future__ import annotations
+
+import enum
+
+from flask import current_app
+from flask_appbuilder.fieldwidgets import Select2Widget
+from wtforms import SelectField
+from wtforms.validators import InputRequired, ValidationError
+
+from app.models import RelationKind
+from app.renewals.validation import (
+    InvalidValue,
+    normalize_domain_name,
+    normalize_email,
+    parse_years,
+)
+
+
+class DomainName:
+    """Validates a domain name and replaces the field's data with its stored (punycode) form,
+    so FAB's own Unique check that runs next compares like with like."""
+
+    def __call__(self, form, field):
+        try:
+            field.data = normalize_domain_name(field.data)
+        except InvalidValue as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class EmailAddress:
+    def __call__(self, form, field):
+        try:
+            field.data = normalize_email(field.data)
+        except InvalidValue as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class Years:
+    """1-10 years; empty is allowed (the column is nullable until a period is chosen)."""
+
+    def __call__(self, form, field):
+        if field.data in (None, ""):
+            return
+        try:
+            field.data = parse_years(field.data)
+        except InvalidValue as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class Language:
+    """One of the languages in the app's LANGUAGES setting."""
+
+    def __call__(self, form, field):
+        languages = current_app.config.get("LANGUAGES", {"en": {}})
+        if field.data not in languages:
+            raise ValidationError(f"choose one of: {', '.join(sorted(languages))}")
+
+
+class ParentIsAllowed:
+    """A reseller has no parent reseller; a relation is not its own reseller."""
+
+    def __call__(self, form, field):
+        parent = field.data
+        if parent is None:
+            return
+        if getattr(form.kind, "data", None) == RelationKind.reseller:
+            raise ValidationError("A reseller cannot have a parent reseller.")
+        if getattr(form, "_id", None) is not None and str(parent.id) == str(form._id):
+            raise ValidationError("A relation cannot be its own reseller.")
+
+
+def enum_select(enum_class: type[enum.Enum], label: str, default=None) -> SelectField:
+    """A select of an enum's values that answers bad input with "Not a valid choice".
+
+    FAB's own EnumField raises KeyError (a 500) on a value outside the enum.
+    """
+
+    def coerce(value):
+        try:
+            return enum_class(value)
+        except ValueError:
+            return value  # left as text: the choice check rejects it with a clear message
+
+    return SelectField(
+        label,
+        choices=[(member.value, member.value.replace("_", " ")) for member in enum_class],
+        coerce=coerce,
+        default=default,
+        validators=[InputRequired()],
+        widget=Select2Widget(),
+    )

@@ -1,0 +1,74 @@
+"""Configuration of the standalone Renewal Reminder application.
+
+Every setting can be overridden by an environment variable of the same name; nothing else
+configures the app. A host application that enables the addon uses its own config and may
+set the same ``RR_``-free keys documented in the README.
+"""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    # --- Flask and the database -------------------------------------------------------------
+    # No default: outside debug/demo mode the app refuses to start without a real key
+    # (see app.check_secret_key).
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'renewal_reminder.db'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Demo mode (python run.py) may run with a generated key and loads demo data.
+    DEMO_MODE = _env_bool("DEMO_MODE", False)
+
+    # --- Flask-AppBuilder ----------------------------------------------------------------------
+    APP_NAME = "Renewal Reminder"
+    APP_THEME = ""
+    ADDON_MANAGERS = ["app.addon.RenewalReminderManager"]
+    # The schema comes from Alembic migrations (flask db upgrade), not from create_all.
+    FAB_CREATE_DB = False
+    # Permission rows are written at start-up by default; with several workers set it to 0 and
+    # run `flask fab create-permissions` once per deploy instead.
+    FAB_UPDATE_PERMS = _env_bool("FAB_UPDATE_PERMS", True)
+    FAB_ADD_SECURITY_API = False
+    AUTH_TYPE = 1  # AUTH_DB
+    AUTH_ROLE_ADMIN = "Admin"
+    AUTH_ROLE_PUBLIC = "Public"
+    AUTH_USER_REGISTRATION = False
+    LANGUAGES = {
+        "en": {"flag": "gb", "name": "English"},
+        "nl": {"flag": "nl", "name": "Nederlands"},
+    }
+    BABEL_DEFAULT_LOCALE = "en"
+
+    # --- Security: CSRF and rate limits (FAB leaves both off) ----------------------------------
+    WTF_CSRF_ENABLED = True
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    AUTH_RATE_LIMITED = True
+    AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 20 second")
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+
+    # --- Mail ----------------------------------------------------------------------------------
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = _env_bool("MAIL_USE_SSL", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "renewals@localhost")
+
+    # --- Product -------------------------------------------------------------------------------
+    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")

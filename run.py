@@ -1,0 +1,46 @@
+"""Run the standalone Renewal Reminder app on SQLite with demo data: ``python run.py``.
+
+Also the ``--app`` target of the CLI: ``flask --app run <command>`` (Flask finds
+``create_app`` here).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from app import PROJECT_DIR, create_app
+
+__all__ = ["create_app", "main"]
+
+
+def _demo_secret_key(instance_dir: Path) -> str:
+    """A random key kept under instance/, so demo logins survive a restart."""
+    key_file = instance_dir / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def main() -> None:
+    instance_dir = PROJECT_DIR / "instance"
+    instance_dir.mkdir(exist_ok=True)
+    os.environ.setdefault("SECRET_KEY", _demo_secret_key(instance_dir))
+    os.environ.setdefault("DEMO_MODE", "1")
+
+    from app.setup import prepare_database
+
+    app = create_app()
+    with app.app_context():
+        logins = prepare_database(app, load_demo_data=True)
+    port = int(os.environ.get("PORT", "5000"))
+    print(f"\nRenewal Reminder is running on http://127.0.0.1:{port}/")
+    for role, (login, password) in logins.items():
+        print(f"  {role:<9} {login} / {password}")
+    app.run(host="127.0.0.1", port=port, debug=False, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()

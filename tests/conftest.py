@@ -1,0 +1,286 @@
+"""Shared fixtures: a fresh database per test session (SQLite file, or PostgreSQL when
+DATABASE_URL says so), a new app per test, logins, and a real SMTP server on loopback."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask_appbuilder import Model
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from app.renewals.accounts import create_login
+
+#: Tables whose rows belong to one test. Roles and permissions stay for the whole session:
+#: they are the same in every test and slow to rebuild.
+PER_TEST_TABLES_PREFIXES = ("rr_",)
+PER_TEST_AB_TABLES = ("ab_user_role", "ab_user_group", "ab_api_key", "ab_register_user", "ab_user")
+FAST_PASSWORD_HASH = "pbkdf2:sha256:1000"
+PASSWORD = "correct-horse-battery"
+
+
+# --- database ---------------------------------------------------------------------------------
+
+
+def _fresh_database_url(tmp_path_factory) -> str:
+    """A database no one else uses: a new PostgreSQL database when DATABASE_URL points at a
+    server, otherwise a SQLite file in the test session's temporary directory."""
+    base = os.environ.get("DATABASE_URL")
+    if base and base.startswith("postgresql"):
+        url = make_url(base)
+        name = f"rr_test_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        return url.set(database=name).render_as_string(hide_password=False)
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> Iterator[str]:
+    url = _fresh_database_url(tmp_path_factory)
+    # Build the schema the way production does: the Alembic migrations.
+    app = create_app(_test_config(url))
+    with app.app_context():
+        from app.setup import prepare_database
+
+        prepare_database(app)
+        app.extensions["sqlalchemy"].engine.dispose()
+    yield url
+    if url.startswith("postgresql"):
+        parsed = make_url(url)
+        admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _test_config(database_url: str, **overrides) -> dict:
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "FAB_PASSWORD_HASH_METHOD": FAST_PASSWORD_HASH,
+        "FAB_UPDATE_PERMS": False,
+        "MAIL_SERVER": "127.0.0.1",
+        "BASE_URL": "http://renewals.test",
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return config
+
+
+def _empty_per_test_tables(engine) -> None:
+    tables = [
+        table
+        for table in reversed(Model.metadata.sorted_tables)
+        if table.name.startswith(PER_TEST_TABLES_PREFIXES) or table.name in PER_TEST_AB_TABLES
+    ]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{table.name}"' for table in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            conn.execute(text("UPDATE rr_relation SET parent_id = NULL"))  # self-reference
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def app_config(database_url, _smtp_controller) -> dict:
+    """Override in a test module (or update in a test before `app` is used) to change config."""
+    controller, _ = _smtp_controller
+    return _test_config(database_url, MAIL_PORT=_smtp_port(controller))
+
+
+@pytest.fixture
+def app(app_config):
+    application = create_app(app_config)
+    with application.app_context():
+        _empty_per_test_tables(application.extensions["sqlalchemy"].engine)
+    yield application
+    with application.app_context():
+        application.extensions["sqlalchemy"].session.remove()
+        application.extensions["sqlalchemy"].engine.dispose()
+
+
+@pytest.fixture
+def session(app):
+    """The FAB session (what views, CLI and jobs use)."""
+    return app.extensions["appbuilder"].session
+
+
+@pytest.fixture
+def security_manager(app):
+    return app.extensions["appbuilder"].sm
+
+
+# --- logins -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_user(app, session, security_manager):
+    """make_user(username, role_name, email=None, relation=None) -> FAB user (password PASSWORD).
+
+    With ``relation`` (a Relation) the login is a customer login linked to it."""
+
+    def _make(username: str, role_name: str | None = None, email: str | None = None, relation=None):
+        email = email or (username if "@" in username else f"{username}@example.com")
+        if relation is not None:
+            return create_login(
+                session,
+                security_manager,
+                email=email,
+                password=PASSWORD,
+                relation_number=relation.number,
+            )
+        if role_name in ("Sales", "Admin"):
+            return create_login(
+                session, security_manager, email=email, password=PASSWORD, role=role_name
+            )
+        role = security_manager.find_role(role_name) if role_name else None
+        user = security_manager.add_user(
+            username, username, "Test", email, role or [], password=PASSWORD
+        )
+        assert user, "could not create user"
+        return user
+
+    return _make
+
+
+def login(client, username: str, password: str = PASSWORD):
+    response = client.post("/login/", data={"username": username, "password": password})
+    assert response.status_code in (200, 302), response.status_code
+    return response
+
+
+def logout(client):
+    client.get("/logout/")
+
+
+# --- mail -------------------------------------------------------------------------------------
+
+
+class _Inbox:
+    """Messages received by the loopback SMTP server, parsed."""
+
+    def __init__(self):
+        self.messages: list[email.message.EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self.refuse: set[str] = set()
+        self._lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self._lock:
+            self.messages.append(message)
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 Message accepted for delivery"
+
+    def clear(self):
+        with self._lock:
+            self.messages.clear()
+            self.envelopes.clear()
+            self.refuse.clear()
+
+    def to(self, address: str) -> list[email.message.EmailMessage]:
+        pairs = zip(self.messages, self.envelopes, strict=True)
+        return [message for message, (_, recipients) in pairs if address in recipients]
+
+
+@pytest.fixture(scope="session")
+def _smtp_controller():
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield controller, inbox
+    controller.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _smtp_port(controller) -> int:
+    return controller.port
+
+
+@pytest.fixture
+def smtp(_smtp_controller):
+    """The real SMTP server on loopback that every test app delivers to, emptied."""
+    _, inbox = _smtp_controller
+    inbox.clear()
+    return inbox
+
+
+# --- a small world of relations, domains and logins -------------------------------------------
+
+
+class World:
+    """Two sales contacts; reseller R1 (#100, sales A) with client C1 (#101); client C2 (#200,
+    sales B). One domain each, and a login per relation."""
+
+
+@pytest.fixture
+def world(app, session, make_user):
+    import datetime as dt
+
+    from app.models import Domain, Relation, RelationKind
+
+    w = World()
+    w.admin = make_user("admin@example.com", "Admin")
+    w.sales_a = make_user("sales-a@example.com", "Sales")
+    w.sales_b = make_user("sales-b@example.com", "Sales")
+    w.r1 = Relation(
+        number=100,
+        name="Reseller One",
+        billing_email="r1@example.com",
+        kind=RelationKind.reseller,
+        sales_contact_id=w.sales_a.id,
+    )
+    w.c1 = Relation(
+        number=101,
+        name="Client One",
+        billing_email="c1@example.com",
+        kind=RelationKind.client,
+        parent=w.r1,
+        sales_contact_id=w.sales_a.id,
+    )
+    w.c2 = Relation(
+        number=200,
+        name="Client Two",
+        billing_email="c2@example.com",
+        kind=RelationKind.client,
+        sales_contact_id=w.sales_b.id,
+    )
+    session.add_all([w.r1, w.c1, w.c2])
+    today = dt.date.today()
+    w.d_r1 = Domain(name="reseller-one.com", relation=w.r1, expiry_date=today + dt.timedelta(30))
+    w.d_c1 = Domain(name="client-one.com", relation=w.c1, expiry_date=today + dt.timedelta(20))
+    w.d_c2 = Domain(name="client-two.com", relation=w.c2, expiry_date=today + dt.timedelta(10))
+    session.add_all([w.d_r1, w.d_c1, w.d_c2])
+    session.commit()
+    w.reseller_login = make_user("reseller@example.com", relation=w.r1)
+    w.client1_login = make_user("client1@example.com", relation=w.c1)
+    w.client2_login = make_user("client2@example.com", relation=w.c2)
+    return w
