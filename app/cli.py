@@ -53,16 +53,16 @@ def create_user(email: str, password: str, relation_number: int | None, role: st
 
 
 @domains.command("import")
-@click.argument("file", type=click.File("r", encoding="utf-8-sig", errors="strict"))
+@click.argument("file", type=click.File("rb"))
 @with_appcontext
 def import_domains(file):
     """Import or update the portfolio from a CSV file (see README for the columns)."""
     try:
-        summary = import_portfolio(current_session(), file)
+        summary = import_portfolio(
+            current_session(), file, languages=current_app.config.get("LANGUAGES", {"en": {}})
+        )
     except PortfolioImportError as exc:
-        raise click.ClickException(f"nothing was imported:\n{exc}") from None
-    except UnicodeDecodeError:
-        raise click.ClickException("nothing was imported: the file is not UTF-8 text") from None
+        raise click.ClickException(f"nothing was imported; {exc}") from None
     click.echo(f"Imported {summary}.")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
 
@@ -152,3 +153,45 @@ def test_domain_page_lists_its_decisions(admin_client, world, session):
     body = admin_client.get(f"/domains/show/{world.d_c1.id}").get_data(as_text=True)
     assert "Renewal decisions" in body or "Renewal decision" in body
     assert "sales" in body
+
+
+def upload(client, content: bytes):
+    return client.post(
+        "/portfolio-import/form",
+        data={"csv_file": (io.BytesIO(content), "portfolio.csv")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+
+
+def test_admin_uploads_a_portfolio(admin_client, world, session):
+    content = (
+        b"domain,expiry_date,relation_number,relation_name,relation_email\n"
+        b"uploaded-one.com,2027-03-01,300,Uploaded Customer,up@example.com\n"
+        b"Uploaded-Two.com,2027-04-01,300,Uploaded Customer,up@example.com\n"
+    )
+    body = upload(admin_client, content).get_data(as_text=True)
+    assert "Imported 2 rows" in body
+    assert session.query(Domain).filter(Domain.name.like("uploaded-%")).count() == 2
+
+
+def test_upload_with_a_bad_row_imports_nothing_and_lists_the_lines(admin_client, world, session):
+    content = (
+        b"domain,expiry_date,relation_number,relation_name,relation_email\n"
+        b"fine.com,2027-03-01,300,Uploaded Customer,up@example.com\n"
+        b"broken.com,31-12-2027,300,Uploaded Customer,up@example.com\n"
+    )
+    body = upload(admin_client, content).get_data(as_text=True)
+    assert "Nothing was imported" in body
+    assert "line 3" in body
+    assert session.query(Domain).filter_by(name="fine.com").count() == 0
+
+
+def test_upload_is_admin_only(client, world):
+    login(client, world.sales_a.username)
+    response = client.post(
+        "/portfolio-import/form",
+        data={"csv_file": (io.BytesIO(b"domain\n"), "p.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code in (302, 403)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 
-from flask import flash
+from flask import current_app, flash
 from flask_appbuilder import SimpleFormView
 from flask_appbuilder.forms import DynamicForm
 from flask_wtf.file import FileField, FileRequired
+from markupsafe import Markup
 
 from app.renewals.portfolio import PortfolioImportError, import_portfolio
 
@@ -35,13 +36,22 @@ class PortfolioImportView(SimpleFormView):
             flash("Nothing was imported: the file is larger than 64 MB.", "danger")
             return
         try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            flash("Nothing was imported: the file is not UTF-8 text.", "danger")
-            return
-        try:
-            summary = import_portfolio(self.appbuilder.session, io.StringIO(text, newline=""))
+            summary = import_portfolio(
+                self.appbuilder.session,
+                io.BytesIO(data),
+                languages=current_app.config.get("LANGUAGES", {"en": {}}).keys(),
+            )
         except PortfolioImportError as exc:
-            flash(f"Nothing was imported. {exc}", "danger")
+            flash(
+                Markup("Nothing was imported. {}:<ul>{}</ul>").format(
+                    _plural(exc.total, "bad row"),
+                    Markup("").join(Markup("<li>{}</li>").format(error) for error in exc.errors),
+                ),
+                "danger",
+            )
             return
         flash(f"Imported {summary}.", "success")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
