@@ -72,3 +72,13 @@ class Config:
 
     # --- Product -------------------------------------------------------------------------------
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+    # Reminder calendar: offsets before expiry (m = calendar months, d = days; +Nd = after it).
+    REMINDER_OFFSETS = os.environ.get("REMINDER_OFFSETS", "3m,2m,1m,15d,5d,4d,3d,2d,1d,0d")
+    # A missed reminder is still sent if at most this many days late (0: only on the day).
+    REMINDER_CATCHUP_DAYS = os.environ.get("REMINDER_CATCHUP_DAYS", "7")
+    REMINDER_INTERVAL_HOURS = os.environ.get("REMINDER_INTERVAL_HOURS", "24")
+    # Optional archive copy of every customer email (comma-separated addresses).
+    REMINDER_BCC = os.environ.get("REMINDER_BCC", "")
+    # python run.py starts the scheduler in-process unless this is 0.
+    SCHEDULER_ENABLED = _env_bool("SCHEDULER_ENABLED", True)
+    SCHEDULER_API_ENABLED = False

@@ -35,6 +35,11 @@ def main() -> None:
     app = create_app()
     with app.app_context():
         logins = prepare_database(app, load_demo_data=True)
+    if app.config.get("SCHEDULER_ENABLED", True):
+        from app.scheduler import create_scheduler
+
+        create_scheduler(app).start()
+        print(f"Scheduler: reminders every {app.config['REMINDER_INTERVAL_HOURS']} h.")
     port = int(os.environ.get("PORT", "5000"))
     print(f"\nRenewal Reminder is running on http://127.0.0.1:{port}/")
     for role, (login, password) in logins.items():

@@ -21,6 +21,8 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event, inspect
 
 from app.models import TABLE_PREFIX
+from app.renewals.email_templates import ensure_default_templates
+from app.renewals.reminders import ReminderSettings
 from app.roles import BUILTIN_ROLES, MENU_CATEGORY, ensure_roles
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,10 @@ log = logging.getLogger(__name__)
 DEFAULT_SETTINGS = {
     "BASE_URL": "http://127.0.0.1:5000",
     "MAIL_DEFAULT_SENDER": "renewals@localhost",
+    "REMINDER_OFFSETS": "3m,2m,1m,15d,5d,4d,3d,2d,1d,0d",
+    "REMINDER_CATCHUP_DAYS": 7,
+    "REMINDER_INTERVAL_HOURS": 24,
+    "REMINDER_BCC": "",
 }
 
 
@@ -41,6 +47,8 @@ class RenewalReminderManager(BaseManager):
         super().__init__(appbuilder)
         try:
             self._install()
+        except AddonStartupError:
+            raise
         except Exception as exc:
             raise AddonStartupError(f"Renewal Reminder addon failed to start: {exc}") from exc
 
@@ -50,6 +58,7 @@ class RenewalReminderManager(BaseManager):
         app = current_app
         for key, value in DEFAULT_SETTINGS.items():
             app.config.setdefault(key, value)
+        self._check_settings(app)
         self._secure(app)
         if "mail" not in app.extensions:
             Mail(app)
@@ -57,6 +66,17 @@ class RenewalReminderManager(BaseManager):
         self._install_tables()
         self._register_views()
         self._register_cli(app)
+
+    @staticmethod
+    def _check_settings(app) -> None:
+        """Bad reminder settings stop start-up with the reason, not a failing job at night."""
+        try:
+            ReminderSettings.from_config(app.config)
+            hours = float(app.config["REMINDER_INTERVAL_HOURS"])
+        except (ValueError, TypeError) as exc:
+            raise AddonStartupError(f"invalid reminder settings: {exc}") from None
+        if hours <= 0:
+            raise AddonStartupError("REMINDER_INTERVAL_HOURS must be more than 0")
 
     def _secure(self, app) -> None:
         """CSRF on every form post (FAB registers none, and without it FAB deletes a row on a
@@ -102,11 +122,14 @@ class RenewalReminderManager(BaseManager):
                 Model.metadata.create_all(engine, tables=missing)
         if "ab_role" in existing:
             ensure_roles(self.appbuilder.sm)
+        if "rr_email_template" in existing or current_app.config.get("FAB_CREATE_DB", True):
+            ensure_default_templates(session)
 
     def _register_views(self) -> None:
         from app.views.admin import DomainView, RelationView, RenewalDecisionView
         from app.views.health import HealthView
         from app.views.portfolio import PortfolioImportView
+        from app.views.reminders import EmailTemplateView, ReminderLogView
 
         ab = self.appbuilder
         ab.add_view(
@@ -123,6 +146,10 @@ class RenewalReminderManager(BaseManager):
         ab.add_view(
             PortfolioImportView, "Import portfolio", icon="fa-upload", category=MENU_CATEGORY
         )
+        ab.add_view(
+            EmailTemplateView, "Email templates", icon="fa-envelope", category=MENU_CATEGORY
+        )
+        ab.add_view(ReminderLogView, "Reminder log", icon="fa-paper-plane", category=MENU_CATEGORY)
         ab.add_view_no_menu(HealthView)
         registered = {type(view).__name__ for view in ab.baseviews}
         expected = {
@@ -130,6 +157,8 @@ class RenewalReminderManager(BaseManager):
             "DomainView",
             "RenewalDecisionView",
             "PortfolioImportView",
+            "EmailTemplateView",
+            "ReminderLogView",
             "HealthView",
         }
         if not expected <= registered:

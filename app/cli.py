@@ -5,10 +5,13 @@ Registered on the host app by the addon, so they work as ``flask --app run <grou
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from app.jobs import run_reminders
 from app.renewals.accounts import create_login
 from app.renewals.demo import load_demo
 from app.renewals.portfolio import PortfolioImportError, import_portfolio
@@ -21,6 +24,7 @@ def _security_manager():
 
 
 users = click.Group("users", help="Manage logins.")
+reminders = click.Group("reminders", help="The automated renewal reminder.")
 domains = click.Group("domains", help="Manage the domain portfolio.")
 demo = click.Group("demo", help="Demo data.")
 
@@ -76,4 +80,31 @@ def load_demo_command():
         click.echo(f"  {role:<9} {login} / {password}")
 
 
-COMMAND_GROUPS = [users, domains, demo]
+@reminders.command("send")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Run as of this date.")
+@click.option("--dry-run", is_flag=True, help="Print what would be sent; send nothing.")
+@with_appcontext
+def send_reminders_command(day, dry_run: bool):
+    """Send today's reminder digests (exit status 1 if any email failed)."""
+    today = day.date() if day else None
+    summary = run_reminders(current_app._get_current_object(), today, dry_run, echo=click.echo)
+    for problem in summary.problems:
+        click.echo(f"  {problem}", err=True)
+    click.echo(str(summary))
+    if not summary.ok:
+        raise SystemExit(1)
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler_command():
+    """Run the job scheduler in this process (one per deployment; web workers run none)."""
+    from app.scheduler import create_scheduler
+
+    scheduler = create_scheduler(current_app._get_current_object(), blocking=True)
+    click.echo("Scheduler running; Ctrl+C to stop.")
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        scheduler.start()
+
+
+COMMAND_GROUPS = [users, domains, demo, reminders, scheduler_command]

@@ -6,6 +6,7 @@ from flask import Flask
 from flask_migrate import upgrade
 
 from app.renewals.demo import load_demo
+from app.renewals.email_templates import ensure_default_templates
 from app.roles import ensure_roles
 
 
@@ -17,6 +18,7 @@ def prepare_database(app: Flask, load_demo_data: bool = False) -> dict:
     appbuilder = app.extensions["appbuilder"]
     upgrade()
     ensure_roles(appbuilder.sm)
+    ensure_default_templates(appbuilder.session)
     appbuilder.add_permissions(update_perms=True)
     if load_demo_data:
         return load_demo(appbuilder.session, appbuilder.sm)

@@ -77,6 +77,8 @@ def _test_config(database_url: str, **overrides) -> dict:
         "MAIL_SERVER": "127.0.0.1",
         "BASE_URL": "http://renewals.test",
         "SERVER_NAME": None,
+        "MAIL_SUPPRESS_SEND": False,  # deliver to the loopback SMTP server for real
+        "MAIL_DEFAULT_SENDER": "renewals@reseller.example.com",
     }
     config.update(overrides)
     return config
@@ -99,10 +101,15 @@ def _empty_per_test_tables(engine) -> None:
 
 
 @pytest.fixture
-def app_config(database_url, _smtp_controller) -> dict:
-    """Override in a test module (or update in a test before `app` is used) to change config."""
+def app_config(request, database_url, _smtp_controller) -> dict:
+    """The test app's config. Change it per test with ``@pytest.mark.app_config(KEY=value)``
+    (pytest-flask creates the app before ordinary fixtures run) or per module by overriding
+    this fixture."""
     controller, _ = _smtp_controller
-    return _test_config(database_url, MAIL_PORT=_smtp_port(controller))
+    config = _test_config(database_url, MAIL_PORT=_smtp_port(controller))
+    for marker in reversed(list(request.node.iter_markers("app_config"))):
+        config.update(marker.kwargs)
+    return config
 
 
 @pytest.fixture

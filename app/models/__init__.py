@@ -10,8 +10,10 @@ from app.models.enums import (
     DomainStatus,
     ProcessingState,
     RelationKind,
+    ReminderStatus,
 )
 from app.models.relation import Relation, RelationUser
+from app.models.reminder import EmailTemplate, JobRun, ReminderLog
 
 #: Every table the product owns; the addon creates exactly these when the host lets FAB
 #: create missing tables, and the migrations filter on the prefix.
@@ -24,10 +26,14 @@ __all__ = [
     "Decision",
     "DecisionChannel",
     "Domain",
+    "EmailTemplate",
+    "JobRun",
     "DomainStatus",
     "ProcessingState",
     "Relation",
     "RelationKind",
     "RelationUser",
+    "ReminderLog",
+    "ReminderStatus",
     "RenewalDecision",
 ]

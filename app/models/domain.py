@@ -18,6 +18,16 @@ if TYPE_CHECKING:
     from app.models.relation import Relation
 
 
+def unicode_domain_name(ascii_name: str) -> str:
+    """The name as people write it (IDN labels decoded); unchanged if it cannot be decoded."""
+    if "xn--" not in ascii_name:
+        return ascii_name
+    try:
+        return idna.decode(ascii_name)
+    except (idna.IDNAError, UnicodeError):
+        return ascii_name
+
+
 class Domain(Model):
     """A registered domain name held by a relation.
 
@@ -61,10 +71,7 @@ class Domain(Model):
     @property
     def unicode_name(self) -> str:
         """The name as people write it (IDN labels decoded); the stored name if undecodable."""
-        try:
-            return idna.decode(self.name)
-        except idna.IDNAError:
-            return self.name
+        return unicode_domain_name(self.name)
 
     def days_until_expiry(self, today: dt.date | None = None) -> int:
         return (self.expiry_date - (today or dt.date.today())).days

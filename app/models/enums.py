@@ -50,3 +50,13 @@ class ProcessingState(enum.StrEnum):
     #: A newer decision for the same domain and expiry date replaced this one before it was
     #: processed. The row stays as history; it just leaves the queue.
     superseded = "superseded"
+
+
+class ReminderStatus(enum.StrEnum):
+    #: Claimed by a run that is sending it now (or crashed: reclaimable after a while).
+    sending = "sending"
+    sent = "sent"
+    #: The mail server refused or was unreachable: retried by the next run.
+    failed = "failed"
+    #: Not sendable (e.g. the relation's email address is invalid): retried once fixed.
+    skipped = "skipped"

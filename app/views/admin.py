@@ -29,7 +29,12 @@ from app.views.forms import (
     Years,
     enum_select,
 )
-from app.views.scoping import FilterByAccess, FilterUserHasRole, ScopedModelView
+from app.views.scoping import (
+    FilterByAccess,
+    FilterUserHasRole,
+    ScopedModelView,
+    use_text_filters,
+)
 
 CSV_PAGE_SIZE = 1000
 
@@ -80,17 +85,6 @@ class FilterRelationText(BaseFilter):
         if value.isdigit():
             condition = or_(condition, Relation.number == int(value))
         return query.filter(self.model.relation_id.in_(select(Relation.id).where(condition)))
-
-
-def _use_text_filters(view, column: str, filter_classes) -> None:
-    """Offer ``filter_classes`` (text inputs) as the search filters of ``column``.
-
-    FAB keeps the filters it shows (``_search_filters``) apart from those it applies from the
-    URL (``_all_filters``, looked up by index); both must hold the same list.
-    """
-    filters = [filter_class(column, view.datamodel) for filter_class in filter_classes]
-    view._filters.get_search_filters()[column] = filters
-    view._filters._all_filters[column] = filters
 
 
 class RelationView(ScopedModelView):
@@ -161,7 +155,7 @@ class RelationView(ScopedModelView):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        _use_text_filters(self, "sales_contact_id", [FilterSalesContact])
+        use_text_filters(self, "sales_contact_id", [FilterSalesContact])
 
     def pre_add(self, item):
         self._check_hierarchy(item)
@@ -234,7 +228,7 @@ class DomainView(ScopedModelView):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        _use_text_filters(self, "relation_id", [FilterRelationText, FilterSalesContact])
+        use_text_filters(self, "relation_id", [FilterRelationText, FilterSalesContact])
 
     @expose("/export.csv")
     @has_access

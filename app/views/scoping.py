@@ -108,3 +108,14 @@ class FilterUserHasRole(BaseFilter):
     def apply(self, query, role_name):
         role_model = self.datamodel.obj.roles.property.mapper.class_
         return query.filter(self.datamodel.obj.roles.any(role_model.name == role_name))
+
+
+def use_text_filters(view, column: str, filter_classes) -> None:
+    """Offer ``filter_classes`` (text inputs) as the search filters of ``column``.
+
+    FAB keeps the filters it shows (``_search_filters``) apart from those it applies from the
+    URL (``_all_filters``, looked up by index); both must hold the same list.
+    """
+    filters = [filter_class(column, view.datamodel) for filter_class in filter_classes]
+    view._filters.get_search_filters()[column] = filters
+    view._filters._all_filters[column] = filters

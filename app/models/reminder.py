@@ -1,0 +1,104 @@
+"""The reminder log, email templates and the record of scheduled job runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask_appbuilder import Model
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import enum_column, utcnow
+from app.models.enums import ReminderStatus
+
+
+class ReminderLog(Model):
+    """One reminder of one domain for one expiry date and offset: at most one row, ever.
+
+    The unique constraint is how concurrent runs (two app servers, two workers) claim work:
+    whoever inserts the row sends the reminder; the other's insert is ignored.
+    """
+
+    __tablename__ = "rr_reminder_log"
+    __table_args__ = (
+        UniqueConstraint(
+            "domain_id", "expiry_date", "offset_code", name="uq_rr_reminder_log_reminder"
+        ),
+        Index("ix_rr_reminder_log_claim", "claim_token"),
+        Index("ix_rr_reminder_log_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    domain_id: Mapped[int] = mapped_column(
+        ForeignKey("rr_domain.id", ondelete="CASCADE"), nullable=False
+    )
+    expiry_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    #: The offset's canonical code: "3m", "15d", "0d", "+3d".
+    offset_code: Mapped[str] = mapped_column(String(8), nullable=False)
+    reminder_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    #: The day of the run that (last) handled it; later than reminder_date when caught up.
+    run_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    recipient: Mapped[str] = mapped_column(String(254), nullable=False)
+    status: Mapped[ReminderStatus] = enum_column(ReminderStatus, nullable=False)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+    domain = relationship("Domain")
+
+    def __repr__(self) -> str:
+        return f"<ReminderLog {self.domain_id} {self.expiry_date} {self.offset_code} {self.status}>"
+
+
+class EmailTemplate(Model):
+    """An editable email (subject, plain text, HTML) for one purpose and language.
+
+    Rendered in Jinja's sandbox: an admin's template cannot reach Python internals.
+    """
+
+    __tablename__ = "rr_email_template"
+    __table_args__ = (UniqueConstraint("name", "language", name="uq_rr_email_template"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    language: Mapped[str] = mapped_column(String(8), nullable=False)
+    subject: Mapped[str] = mapped_column(String(500), nullable=False)
+    text_body: Mapped[str] = mapped_column(Text, nullable=False)
+    html_body: Mapped[str] = mapped_column(Text, nullable=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime, nullable=False, default=utcnow, onupdate=utcnow
+    )
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})"
+
+
+class JobRun(Model):
+    """One run of a scheduled job (or its CLI twin): when, how it went, when the next is due."""
+
+    __tablename__ = "rr_job_run"
+    __table_args__ = (Index("ix_rr_job_run_job_started", "job", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(64), nullable=False)
+    run_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    dry_run: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    summary: Mapped[str | None] = mapped_column(Text)
+    #: When the scheduler that ran it will run it next (None when run by hand).
+    next_run_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

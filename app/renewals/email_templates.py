@@ -1,0 +1,247 @@
+"""Customisable emails: shipped defaults, lookup by language, and sandboxed rendering.
+
+Templates live in the database (``EmailTemplate``) so Admin can edit them; the defaults below
+are written there on start-up and used whenever a language has no row. Rendering happens in
+Jinja's ``SandboxedEnvironment``: a template cannot reach Python internals (``__class__``,
+``__globals__``, ...). The HTML body is autoescaped, so a relation called
+``<script>`` is shown, not run; the subject is collapsed to one line, so a name with a newline
+cannot add a mail header.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import EmailTemplate
+
+DEFAULT_LANGUAGE = "en"
+RENEWAL_REMINDER = "renewal_reminder"
+
+
+class TemplateProblem(ValueError):
+    """A template does not compile or render; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class TemplateSource:
+    subject: str
+    text_body: str
+    html_body: str
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+_REMINDER_TEXT_EN = """\
+Dear Customer,
+
+This is an automated renewal notification to remind you of expiring domainnames. \
+Domainnames that are neither renewed nor declined expire on the date shown and will then \
+be deleted.
+
+To renew/decline domainnames visit the below URL
+{{ renewal_url }}
+
+{% for group in groups -%}
+The following domainname(s) {{ group.phrase }}: \
+{% for domain in group.domains %}{{ domain.name }}{% if domain.client %} \
+({{ domain.client }}){% endif %}{% if not loop.last %} {% endif %}{% endfor %}
+{% endfor %}
+{% if sales_contact %}Questions? Contact {{ sales_contact.name }} <{{ sales_contact.email }}>.
+{% endif %}
+This is an automated notification. Replies to this address will be discarded.
+Relation #{{ relation.number }} : {{ relation.name }} Email : {{ relation.email }}
+"""
+
+_REMINDER_HTML_EN = """\
+<p>Dear Customer,</p>
+<p>This is an automated renewal notification to remind you of expiring domainnames.
+Domainnames that are neither renewed nor declined expire on the date shown and will then be
+deleted.</p>
+<p>To renew/decline domainnames visit
+<a href="{{ renewal_url }}">{{ renewal_url }}</a></p>
+{% for group in groups %}
+<p>The following domainname(s) {{ group.phrase }}:</p>
+<ul>{% for domain in group.domains %}
+  <li>{{ domain.name }}{% if domain.client %} ({{ domain.client }}){% endif %}</li>{% endfor %}
+</ul>
+{% endfor %}
+{% if sales_contact %}<p>Questions? Contact {{ sales_contact.name }}
+&lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
+<p><small>This is an automated notification. Replies to this address will be discarded.<br>
+Relation #{{ relation.number }} : {{ relation.name }} Email : {{ relation.email }}</small></p>
+"""
+
+_REMINDER_TEXT_NL = """\
+Beste klant,
+
+Dit is een automatische melding om u te herinneren aan domeinnamen die binnenkort verlopen. \
+Domeinnamen die niet worden verlengd of opgezegd, verlopen op de genoemde datum en worden \
+dan verwijderd.
+
+Om domeinnamen te verlengen of op te zeggen gaat u naar
+{{ renewal_url }}
+
+{% for group in groups -%}
+De volgende domeinnaam/-namen {{ group.phrase }}: \
+{% for domain in group.domains %}{{ domain.name }}{% if domain.client %} \
+({{ domain.client }}){% endif %}{% if not loop.last %} {% endif %}{% endfor %}
+{% endfor %}
+{% if sales_contact %}Vragen? Neem contact op met {{ sales_contact.name }} \
+<{{ sales_contact.email }}>.
+{% endif %}
+Dit is een automatische melding. Antwoorden op dit adres worden niet gelezen.
+Relatie #{{ relation.number }} : {{ relation.name }} E-mail : {{ relation.email }}
+"""
+
+_REMINDER_HTML_NL = """\
+<p>Beste klant,</p>
+<p>Dit is een automatische melding om u te herinneren aan domeinnamen die binnenkort
+verlopen. Domeinnamen die niet worden verlengd of opgezegd, verlopen op de genoemde datum en
+worden dan verwijderd.</p>
+<p>Om domeinnamen te verlengen of op te zeggen gaat u naar
+<a href="{{ renewal_url }}">{{ renewal_url }}</a></p>
+{% for group in groups %}
+<p>De volgende domeinnaam/-namen {{ group.phrase }}:</p>
+<ul>{% for domain in group.domains %}
+  <li>{{ domain.name }}{% if domain.client %} ({{ domain.client }}){% endif %}</li>{% endfor %}
+</ul>
+{% endfor %}
+{% if sales_contact %}<p>Vragen? Neem contact op met {{ sales_contact.name }}
+&lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
+<p><small>Dit is een automatische melding. Antwoorden op dit adres worden niet gelezen.<br>
+Relatie #{{ relation.number }} : {{ relation.name }} E-mail : {{ relation.email }}</small></p>
+"""
+
+DEFAULTS: dict[tuple[str, str], TemplateSource] = {
+    (RENEWAL_REMINDER, "en"): TemplateSource(
+        "Renewal reminder: {{ domain_count }} domainname(s) expiring - relation "
+        "#{{ relation.number }}",
+        _REMINDER_TEXT_EN,
+        _REMINDER_HTML_EN,
+    ),
+    (RENEWAL_REMINDER, "nl"): TemplateSource(
+        "Verlengingsherinnering: {{ domain_count }} domeinnaam/-namen verlopen - relatie "
+        "#{{ relation.number }}",
+        _REMINDER_TEXT_NL,
+        _REMINDER_HTML_NL,
+    ),
+}
+
+#: What each template is for, shown on the Admin screen.
+PURPOSES = {RENEWAL_REMINDER: "Renewal reminder digest (one per recipient per run)"}
+
+
+def ensure_default_templates(session: Session) -> None:
+    """Write the shipped defaults for every (name, language) that has no row yet."""
+    existing = set(session.execute(select(EmailTemplate.name, EmailTemplate.language)).all())
+    missing = [key for key in DEFAULTS if key not in existing]
+    for name, language in missing:
+        source = DEFAULTS[(name, language)]
+        session.add(
+            EmailTemplate(
+                name=name,
+                language=language,
+                subject=source.subject,
+                text_body=source.text_body,
+                html_body=source.html_body,
+            )
+        )
+    if missing:
+        session.commit()
+
+
+def template_for(session: Session, name: str, language: str) -> TemplateSource:
+    """The template to use: the language's row, else English, else the shipped default."""
+    rows = {
+        row.language: row
+        for row in session.scalars(
+            select(EmailTemplate).where(
+                EmailTemplate.name == name,
+                EmailTemplate.language.in_({language, DEFAULT_LANGUAGE}),
+            )
+        )
+    }
+    row = rows.get(language) or rows.get(DEFAULT_LANGUAGE)
+    if row is not None:
+        return TemplateSource(row.subject, row.text_body, row.html_body)
+    return DEFAULTS.get((name, language)) or DEFAULTS[(name, DEFAULT_LANGUAGE)]
+
+
+class TemplateCache:
+    """Templates of one run, looked up once per (name, language) instead of once per email."""
+
+    def __init__(self, session: Session):
+        self._session = session
+        self._sources: dict[tuple[str, str], TemplateSource] = {}
+
+    def get(self, name: str, language: str) -> TemplateSource:
+        key = (name, language)
+        if key not in self._sources:
+            self._sources[key] = template_for(self._session, name, language)
+        return self._sources[key]
+
+
+class _LimitedSandbox(SandboxedEnvironment):
+    """The sandbox, plus a cap on ``*`` and ``**``: ``{{ 'x' * 10**10 }}`` would otherwise
+    exhaust memory in a preview or a reminder run."""
+
+    intercepted_binops = frozenset(["*", "**"])
+    MAX_POWER = 100
+    MAX_REPEAT = 10_000
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**" and isinstance(right, int) and abs(right) > self.MAX_POWER:
+            raise SecurityError(f"exponent {right} is too large")
+        if operator == "*":
+            for sequence, count in ((left, right), (right, left)):
+                if (
+                    isinstance(sequence, (str, list, tuple))
+                    and isinstance(count, int)
+                    and count * max(len(sequence), 1) > self.MAX_REPEAT
+                ):
+                    raise SecurityError("repetition is too large")
+        return super().call_binop(context, operator, left, right)
+
+
+_TEXT_ENV = _LimitedSandbox(autoescape=False, undefined=StrictUndefined)
+_HTML_ENV = _LimitedSandbox(autoescape=True, undefined=StrictUndefined)
+
+
+@functools.lru_cache(maxsize=128)
+def _compile(html: bool, source: str):
+    return (_HTML_ENV if html else _TEXT_ENV).from_string(source)
+
+
+def render(source: TemplateSource, context: dict) -> RenderedEmail:
+    """Render subject, text and HTML with ``context``; ``TemplateProblem`` if any part fails."""
+    parts = {}
+    for part, text, html in (
+        ("subject", source.subject, False),
+        ("text", source.text_body, False),
+        ("html", source.html_body, True),
+    ):
+        try:
+            parts[part] = _compile(html, text).render(context)
+        except TemplateError as exc:
+            line = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
+            raise TemplateProblem(f"{part}{line}: {exc}") from None
+        except Exception as exc:  # e.g. {{ 1 / 0 }}: an admin's template must not crash a run
+            raise TemplateProblem(f"{part}: {type(exc).__name__}: {exc}") from None
+    return RenderedEmail(one_line(parts["subject"]), parts["text"], parts["html"])
+
+
+def one_line(text: str) -> str:
+    """Collapse all whitespace, newlines included: nothing can start a new mail header."""
+    return " ".join(text.split())

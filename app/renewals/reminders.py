@@ -1,0 +1,496 @@
+"""The automated renewal reminder: who is due for what today, the digests, and the send run.
+
+One path serves the scheduler and ``flask reminders send``:
+``send_reminders`` → ``due`` (a few indexed range queries) → ``digests`` (one per recipient)
+→ claim the reminders in the log → ``mailer.send_all`` over one connection → mark them sent,
+or failed so the next run retries them.
+
+Exactly once, even with two app servers running the job at the same moment: a reminder is
+sent only by the run whose claim wrote its ``ReminderLog`` row (unique per domain, expiry
+date and offset); a concurrent run's claim of the same row is ignored by the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.models import (
+    AWAITING_DECISION,
+    Domain,
+    Relation,
+    ReminderLog,
+    ReminderStatus,
+)
+from app.models.base import utcnow
+from app.models.domain import unicode_domain_name
+from app.renewals import email_templates, mailer
+from app.renewals.calendar import DEFAULT_OFFSETS, Offset, due_ranges, parse_offsets, remaining
+from app.renewals.validation import InvalidValue, normalize_email
+
+log = logging.getLogger(__name__)
+
+#: Digests claimed, sent and recorded per transaction.
+CHUNK_SIZE = 200
+#: A claim this old belongs to a run that died before recording the result: take it over.
+STALE_CLAIM = dt.timedelta(minutes=30)
+_RETRYABLE = (ReminderStatus.failed, ReminderStatus.skipped)
+
+
+@dataclass(frozen=True)
+class ReminderSettings:
+    offsets: tuple[Offset, ...]
+    catchup_days: int
+    base_url: str
+    sender: str
+    bcc: tuple[str, ...] = ()
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> ReminderSettings:
+        """Read REMINDER_* settings; raises ``InvalidValue`` (or ``InvalidOffsets``) if bad."""
+        offsets = parse_offsets(str(config.get("REMINDER_OFFSETS") or DEFAULT_OFFSETS))
+        try:
+            catchup = int(config.get("REMINDER_CATCHUP_DAYS", 7))
+        except (TypeError, ValueError):
+            raise InvalidValue("REMINDER_CATCHUP_DAYS must be a whole number of days") from None
+        if catchup < 0:
+            raise InvalidValue("REMINDER_CATCHUP_DAYS cannot be negative")
+        bcc_text = config.get("REMINDER_BCC") or ""
+        bcc = tuple(normalize_email(a) for a in str(bcc_text).split(",") if a.strip())
+        return cls(
+            offsets=offsets,
+            catchup_days=catchup,
+            base_url=str(config.get("BASE_URL", "")).rstrip("/"),
+            sender=str(config.get("MAIL_DEFAULT_SENDER") or "renewals@localhost"),
+            bcc=bcc,
+        )
+
+    @property
+    def renewal_url(self) -> str:
+        return f"{self.base_url}/renewals/"
+
+
+@dataclass(frozen=True)
+class DueReminder:
+    domain_id: int
+    domain_name: str
+    expiry_date: dt.date
+    offset: Offset
+    holder_id: int
+    holder_name: str
+    recipient_id: int
+    #: The existing log row when this is a retry of a failed or abandoned reminder.
+    log_id: int | None
+
+    @property
+    def key(self) -> tuple[int, dt.date, str]:
+        return (self.domain_id, self.expiry_date, self.offset.code)
+
+
+def due(
+    session: Session,
+    today: dt.date,
+    settings: ReminderSettings,
+    now: dt.datetime | None = None,
+) -> list[DueReminder]:
+    """Every reminder due today and not yet sent (nor being sent by a live run).
+
+    Only domains awaiting a decision for their current expiry date are considered; the log is
+    keyed by expiry date, so a renewed domain's new date starts a fresh calendar.
+    """
+    stale_before = (now or utcnow()) - STALE_CLAIM
+    reminders = []
+    for expiry_range in due_ranges(settings.offsets, today, settings.catchup_days):
+        query = (
+            select(
+                Domain.id,
+                Domain.name,
+                Domain.expiry_date,
+                Relation.id,
+                Relation.name,
+                Relation.parent_id,
+                Relation.reminders_to_reseller,
+                ReminderLog.id,
+            )
+            .join(Relation, Relation.id == Domain.relation_id)
+            .outerjoin(
+                ReminderLog,
+                and_(
+                    ReminderLog.domain_id == Domain.id,
+                    ReminderLog.expiry_date == Domain.expiry_date,
+                    ReminderLog.offset_code == expiry_range.offset.code,
+                ),
+            )
+            .where(
+                Domain.status.in_(AWAITING_DECISION),
+                Domain.expiry_date.between(expiry_range.first, expiry_range.last),
+                or_(
+                    ReminderLog.id.is_(None),
+                    ReminderLog.status.in_(_RETRYABLE),
+                    and_(
+                        ReminderLog.status == ReminderStatus.sending,
+                        ReminderLog.claimed_at < stale_before,
+                    ),
+                ),
+            )
+        )
+        for row in session.execute(query):
+            domain_id, name, expiry, holder_id, holder_name, parent_id, to_reseller, log_id = row
+            recipient_id = parent_id if (parent_id is not None and to_reseller) else holder_id
+            reminders.append(
+                DueReminder(
+                    domain_id,
+                    name,
+                    expiry,
+                    expiry_range.offset,
+                    holder_id,
+                    holder_name,
+                    recipient_id,
+                    log_id,
+                )
+            )
+    return reminders
+
+
+@dataclass(frozen=True)
+class Recipient:
+    relation_id: int
+    number: int
+    name: str
+    email: str
+    language: str
+    sales_contact_name: str | None
+    sales_contact_email: str | None
+
+
+@dataclass
+class Digest:
+    """One email: every reminder due today for one recipient relation."""
+
+    recipient: Recipient
+    reminders: list[DueReminder]
+
+
+def digests(session: Session, reminders: Iterable[DueReminder]) -> list[Digest]:
+    """Group reminders per recipient (the holder, or its reseller when routed there)."""
+    by_recipient: dict[int, list[DueReminder]] = defaultdict(list)
+    for reminder in reminders:
+        by_recipient[reminder.recipient_id].append(reminder)
+    recipients = _load_recipients(session, list(by_recipient))
+    result = [Digest(recipients[rid], items) for rid, items in by_recipient.items()]
+    result.sort(key=lambda digest: digest.recipient.number)
+    return result
+
+
+def _load_recipients(session: Session, relation_ids: list[int]) -> dict[int, Recipient]:
+    user_model = Relation.sales_contact.property.mapper.class_
+    recipients = {}
+    for start in range(0, len(relation_ids), 900):
+        chunk = relation_ids[start : start + 900]
+        rows = session.execute(
+            select(
+                Relation.id,
+                Relation.number,
+                Relation.name,
+                Relation.billing_email,
+                Relation.language,
+                user_model.first_name,
+                user_model.last_name,
+                user_model.email,
+            )
+            .outerjoin(user_model, user_model.id == Relation.sales_contact_id)
+            .where(Relation.id.in_(chunk))
+        )
+        for rid, number, name, email, language, first, last, sales_email in rows:
+            sales_name = " ".join(part for part in (first, last) if part) or None
+            recipients[rid] = Recipient(
+                rid,
+                number,
+                name,
+                email,
+                language,
+                sales_name if sales_email else None,
+                sales_email,
+            )
+    return recipients
+
+
+_PHRASES = {
+    "en": {
+        "months": ("1 month", "{n} months"),
+        "days": ("1 day", "{n} days"),
+        "expire_in": "expire in {label}",
+        "today": ("today", "expire today"),
+        "expired": ("1 day ago", "{n} days ago", "expired {label}"),
+    },
+    "nl": {
+        "months": ("1 maand", "{n} maanden"),
+        "days": ("1 dag", "{n} dagen"),
+        "expire_in": "verlopen over {label}",
+        "today": ("vandaag", "verlopen vandaag"),
+        "expired": ("1 dag geleden", "{n} dagen geleden", "zijn {label} verlopen"),
+    },
+}
+
+
+def describe(expiry: dt.date, today: dt.date, offset: Offset, language: str) -> tuple[str, str]:
+    """``(label, phrase)`` for a digest line, e.g. ``("5 days", "expire in 5 days")``."""
+    words = _PHRASES.get(language, _PHRASES["en"])
+    left = remaining(expiry, today, offset)
+    if left.unit == "today":
+        return words["today"]
+    if left.unit == "expired":
+        one, many, phrase = words["expired"]
+        label = one if left.count == 1 else many.format(n=left.count)
+        return label, phrase.format(label=label)
+    one, many = words[left.unit]
+    label = one if left.count == 1 else many.format(n=left.count)
+    return label, words["expire_in"].format(label=label)
+
+
+def digest_context(digest: Digest, today: dt.date, settings: ReminderSettings) -> dict:
+    """What a reminder template can use: plain values only (it renders in a sandbox)."""
+    recipient = digest.recipient
+    groups: dict[str, dict] = {}
+    for reminder in sorted(digest.reminders, key=lambda r: (r.expiry_date, r.domain_name)):
+        label, phrase = describe(reminder.expiry_date, today, reminder.offset, recipient.language)
+        group = groups.setdefault(
+            label,
+            {
+                "label": label,
+                "phrase": phrase,
+                "days_left": (reminder.expiry_date - today).days,
+                "domains": [],
+            },
+        )
+        group["domains"].append(
+            {
+                "name": unicode_domain_name(reminder.domain_name),
+                "expiry_date": reminder.expiry_date.isoformat(),
+                "client": reminder.holder_name
+                if reminder.holder_id != recipient.relation_id
+                else None,
+            }
+        )
+    return {
+        "relation": {"number": recipient.number, "name": recipient.name, "email": recipient.email},
+        "sales_contact": (
+            {
+                "name": recipient.sales_contact_name or recipient.sales_contact_email,
+                "email": recipient.sales_contact_email,
+            }
+            if recipient.sales_contact_email
+            else None
+        ),
+        "groups": sorted(groups.values(), key=lambda group: group["days_left"]),
+        "domain_count": len(digest.reminders),
+        "renewal_url": settings.renewal_url,
+        "base_url": settings.base_url,
+        "today": today.isoformat(),
+    }
+
+
+@dataclass
+class RunSummary:
+    run_date: dt.date
+    dry_run: bool = False
+    recipients: int = 0
+    domains: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def __str__(self) -> str:
+        verb = "would send" if self.dry_run else "sent"
+        return (
+            f"reminders {self.run_date}: {self.recipients} recipients, {self.domains} domains; "
+            f"{verb} {self.sent}, failed {self.failed}, skipped {self.skipped}"
+        )
+
+
+def send_reminders(
+    session: Session,
+    mail_state,
+    today: dt.date,
+    settings: ReminderSettings,
+    dry_run: bool = False,
+    echo: Callable[[str], None] | None = None,
+) -> RunSummary:
+    """One reminder run for ``today``: at most one email per recipient. Safe to run twice or
+    concurrently. ``mail_state`` is Flask-Mail's ``app.extensions["mail"]``."""
+    summary = RunSummary(today, dry_run)
+    all_digests = digests(session, due(session, today, settings))
+    templates = email_templates.TemplateCache(session)
+    for start in range(0, len(all_digests), CHUNK_SIZE):
+        chunk = all_digests[start : start + CHUNK_SIZE]
+        if dry_run:
+            for digest in chunk:
+                summary.recipients += 1
+                summary.domains += len(digest.reminders)
+                summary.sent += 1
+                if echo:
+                    names = ", ".join(r.domain_name for r in digest.reminders)
+                    echo(
+                        f"would send to {digest.recipient.email} "
+                        f"(#{digest.recipient.number}): {names}"
+                    )
+            continue
+        _send_chunk(session, mail_state, today, settings, chunk, templates, summary)
+    log.info("%s", summary)
+    return summary
+
+
+def _send_chunk(session, mail_state, today, settings, chunk, templates, summary) -> None:
+    token = uuid.uuid4().hex
+    owned = _claim(session, today, chunk, token)
+    outgoing, skipped = [], []
+    for digest in chunk:
+        mine = [r for r in digest.reminders if r.key in owned]
+        if not mine:
+            continue  # another run has them
+        digest = Digest(digest.recipient, mine)
+        summary.recipients += 1
+        summary.domains += len(mine)
+        try:
+            to = normalize_email(digest.recipient.email)
+        except InvalidValue as exc:
+            skipped.append((digest, str(exc)))
+            continue
+        source = templates.get(email_templates.RENEWAL_REMINDER, digest.recipient.language)
+        try:
+            rendered = email_templates.render(source, digest_context(digest, today, settings))
+        except email_templates.TemplateProblem as exc:
+            skipped.append((digest, f"template error: {exc}"))
+            continue
+        outgoing.append(mailer.OutgoingEmail(to, rendered, list(settings.bcc), tag=digest))
+
+    now = utcnow()
+    updates = []
+    for result in mailer.send_all(mail_state, outgoing, settings.sender):
+        digest = result.email.tag
+        if result.ok:
+            summary.sent += 1
+            status, error, sent_at = ReminderStatus.sent, None, now
+        else:
+            summary.failed += 1
+            summary.problems.append(f"#{digest.recipient.number} {result.email.to}: {result.error}")
+            status, error, sent_at = ReminderStatus.failed, result.error, None
+        updates += _outcome(owned, digest, result.email.to, status, error, sent_at)
+    for digest, reason in skipped:
+        summary.skipped += 1
+        summary.problems.append(f"#{digest.recipient.number} skipped: {reason}")
+        updates += _outcome(
+            owned, digest, digest.recipient.email[:254], ReminderStatus.skipped, reason, None
+        )
+    if updates:
+        session.execute(update(ReminderLog), updates)
+    session.commit()
+
+
+def _outcome(owned, digest, recipient, status, error, sent_at) -> list[dict]:
+    return [
+        {
+            "id": owned[r.key][0],
+            "status": status,
+            "recipient": recipient,
+            "error": error,
+            "sent_at": sent_at,
+            "attempts": owned[r.key][1] + 1,
+            "claim_token": None,
+        }
+        for r in digest.reminders
+    ]
+
+
+def _claim(
+    session: Session, today: dt.date, chunk: list[Digest], token: str
+) -> dict[tuple[int, dt.date, str], tuple[int, int]]:
+    """Claim the chunk's reminders for this run; return ``{key: (log id, attempts)}`` of those
+    this run now owns (a concurrent run's claims are left out). Commits."""
+    now = utcnow()
+    new_rows, retry_ids = [], []
+    for digest in chunk:
+        for reminder in digest.reminders:
+            if reminder.log_id is None:
+                new_rows.append(
+                    {
+                        "domain_id": reminder.domain_id,
+                        "expiry_date": reminder.expiry_date,
+                        "offset_code": reminder.offset.code,
+                        "reminder_date": reminder.offset.reminder_date(reminder.expiry_date),
+                        "run_date": today,
+                        "recipient": digest.recipient.email[:254],
+                        "status": ReminderStatus.sending,
+                        "claim_token": token,
+                        "claimed_at": now,
+                        "attempts": 0,
+                        "created_at": now,
+                    }
+                )
+            else:
+                retry_ids.append(reminder.log_id)
+    if new_rows:
+        _insert_ignoring_duplicates(session, new_rows)
+    if retry_ids:
+        session.execute(
+            update(ReminderLog)
+            .where(
+                ReminderLog.id.in_(retry_ids),
+                or_(
+                    ReminderLog.status.in_(_RETRYABLE),
+                    and_(
+                        ReminderLog.status == ReminderStatus.sending,
+                        ReminderLog.claimed_at < now - STALE_CLAIM,
+                    ),
+                ),
+            )
+            .values(
+                status=ReminderStatus.sending, claim_token=token, claimed_at=now, run_date=today
+            )
+            .execution_options(synchronize_session=False)
+        )
+    session.commit()
+    rows = session.execute(
+        select(
+            ReminderLog.domain_id,
+            ReminderLog.expiry_date,
+            ReminderLog.offset_code,
+            ReminderLog.id,
+            ReminderLog.attempts,
+        ).where(ReminderLog.claim_token == token)
+    )
+    return {(d, e, o): (log_id, attempts) for d, e, o, log_id, attempts in rows}
+
+
+def _insert_ignoring_duplicates(session: Session, rows: list[dict]) -> None:
+    """INSERT the rows, silently skipping any whose reminder another run already logged."""
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        statement = dialect_insert(ReminderLog.__table__).on_conflict_do_nothing(
+            index_elements=["domain_id", "expiry_date", "offset_code"]
+        )
+        session.execute(statement, rows)
+        return
+    for row in rows:  # other databases: one savepoint per row
+        try:
+            with session.begin_nested():
+                session.execute(insert(ReminderLog.__table__), [row])
+        except IntegrityError:
+            pass
