@@ -79,6 +79,8 @@ class Config:
     REMINDER_INTERVAL_HOURS = os.environ.get("REMINDER_INTERVAL_HOURS", "24")
     # Optional archive copy of every customer email (comma-separated addresses).
     REMINDER_BCC = os.environ.get("REMINDER_BCC", "")
+    # The renewal selection page lists domains expiring within this many days.
+    RENEWAL_WINDOW_DAYS = int(os.environ.get("RENEWAL_WINDOW_DAYS", "92"))
     # python run.py starts the scheduler in-process unless this is 0.
     SCHEDULER_ENABLED = _env_bool("SCHEDULER_ENABLED", True)
     SCHEDULER_API_ENABLED = False

@@ -35,6 +35,7 @@ DEFAULT_SETTINGS = {
     "REMINDER_CATCHUP_DAYS": 7,
     "REMINDER_INTERVAL_HOURS": 24,
     "REMINDER_BCC": "",
+    "RENEWAL_WINDOW_DAYS": 92,
 }
 
 
@@ -130,8 +131,17 @@ class RenewalReminderManager(BaseManager):
         from app.views.health import HealthView
         from app.views.portfolio import PortfolioImportView
         from app.views.reminders import EmailTemplateView, ReminderLogView
+        from app.views.selection import RenewalSelectionView
 
         ab = self.appbuilder
+        ab.add_view(
+            RenewalSelectionView,
+            "Renew domains",
+            href="/renewals/",
+            icon="fa-check-square-o",
+            category=MENU_CATEGORY,
+            category_icon="fa-refresh",
+        )
         ab.add_view(
             RelationView,
             "Relations",
@@ -160,6 +170,7 @@ class RenewalReminderManager(BaseManager):
             "EmailTemplateView",
             "ReminderLogView",
             "HealthView",
+            "RenewalSelectionView",
         }
         if not expected <= registered:
             raise AddonStartupError(f"views not registered: {sorted(expected - registered)}")

@@ -31,6 +31,8 @@ def _menu(*items: str) -> list[list[str]]:
 _READ = ("can_list", "can_show")
 
 _CUSTOMER = [
+    *_grants("RenewalSelectionView", "can_select"),
+    *_menu("Renew domains"),
     *_grants("RelationView", *_READ),
     *_grants("DomainView", *_READ, "can_export_csv", "export_selected"),
     *_grants("RenewalDecisionView", *_READ),
@@ -38,6 +40,8 @@ _CUSTOMER = [
 ]
 
 _SALES = [
+    *_grants("RenewalSelectionView", "can_select"),
+    *_menu("Renew domains"),
     *_grants("RelationView", *_READ),
     *_grants("DomainView", *_READ, "can_export_csv", "export_selected"),
     *_grants("RenewalDecisionView", *_READ),

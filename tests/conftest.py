@@ -291,3 +291,57 @@ def world(app, session, make_user):
     w.client1_login = make_user("client1@example.com", relation=w.c1)
     w.client2_login = make_user("client2@example.com", relation=w.c2)
     return w
+
+
+# --- a real browser ---------------------------------------------------------------------------
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "test-artifacts")
+
+
+@pytest.fixture
+def live_url(app):
+    """The test app served over HTTP on loopback (a thread, so the test shares its database
+    and the loopback SMTP server)."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", _free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def browser_page():
+    """A page in headless Debian Chromium driven by Playwright (its own browser download is
+    not possible here). Skipped, with the reason, when Chromium is not installed."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(15000)
+        yield page
+        browser.close()
+
+
+def screenshot(page, name: str) -> str:
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    path = os.path.join(ARTIFACTS, f"{name}.png")
+    page.screenshot(path=path, full_page=True)
+    return path

@@ -10,7 +10,13 @@ import re
 import pytest
 
 from app.models import EmailTemplate, JobRun, Relation, ReminderLog, ReminderStatus
-from app.renewals.email_templates import DEFAULTS, RENEWAL_REMINDER, ensure_default_templates
+from app.renewals import email_templates, mailer, template_samples
+from app.renewals.email_templates import (
+    DEFAULTS,
+    RENEWAL_REMINDER,
+    SALES_DECISIONS,
+    ensure_default_templates,
+)
 from tests.conftest import login
 
 DENIED = (302, 403)
@@ -20,9 +26,18 @@ DENIED = (302, 403)
 def templates(session):
     """The shipped templates (the per-test cleanup empties rr_ tables after app start-up)."""
     ensure_default_templates(session)
-    rows = {row.language: row for row in session.query(EmailTemplate).all()}
+    rows = {
+        row.language: row
+        for row in session.query(EmailTemplate).filter_by(name=RENEWAL_REMINDER).all()
+    }
     assert set(rows) >= {"en", "nl"}
     return rows
+
+
+@pytest.fixture
+def sales_template(session, templates):
+    """The English sales-decisions template."""
+    return session.query(EmailTemplate).filter_by(name=SALES_DECISIONS, language="en").one()
 
 
 @pytest.fixture
@@ -271,6 +286,165 @@ def test_preview_for_real_relations(admin_client, templates, world):
     client = text(world.c2.number)
     assert "Relation #200 : Client Two" in client
     assert "Bakkerij Jansen" not in client
+
+
+# --- sample data per kind of template -------------------------------------------------------
+
+SAMPLE_MAIL = mailer.MailSettings("http://renewals.test", "renewals@example.com")
+
+
+@pytest.mark.parametrize(("name", "language"), sorted(DEFAULTS))
+def test_every_default_renders_on_all_of_its_samples(name, language):
+    """A new kind of template needs sample data in ``template_samples`` before it ships."""
+    contexts = template_samples.sample_contexts(name, language, dt.date(2030, 3, 4), SAMPLE_MAIL)
+    assert len(contexts) >= 2  # the preview's, and the other side of the ifs
+    for context in contexts:
+        rendered = email_templates.render(DEFAULTS[(name, language)], context)
+        assert rendered.subject and rendered.text and rendered.html
+
+
+def test_sample_contexts_of_an_unknown_template_name():
+    with pytest.raises(KeyError, match="no sample data for email template 'nope'"):
+        template_samples.sample_contexts("nope", "en", dt.date(2030, 3, 4), SAMPLE_MAIL)
+    assert not template_samples.has_samples("nope")
+
+
+def test_sales_decisions_samples_take_both_sides_of_the_ifs():
+    contexts = template_samples.sample_contexts(
+        SALES_DECISIONS, "en", dt.date(2030, 3, 4), SAMPLE_MAIL
+    )
+    texts = [email_templates.render(DEFAULTS[(SALES_DECISIONS, "en")], c).text for c in contexts]
+    first, only_renew, only_decline = texts
+    assert "To renew:" in first and "To decline" in first and "(Bakkerij Jansen)" in first
+    assert "To renew:" in only_renew and "To decline" not in only_renew
+    assert "(Bakkerij Jansen)" not in only_renew
+    assert "To renew:" not in only_decline and "To decline" in only_decline
+    assert "(Bakkerij Jansen)" in only_decline
+    assert "http://renewals.test/decisions/list/?_flt_0_state=queued" in first
+
+
+def test_reminder_samples_use_the_reminder_settings_link():
+    contexts = template_samples.sample_contexts(
+        RENEWAL_REMINDER, "nl", dt.date(2030, 3, 4), SAMPLE_MAIL
+    )
+    assert [c["relation"]["number"] for c in contexts] == [1311, 2024]
+    assert contexts[0]["renewal_url"] == "http://renewals.test/renewals/"
+    assert contexts[1]["sales_contact"] is None
+    assert contexts[0]["groups"][0]["phrase"] == "verlopen over 5 dagen"
+
+
+def test_edit_page_lists_the_values_of_the_templates_kind(admin_client, templates, sales_template):
+    def values(row) -> str:
+        body = admin_client.get(f"/email-templates/edit/{row.id}").get_data(as_text=True)
+        return body.split('id="template-variables"')[1].split("</div>")[0]
+
+    reminder = values(templates["en"])
+    assert "<code>groups</code>" in reminder and "<code>renewal_url</code>" in reminder
+    assert "<code>sales_contact</code> (may be empty)" in reminder
+    assert "<code>renew</code>" not in reminder
+    sales = values(sales_template)
+    for name in ("renew", "decline", "decided_by", "channel", "queue_url", ".years", ".client"):
+        assert f"<code>{name}</code>" in sales, name
+    assert "<code>groups</code>" not in sales and "<code>renewal_url</code>" not in sales
+
+
+def test_admin_edits_a_sales_decisions_template(admin_client, sales_template, session):
+    text = (
+        "Hi {{ sales_contact.name }}: {{ relation.name }} via {{ channel }}\n"
+        "{% for d in renew %}{{ d.name }} {{ d.years }}y{% endfor %}"
+        "{% for d in decline %}{{ d.name }}{% endfor %}\n{{ queue_url }}"
+    )
+    response = admin_client.post(
+        f"/email-templates/edit/{sales_template.id}",
+        data=template_form(sales_template, subject="{{ renew|length }} to renew", text_body=text),
+    )
+    assert response.status_code == 302
+    assert stored(session, sales_template)[:2] == ("{{ renew|length }} to renew", text)
+
+
+@pytest.mark.parametrize(
+    ("field", "source", "error"),
+    [
+        # A reminder's values are not there in a sales email.
+        ("text_body", "{% for g in groups %}{{ g.phrase }}{% endfor %}", "groups"),
+        ("subject", "{{ domain_count }} domains", "domain_count"),
+        ("html_body", "<p>{{ relation.email }}</p>", "email"),
+        # Only when nothing is declined: checked on the sample with renewals only.
+        ("text_body", "{% if not decline %}{{ decline[0].name }}{% endif %}", "Not saved"),
+        # Only for a declined client domain: checked on the sample with declines only.
+        (
+            "text_body",
+            "{% for d in decline %}{% if d.client %}{{ d.client.nope }}{% endif %}{% endfor %}",
+            "nope",
+        ),
+        ("text_body", "{% for d in renew %}{{ d.name }}", "endfor"),
+    ],
+)
+def test_broken_sales_decisions_template_is_refused(
+    admin_client, sales_template, session, field, source, error
+):
+    before = stored(session, sales_template)
+    response = admin_client.post(
+        f"/email-templates/edit/{sales_template.id}",
+        data=template_form(sales_template, **{field: source}),
+    )
+    assert response.status_code == 200
+    assert error in html.unescape(response.get_data(as_text=True))
+    assert stored(session, sales_template) == before
+
+
+def test_preview_of_a_sales_decisions_template(admin_client, sales_template, world):
+    # ?relation= only readdresses reminders: here it is ignored, and there is no box for it.
+    url = f"/email-templates/preview/{sales_template.id}?relation={world.r1.number}"
+    response = admin_client.get(url)
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert "cannot be rendered" not in body
+    assert 'name="relation"' not in body and "No relation number" not in body
+    assert "Renewal decisions for #1311 Dommelsen, V: 3 renew, 1 decline" in body
+    assert "sanne.devries@reseller.example.com" in body
+    text = body.split('<pre id="preview-text">')[1].split("</pre>")[0]
+    assert "Hello Sanne," in text
+    assert "on the renewal selection page" in text
+    assert "bakkerijjansen.nl (Bakkerij Jansen) - 2 years" in text
+    assert "drivemasters.net - expires" in text
+    assert "http://renewals.test/decisions/list/?_flt_0_state=queued" in html.unescape(text)
+    assert "Reseller One" not in body
+    srcdoc = html.unescape(body.split('srcdoc="')[1].split('"')[0])
+    assert "Process them in the renewal queue</a>" in srcdoc
+
+
+def test_preview_of_unsaved_sales_decisions_changes(admin_client, sales_template, session):
+    before = stored(session, sales_template)
+    body = admin_client.post(
+        f"/email-templates/preview/{sales_template.id}",
+        data=template_form(sales_template, subject="Draft: {{ decided_by }}"),
+    ).get_data(as_text=True)
+    assert "Draft: Vera Dommelsen (vdommelsen)" in body and "Unsaved changes" in body
+    broken = admin_client.post(
+        f"/email-templates/preview/{sales_template.id}",
+        data=template_form(sales_template, text_body="{{ renewal_url }}"),
+    ).get_data(as_text=True)
+    assert "cannot be rendered" in broken and "renewal_url" in broken
+    assert stored(session, sales_template) == before
+
+
+def test_a_template_kind_without_samples_is_not_saved(admin_client, templates, session):
+    row = EmailTemplate(
+        name="future_kind", language="en", subject="s", text_body="t", html_body="h"
+    )
+    session.add(row)
+    session.commit()
+    response = admin_client.post(
+        f"/email-templates/edit/{row.id}", data=template_form(row, subject="changed")
+    )
+    assert response.status_code == 200
+    assert "no sample data for future_kind" in response.get_data(as_text=True)
+    assert stored(session, row)[0] == "s"
+    edit = admin_client.get(f"/email-templates/edit/{row.id}").get_data(as_text=True)
+    assert "There is no sample data for this kind of template" in edit
+    preview = admin_client.get(f"/email-templates/preview/{row.id}").get_data(as_text=True)
+    assert "cannot be rendered" in preview and "no sample data" in preview
 
 
 # --- access -------------------------------------------------------------------------------------

@@ -7,7 +7,17 @@ from typing import TYPE_CHECKING
 
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import enum_column, utcnow
@@ -29,6 +39,16 @@ class RenewalDecision(Model):
     __table_args__ = (
         Index("ix_rr_renewal_decision_state_decided", "state", "decided_at"),
         Index("ix_rr_renewal_decision_domain_expiry", "domain_id", "expiry_date"),
+        # At most one queued decision per domain and expiry date: two simultaneous
+        # submissions cannot both queue one (the second fails and is told to review).
+        Index(
+            "uq_rr_renewal_decision_queued",
+            "domain_id",
+            "expiry_date",
+            unique=True,
+            sqlite_where=text("state = 'queued'"),
+            postgresql_where=text("state = 'queued'"),
+        ),
         CheckConstraint(
             "(decision = 'renew' AND years IS NOT NULL AND years BETWEEN 1 AND 10)"
             " OR (decision = 'decline' AND years IS NULL)",

@@ -23,6 +23,7 @@ from app.models import EmailTemplate
 
 DEFAULT_LANGUAGE = "en"
 RENEWAL_REMINDER = "renewal_reminder"
+SALES_DECISIONS = "sales_decisions"
 
 
 class TemplateProblem(ValueError):
@@ -124,6 +125,42 @@ worden dan verwijderd.</p>
 Relatie #{{ relation.number }} : {{ relation.name }} E-mail : {{ relation.email }}</small></p>
 """
 
+_SALES_DECISIONS_TEXT = """\
+Hello {{ sales_contact.name }},
+
+{{ decided_by }} recorded renewal decisions for relation #{{ relation.number }} \
+{{ relation.name }} on the {{ channel }}.
+{% if renew %}
+To renew:
+{% for domain in renew %}  {{ domain.name }}\
+{% if domain.client %} ({{ domain.client }}){% endif %} - {{ domain.years }} \
+year{{ "s" if domain.years != 1 }}, expires {{ domain.expiry_date }}
+{% endfor %}{% endif %}{% if decline %}
+To decline (not renew):
+{% for domain in decline %}  {{ domain.name }}\
+{% if domain.client %} ({{ domain.client }}){% endif %} - expires {{ domain.expiry_date }}
+{% endfor %}{% endif %}
+Process them in the renewal queue:
+{{ queue_url }}
+"""
+
+_SALES_DECISIONS_HTML = """\
+<p>Hello {{ sales_contact.name }},</p>
+<p>{{ decided_by }} recorded renewal decisions for relation #{{ relation.number }}
+{{ relation.name }} on the {{ channel }}.</p>
+{% if renew %}<p>To renew:</p>
+<ul>{% for domain in renew %}
+  <li>{{ domain.name }}{% if domain.client %} ({{ domain.client }}){% endif %}:
+  {{ domain.years }} year{{ "s" if domain.years != 1 }}, expires {{ domain.expiry_date }}</li>
+{% endfor %}</ul>{% endif %}
+{% if decline %}<p>To decline (not renew):</p>
+<ul>{% for domain in decline %}
+  <li>{{ domain.name }}{% if domain.client %} ({{ domain.client }}){% endif %}:
+  expires {{ domain.expiry_date }}</li>
+{% endfor %}</ul>{% endif %}
+<p><a href="{{ queue_url }}">Process them in the renewal queue</a></p>
+"""
+
 DEFAULTS: dict[tuple[str, str], TemplateSource] = {
     (RENEWAL_REMINDER, "en"): TemplateSource(
         "Renewal reminder: {{ domain_count }} domainname(s) expiring - relation "
@@ -137,10 +174,19 @@ DEFAULTS: dict[tuple[str, str], TemplateSource] = {
         _REMINDER_TEXT_NL,
         _REMINDER_HTML_NL,
     ),
+    (SALES_DECISIONS, "en"): TemplateSource(
+        "Renewal decisions for #{{ relation.number }} {{ relation.name }}: "
+        "{{ renew|length }} renew, {{ decline|length }} decline",
+        _SALES_DECISIONS_TEXT,
+        _SALES_DECISIONS_HTML,
+    ),
 }
 
 #: What each template is for, shown on the Admin screen.
-PURPOSES = {RENEWAL_REMINDER: "Renewal reminder digest (one per recipient per run)"}
+PURPOSES = {
+    RENEWAL_REMINDER: "Renewal reminder digest (one per recipient per run)",
+    SALES_DECISIONS: "To the sales contact: decisions a customer recorded",
+}
 
 
 def ensure_default_templates(session: Session) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,25 @@ if TYPE_CHECKING:
     from flask_mail import _Mail  # Flask-Mail's per-app state: app.extensions["mail"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Where links in emails point and who sends them (BASE_URL, MAIL_DEFAULT_SENDER)."""
+
+    base_url: str
+    sender: str
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> MailSettings:
+        return cls(
+            base_url=str(config.get("BASE_URL") or "").rstrip("/"),
+            sender=str(config.get("MAIL_DEFAULT_SENDER") or "renewals@localhost"),
+        )
+
+    def url(self, path: str) -> str:
+        """An absolute link for an email: ``url("/renewals/")``."""
+        return f"{self.base_url}/{path.lstrip('/')}"
 
 
 @dataclass

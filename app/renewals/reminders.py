@@ -49,8 +49,7 @@ _RETRYABLE = (ReminderStatus.failed, ReminderStatus.skipped)
 class ReminderSettings:
     offsets: tuple[Offset, ...]
     catchup_days: int
-    base_url: str
-    sender: str
+    mail: mailer.MailSettings
     bcc: tuple[str, ...] = ()
 
     @classmethod
@@ -68,14 +67,13 @@ class ReminderSettings:
         return cls(
             offsets=offsets,
             catchup_days=catchup,
-            base_url=str(config.get("BASE_URL", "")).rstrip("/"),
-            sender=str(config.get("MAIL_DEFAULT_SENDER") or "renewals@localhost"),
+            mail=mailer.MailSettings.from_config(config),
             bcc=bcc,
         )
 
     @property
     def renewal_url(self) -> str:
-        return f"{self.base_url}/renewals/"
+        return self.mail.url("/renewals/")
 
 
 @dataclass(frozen=True)
@@ -293,7 +291,7 @@ def digest_context(digest: Digest, today: dt.date, settings: ReminderSettings) -
         "groups": sorted(groups.values(), key=lambda group: group["days_left"]),
         "domain_count": len(digest.reminders),
         "renewal_url": settings.renewal_url,
-        "base_url": settings.base_url,
+        "base_url": settings.mail.base_url,
         "today": today.isoformat(),
     }
 
@@ -379,7 +377,7 @@ def _send_chunk(session, mail_state, today, settings, chunk, templates, summary)
 
     now = utcnow()
     updates = []
-    for result in mailer.send_all(mail_state, outgoing, settings.sender):
+    for result in mailer.send_all(mail_state, outgoing, settings.mail.sender):
         digest = result.email.tag
         if result.ok:
             summary.sent += 1

@@ -1,16 +1,16 @@
 """Admin screens of the reminder run: the email templates and the reminder log.
 
 Both are Admin-only (no builtin role grants them). Templates are checked before they are
-saved: every part must compile and render, in the same sandbox the reminder job uses, on
-sample digests. The sample digests also feed the preview page.
+saved: every part must compile and render, in the same sandbox the emails use, on every
+sample context of its kind (``app.renewals.template_samples``: reminder digests, sales
+notifications, ...). The first sample also feeds the preview page and the list of values on
+the edit page.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
-from dateutil.relativedelta import relativedelta
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.actions import action
@@ -24,97 +24,31 @@ from wtforms.validators import DataRequired, ValidationError
 from wtforms.widgets import TextArea
 
 from app import jobs
-from app.models import Domain, EmailTemplate, Relation, RelationKind, ReminderLog
+from app.models import Domain, EmailTemplate, Relation, ReminderLog
 from app.models.base import utcnow
-from app.renewals import email_templates, reminders
-from app.renewals.calendar import Offset
-from app.renewals.email_templates import DEFAULTS, PURPOSES, TemplateProblem, TemplateSource
-from app.renewals.reminders import Digest, DueReminder, Recipient, ReminderSettings
+from app.renewals import email_templates, reminders, template_samples
+from app.renewals.email_templates import (
+    DEFAULTS,
+    PURPOSES,
+    RENEWAL_REMINDER,
+    TemplateProblem,
+    TemplateSource,
+)
+from app.renewals.reminders import ReminderSettings
 from app.session import current_session
 from app.views import TEMPLATE_FOLDER
 from app.views.scoping import use_text_filters
 
-# --- sample data --------------------------------------------------------------------------------
-
-#: The recipient of the sample digest: a reseller with a sales contact.
-SAMPLE_RECIPIENT = Recipient(
-    relation_id=-1,
-    number=1311,
-    name="Dommelsen, V",
-    email="info@dommelsen.nl",
-    language="en",
-    sales_contact_name="Sanne de Vries",
-    sales_contact_email="sanne.devries@reseller.example.com",
-)
-_SAMPLE_CLIENT = (-2, "Bakkerij Jansen")
-
-
-def sample_reminders(
-    today: dt.date, recipient_id: int, holder_name: str, with_client: bool = True
-) -> list[DueReminder]:
-    """A few reminders due today: one in 5 days, two in 2 months and (``with_client``, for a
-    reseller) one of a client's domains in 15 days."""
-
-    def due(domain_id, name, expiry, offset, holder=(recipient_id, holder_name)):
-        holder_id, name_of_holder = holder
-        return DueReminder(
-            domain_id,
-            name,
-            expiry,
-            Offset.parse(offset),
-            holder_id,
-            name_of_holder,
-            recipient_id,
-            None,
-        )
-
-    two_months = today + relativedelta(months=2)
-    result = [
-        due(1, "deliverystatus.org", today + dt.timedelta(days=5), "5d"),
-        due(2, "denzelishome.com", two_months, "2m"),
-        due(3, "drivemasters.net", two_months, "2m"),
-    ]
-    if with_client:
-        result.append(
-            due(4, "bakkerijjansen.nl", today + dt.timedelta(days=15), "15d", _SAMPLE_CLIENT)
-        )
-    return result
-
-
-def sample_digest(today: dt.date, language: str) -> Digest:
-    """The digest the preview shows: reseller #1311 with a sales contact and a client's domain."""
-    recipient = dataclasses.replace(SAMPLE_RECIPIENT, language=language)
-    return Digest(recipient, sample_reminders(today, recipient.relation_id, recipient.name))
-
-
-def sample_digests(today: dt.date, language: str) -> list[Digest]:
-    """Digests a template must render for before it is saved: the preview's, and a plain
-    client's without a sales contact or client domains (the other side of every ``if``)."""
-    plain = dataclasses.replace(
-        SAMPLE_RECIPIENT,
-        relation_id=-3,
-        number=2024,
-        name="Veldhoven Webdesign",
-        email="admin@veldhoven-webdesign.nl",
-        language=language,
-        sales_contact_name=None,
-        sales_contact_email=None,
-    )
-    own = sample_reminders(today, plain.relation_id, plain.name, with_client=False)
-    return [sample_digest(today, language), Digest(plain, own)]
-
-
-def relation_digest(session, relation: Relation, today: dt.date, language: str) -> Digest:
-    """The sample reminders, addressed to a real relation (loaded as the reminder job does)."""
-    due = sample_reminders(
-        today, relation.id, relation.name, with_client=relation.kind is RelationKind.reseller
-    )
-    (digest,) = reminders.digests(session, due)
-    return Digest(dataclasses.replace(digest.recipient, language=language), digest.reminders)
-
 
 def _settings() -> ReminderSettings:
     return ReminderSettings.from_config(current_app.config)
+
+
+def _variables(row: EmailTemplate) -> list[dict] | None:
+    """What the edit page lists as available values: the keys of the template's samples."""
+    if not template_samples.has_samples(row.name):
+        return None
+    return template_samples.available_variables(_sample_contexts(row.name, row.language))
 
 
 # --- email templates ----------------------------------------------------------------------------
@@ -122,13 +56,13 @@ def _settings() -> ReminderSettings:
 _PART_OF_FIELD = {"subject": "subject", "text_body": "text", "html_body": "html"}
 
 
-def check_part(field_name: str, text: str, language: str) -> None:
-    """Raise ``TemplateProblem`` unless one part renders on every sample digest."""
-    source = TemplateSource(**{name: text if name == field_name else "" for name in _PART_OF_FIELD})
-    today = dt.date.today()
-    settings = _settings()
-    for digest in sample_digests(today, language):
-        context = reminders.digest_context(digest, today, settings)
+def check_part(field_name: str, text: str, name: str, language: str) -> None:
+    """Raise ``TemplateProblem`` unless one part renders on every sample context of the
+    template's kind (``name``)."""
+    source = TemplateSource(
+        **{field: text if field == field_name else "" for field in _PART_OF_FIELD}
+    )
+    for context in _sample_contexts(name, language):
         try:
             email_templates.render(source, context)
         except TemplateProblem:
@@ -139,28 +73,47 @@ def check_part(field_name: str, text: str, language: str) -> None:
             ) from None
 
 
+def _sample_contexts(name: str, language: str) -> list[dict]:
+    settings = _settings()
+    return template_samples.sample_contexts(
+        name, language, dt.date.today(), settings.mail, settings
+    )
+
+
 class RendersOnSampleData:
     """A form validator: the field's template compiles and renders in the sandbox."""
 
     def __call__(self, form, field):
         if field.data is None:
             return
+        name, language = _kind_of_form(form)
+        if not template_samples.has_samples(name):  # it cannot be checked
+            raise ValidationError(f"Not saved: there is no sample data for {name} templates.")
         try:
-            check_part(field.name, field.data, _language_of_form(form))
+            check_part(field.name, field.data, name, language)
         except TemplateProblem as exc:
             raise ValidationError(f"Not saved: {exc}") from None
 
 
-def _language_of_form(form) -> str:
-    """The language of the template being edited (FAB puts its id on the form as ``_id``)."""
-    pk = getattr(form, "_id", None)
-    if pk is not None:
-        language = current_session().scalar(
-            select(EmailTemplate.language).where(EmailTemplate.id == pk)
-        )
-        if language:
-            return language
-    return email_templates.DEFAULT_LANGUAGE
+def _kind_of_form(form) -> tuple[str, str]:
+    """The name and language of the template being edited (FAB puts its id on the form as
+    ``_id``); looked up once per form."""
+    kind = getattr(form, "_rr_template_kind", None)
+    if kind is None:
+        kind = (RENEWAL_REMINDER, email_templates.DEFAULT_LANGUAGE)
+        pk = getattr(form, "_id", None)
+        if pk is not None:
+            row = (
+                current_session()
+                .execute(
+                    select(EmailTemplate.name, EmailTemplate.language).where(EmailTemplate.id == pk)
+                )
+                .first()
+            )
+            if row is not None and row.name and row.language:
+                kind = (row.name, row.language)
+        form._rr_template_kind = kind
+    return kind
 
 
 class CodeAreaWidget(BS3TextAreaFieldWidget):
@@ -231,13 +184,20 @@ class EmailTemplateView(ModelView):
             kwargs["email_templates"] = self.appbuilder.session.scalars(
                 select(EmailTemplate).order_by(EmailTemplate.name, EmailTemplate.language)
             ).all()
+        elif template == self.edit_template:
+            pk = (request.view_args or {}).get("pk")
+            row = self.appbuilder.session.get(EmailTemplate, pk) if pk is not None else None
+            if row is not None:
+                kwargs["variables"] = _variables(row)
         return super().render_template(template, **kwargs)
 
     @expose("/preview/<int:pk>", methods=["GET", "POST"])
     @has_access
     def preview(self, pk):
-        """The template rendered on sample data. GET: as stored; POST (from the edit form):
-        the posted, unsaved text. ``relation`` (a relation number) addresses a real relation."""
+        """The template rendered on the first sample context of its kind. GET: as stored; POST
+        (from the edit form): the posted, unsaved text. For renewal reminders, ``relation`` (a
+        relation number) addresses the sample reminders to a real relation; other kinds ignore
+        it."""
         session = self.appbuilder.session
         row = session.get(EmailTemplate, pk)
         if row is None:
@@ -249,33 +209,46 @@ class EmailTemplateView(ModelView):
             )
         else:
             source = TemplateSource(row.subject, row.text_body, row.html_body)
-        today = dt.date.today()
-        digest, relation_number = sample_digest(today, row.language), ""
-        number = (values.get("relation") or "").strip().lstrip("#")[:20]
-        if number:
-            relation = None
-            if number.isdigit() and len(number) <= 9:
-                relation = session.scalar(select(Relation).where(Relation.number == int(number)))
-            if relation is None:
-                flash(f"No relation number {number}: showing the sample relation.", "warning")
-            else:
-                digest = relation_digest(session, relation, today, row.language)
-                relation_number = str(relation.number)
+        settings, today = _settings(), dt.date.today()
+        context, digest, relation_number = None, None, ""
+        if template_samples.has_samples(row.name):
+            context = template_samples.sample_contexts(
+                row.name, row.language, today, settings.mail, settings
+            )[0]
+        if row.name == RENEWAL_REMINDER:
+            digest = template_samples.sample_digest(today, row.language)
+            number = (values.get("relation") or "").strip().lstrip("#")[:20]
+            if number:
+                relation = None
+                if number.isdigit() and len(number) <= 9:
+                    relation = session.scalar(
+                        select(Relation).where(Relation.number == int(number))
+                    )
+                if relation is None:
+                    flash(f"No relation number {number}: showing the sample relation.", "warning")
+                else:
+                    digest = template_samples.relation_digest(
+                        session, relation, today, row.language
+                    )
+                    context = reminders.digest_context(digest, today, settings)
+                    relation_number = str(relation.number)
         rendered, problem = None, None
-        try:
-            rendered = email_templates.render(
-                source, reminders.digest_context(digest, today, _settings())
-            )
-        except TemplateProblem as exc:
-            problem = str(exc)
-        except Exception as exc:
-            problem = f"{type(exc).__name__}: {exc}"
+        if context is None:
+            problem = f"there is no sample data for {row.name} templates"
+        else:
+            try:
+                rendered = email_templates.render(source, context)
+            except TemplateProblem as exc:
+                problem = str(exc)
+            except Exception as exc:
+                problem = f"{type(exc).__name__}: {exc}"
         return self.render_template(
             "rr/email_template_preview.html",
             title=f"Preview: {row}",
             row=row,
             unsaved=request.method == "POST",
             digest=digest,
+            sample=context,
             relation_number=relation_number,
             rendered=rendered,
             problem=problem,

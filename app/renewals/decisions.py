@@ -1,0 +1,306 @@
+"""Renew/decline decisions: what a customer may decide on, and recording it.
+
+A decision belongs to one expiry date. While its domain awaits a decision for that date, or
+its decision is still queued (not yet processed by the sales contact), the customer may decide
+or change their mind; every change is a new ``RenewalDecision`` row, the one it replaces is
+marked ``superseded``, so the history is never rewritten. Once the sales contact has processed
+the decision (done or failed), the page can no longer change it.
+
+Every entry point (the selection page, the public confirmation page, the sales queue) records
+through ``record_decisions``; the relation-tree check lives in ``app.renewals.access``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from app.models import (
+    AWAITING_DECISION,
+    Decision,
+    DecisionChannel,
+    Domain,
+    DomainStatus,
+    ProcessingState,
+    Relation,
+    RenewalDecision,
+)
+from app.models.base import utcnow
+from app.models.domain import unicode_domain_name
+from app.renewals.validation import InvalidValue, normalize_domain_name, parse_years
+
+#: Statuses a domain can have while a customer may still decide for its current expiry date.
+DECIDABLE = (*AWAITING_DECISION, DomainStatus.renewal_confirmed, DomainStatus.renewal_declined)
+_STATUS_FOR = {
+    Decision.renew: DomainStatus.renewal_confirmed,
+    Decision.decline: DomainStatus.renewal_declined,
+}
+
+
+class DecisionRejected(Exception):
+    """The submission cannot be recorded as a whole; nothing was changed. For people."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What was asked for one domain: renew (with years) or decline."""
+
+    domain_id: int
+    decision: Decision
+    years: int | None = None
+
+
+@dataclass
+class RecordedDecisions:
+    """What a submission changed (``unchanged`` were already decided that way)."""
+
+    renew: list[tuple[Domain, int]] = field(default_factory=list)
+    decline: list[Domain] = field(default_factory=list)
+    unchanged: list[Domain] = field(default_factory=list)
+    decisions: list[RenewalDecision] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.decisions)
+
+
+def parse_choice(domain_id: int, decision_text: str, years_text: str | None) -> Choice | None:
+    """A choice from form values; ``None`` for "no decision". Raises ``InvalidValue``."""
+    decision_text = (decision_text or "").strip().lower()
+    if decision_text in ("", "none", "keep"):
+        return None
+    try:
+        decision = Decision(decision_text)
+    except ValueError:
+        raise InvalidValue(
+            f"{decision_text!r} is not a decision: choose renew or decline"
+        ) from None
+    if decision is Decision.decline:
+        return Choice(domain_id, decision)
+    return Choice(domain_id, decision, parse_years(years_text if years_text is not None else 1))
+
+
+class SelectionRow(NamedTuple):
+    """One line of the renewal selection page: plain values, cheap to load by the thousand."""
+
+    domain_id: int
+    name: str  # as people write it (Unicode)
+    expiry_date: dt.date
+    days_left: int
+    holder_id: int
+    holder_name: str
+    decision: str | None  # "renew", "decline" or None: the current decision for this date
+    years: int | None
+    locked: bool  # processed by the sales contact: shown, no longer changeable here
+
+
+class _Current(NamedTuple):
+    id: int
+    decision: Decision
+    years: int | None
+    state: ProcessingState
+
+
+def _current(session: Session, domain_ids: list[int]) -> dict[int, _Current]:
+    """The latest not-superseded decision of each domain for its current expiry date."""
+    result: dict[int, _Current] = {}
+    for start in range(0, len(domain_ids), 900):
+        rows = session.execute(
+            select(
+                RenewalDecision.domain_id,
+                RenewalDecision.id,
+                RenewalDecision.decision,
+                RenewalDecision.years,
+                RenewalDecision.state,
+            )
+            .join(Domain, Domain.id == RenewalDecision.domain_id)
+            .where(
+                RenewalDecision.domain_id.in_(domain_ids[start : start + 900]),
+                RenewalDecision.expiry_date == Domain.expiry_date,
+                RenewalDecision.state != ProcessingState.superseded,
+            )
+            .order_by(RenewalDecision.id)
+        )
+        for domain_id, *values in rows:
+            result[domain_id] = _Current(*values)  # later rows win
+    return result
+
+
+def tree_relation_ids(relation: Relation):
+    """A relation and its clients (a reseller decides for its clients' domains too)."""
+    return select(Relation.id).where(
+        or_(Relation.id == relation.id, Relation.parent_id == relation.id)
+    )
+
+
+def selection_rows(
+    session: Session,
+    relation: Relation,
+    today: dt.date,
+    window_days: int,
+    name_filter: str = "",
+    client_number: int | None = None,
+) -> list[SelectionRow]:
+    """Domains of ``relation``'s tree expiring within ``window_days`` (expired ones too, until
+    deleted) that still await a decision or its processing, soonest first."""
+    holder = aliased(Relation)
+    query = (
+        select(Domain.id, Domain.name, Domain.expiry_date, holder.id, holder.name)
+        .join(holder, holder.id == Domain.relation_id)
+        .where(
+            Domain.relation_id.in_(tree_relation_ids(relation)),
+            Domain.status.in_(DECIDABLE),
+            Domain.expiry_date <= today + dt.timedelta(days=window_days),
+        )
+        .order_by(Domain.expiry_date, Domain.name)
+    )
+    name_filter = (name_filter or "").strip().lower()
+    if name_filter:
+        query = query.where(Domain.name.contains(_ascii_fragment(name_filter), autoescape=True))
+    if client_number is not None:
+        query = query.where(holder.number == client_number)
+    found = session.execute(query).all()
+    current = _current(session, [row[0] for row in found])
+    rows = []
+    for domain_id, name, expiry, holder_id, holder_name in found:
+        decision = current.get(domain_id)
+        rows.append(
+            SelectionRow(
+                domain_id,
+                unicode_domain_name(name),
+                expiry,
+                (expiry - today).days,
+                holder_id,
+                holder_name,
+                decision.decision.value if decision else None,
+                decision.years if decision else None,
+                _locked(decision),
+            )
+        )
+    return rows
+
+
+def _ascii_fragment(text: str) -> str:
+    """Search text as stored: a whole Unicode name is matched by its punycode form; other
+    text is used as typed."""
+    if "." not in text:
+        return text
+    try:
+        return normalize_domain_name(text)
+    except InvalidValue:
+        return text
+
+
+def _locked(decision: _Current | None) -> bool:
+    """Processed by the sales contact (done or failed): no longer the customer's to change."""
+    return decision is not None and decision.state in (ProcessingState.done, ProcessingState.failed)
+
+
+def record_decisions(
+    session: Session,
+    *,
+    relation: Relation,
+    choices: list[Choice],
+    channel: DecisionChannel,
+    decided_by_id: int | None,
+    remote_addr: str | None,
+) -> RecordedDecisions:
+    """Record ``choices`` for domains of ``relation``'s tree, all or nothing, and commit.
+
+    Rejects the whole submission (``DecisionRejected``, nothing changed) if any domain is not
+    in the tree, is no longer decidable, was already processed, or appears twice. A choice equal
+    to the current decision changes nothing, so a resubmitted form records nothing new.
+
+    Two submissions at the same moment (a double click) cannot both queue a decision for one
+    domain (a partial unique index); the loser is retried once, and then finds the winner's
+    decisions: equal ones are "unchanged", different ones are recorded after them.
+    """
+    for attempt in (1, 2):
+        try:
+            return _record(session, relation, choices, channel, decided_by_id, remote_addr)
+        except IntegrityError:
+            session.rollback()
+            if attempt == 2:
+                raise DecisionRejected(
+                    "These domains were changed at the same moment from elsewhere; nothing was "
+                    "saved. Please review them and submit again."
+                ) from None
+    raise AssertionError("unreachable")
+
+
+def _record(session, relation, choices, channel, decided_by_id, remote_addr) -> RecordedDecisions:
+    if not choices:
+        return RecordedDecisions()
+    ids = [choice.domain_id for choice in choices]
+    if len(set(ids)) != len(ids):
+        raise DecisionRejected("A domain appears more than once in the submission.")
+    tree = set(session.scalars(tree_relation_ids(relation)))
+    domains = {
+        domain.id: domain
+        for start in range(0, len(ids), 900)
+        for domain in session.scalars(select(Domain).where(Domain.id.in_(ids[start : start + 900])))
+    }
+    foreign = [i for i in ids if i not in domains or domains[i].relation_id not in tree]
+    if foreign:
+        # Same answer for "not yours" and "does not exist": ids cannot be probed.
+        raise DecisionRejected(
+            "The submission contains domains that are not yours to decide on; nothing was saved."
+        )
+    current = _current(session, list(domains))
+    result = RecordedDecisions()
+    now = utcnow()
+    for choice in choices:
+        domain = domains[choice.domain_id]
+        decision = current.get(domain.id)
+        if domain.status not in DECIDABLE:
+            raise DecisionRejected(
+                f"{domain.unicode_name} can no longer be changed ({domain.status})."
+            )
+        if _locked(decision):
+            raise DecisionRejected(
+                f"{domain.unicode_name} was already processed by your sales contact and can no "
+                "longer be changed here."
+            )
+        if (
+            decision is not None
+            and decision.decision is choice.decision
+            and decision.years == choice.years
+        ):
+            result.unchanged.append(domain)
+            continue
+        if decision is not None:
+            # Executed now, so the old row leaves the unique "one queued decision" index first.
+            session.execute(
+                update(RenewalDecision)
+                .where(RenewalDecision.id == decision.id)
+                .values(
+                    state=ProcessingState.superseded,
+                    processed_at=now,
+                    message="replaced by a newer decision",
+                )
+            )
+        new = RenewalDecision(
+            domain=domain,
+            decision=choice.decision,
+            years=choice.years,
+            expiry_date=domain.expiry_date,
+            channel=channel,
+            decided_by_id=decided_by_id,
+            decided_at=now,
+            remote_addr=(remote_addr or "")[:45] or None,
+        )
+        session.add(new)
+        domain.status = _STATUS_FOR[choice.decision]
+        domain.renewal_years = choice.years
+        result.decisions.append(new)
+        if choice.decision is Decision.renew:
+            result.renew.append((domain, choice.years))
+        else:
+            result.decline.append(domain)
+    session.commit()
+    return result

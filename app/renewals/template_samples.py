@@ -1,0 +1,232 @@
+"""Sample data for email templates: what each kind of template is checked and previewed with.
+
+Every template name in ``email_templates.DEFAULTS`` has a sample builder here. A builder
+returns the contexts a template of that name must render for before Admin can save it; the
+first one is what the preview shows, the others take the other side of the defaults' ``if``s
+(no sales contact, no client domains, nothing to renew, ...). Contexts are built by the same
+functions the real emails use, so the samples cannot drift from what is sent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy.orm import Session
+
+from app.models import Relation, RelationKind
+from app.renewals import mailer, notifications, reminders
+from app.renewals.calendar import Offset
+from app.renewals.email_templates import RENEWAL_REMINDER, SALES_DECISIONS
+from app.renewals.reminders import Digest, DueReminder, Recipient, ReminderSettings
+
+# --- renewal reminders --------------------------------------------------------------------------
+
+#: The recipient of the sample digest: a reseller with a sales contact.
+SAMPLE_RECIPIENT = Recipient(
+    relation_id=-1,
+    number=1311,
+    name="Dommelsen, V",
+    email="info@dommelsen.nl",
+    language="en",
+    sales_contact_name="Sanne de Vries",
+    sales_contact_email="sanne.devries@reseller.example.com",
+)
+_SAMPLE_CLIENT = (-2, "Bakkerij Jansen")
+
+
+def sample_reminders(
+    today: dt.date, recipient_id: int, holder_name: str, with_client: bool = True
+) -> list[DueReminder]:
+    """A few reminders due today: one in 5 days, two in 2 months and (``with_client``, for a
+    reseller) one of a client's domains in 15 days."""
+
+    def due(domain_id, name, expiry, offset, holder=(recipient_id, holder_name)):
+        holder_id, name_of_holder = holder
+        return DueReminder(
+            domain_id,
+            name,
+            expiry,
+            Offset.parse(offset),
+            holder_id,
+            name_of_holder,
+            recipient_id,
+            None,
+        )
+
+    two_months = today + relativedelta(months=2)
+    result = [
+        due(1, "deliverystatus.org", today + dt.timedelta(days=5), "5d"),
+        due(2, "denzelishome.com", two_months, "2m"),
+        due(3, "drivemasters.net", two_months, "2m"),
+    ]
+    if with_client:
+        result.append(
+            due(4, "bakkerijjansen.nl", today + dt.timedelta(days=15), "15d", _SAMPLE_CLIENT)
+        )
+    return result
+
+
+def sample_digest(today: dt.date, language: str) -> Digest:
+    """The digest the preview shows: reseller #1311 with a sales contact and a client's domain."""
+    recipient = dataclasses.replace(SAMPLE_RECIPIENT, language=language)
+    return Digest(recipient, sample_reminders(today, recipient.relation_id, recipient.name))
+
+
+def sample_digests(today: dt.date, language: str) -> list[Digest]:
+    """Digests a template must render for before it is saved: the preview's, and a plain
+    client's without a sales contact or client domains (the other side of every ``if``)."""
+    plain = dataclasses.replace(
+        SAMPLE_RECIPIENT,
+        relation_id=-3,
+        number=2024,
+        name="Veldhoven Webdesign",
+        email="admin@veldhoven-webdesign.nl",
+        language=language,
+        sales_contact_name=None,
+        sales_contact_email=None,
+    )
+    own = sample_reminders(today, plain.relation_id, plain.name, with_client=False)
+    return [sample_digest(today, language), Digest(plain, own)]
+
+
+def relation_digest(session: Session, relation: Relation, today: dt.date, language: str) -> Digest:
+    """The sample reminders, addressed to a real relation (loaded as the reminder job does)."""
+    due = sample_reminders(
+        today, relation.id, relation.name, with_client=relation.kind is RelationKind.reseller
+    )
+    (digest,) = reminders.digests(session, due)
+    return Digest(dataclasses.replace(digest.recipient, language=language), digest.reminders)
+
+
+# --- the registry -------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleInputs:
+    """What a sample builder may use; add fields here when a new kind needs more settings."""
+
+    language: str
+    today: dt.date
+    mail: mailer.MailSettings
+    reminder_settings: ReminderSettings
+
+
+def _renewal_reminder(inputs: SampleInputs) -> list[dict]:
+    return [
+        reminders.digest_context(digest, inputs.today, inputs.reminder_settings)
+        for digest in sample_digests(inputs.today, inputs.language)
+    ]
+
+
+def _sales_decisions(inputs: SampleInputs) -> list[dict]:
+    """The preview's (renewals and declines, one a client's), only renewals of the relation's
+    own domains, and only declines including a client's domain."""
+    today, line = inputs.today, notifications.decision_line
+
+    def in_days(days: int) -> dt.date:
+        return today + dt.timedelta(days=days)
+
+    renew = [
+        line("deliverystatus.org", in_days(5), years=1),
+        line("denzelishome.com", today + relativedelta(months=2), years=3),
+    ]
+    client_renewal = line("bakkerijjansen.nl", in_days(15), "Bakkerij Jansen", years=2)
+    decline = [line("drivemasters.net", today + relativedelta(months=2))]
+    client_decline = line("jansenbrood.nl", in_days(20), "Bakkerij Jansen")
+
+    def context(renew, decline, channel="selection_page", decided_by="Vera Dommelsen (vdommelsen)"):
+        return notifications.sales_decisions_context(
+            relation_number=SAMPLE_RECIPIENT.number,
+            relation_name=SAMPLE_RECIPIENT.name,
+            sales_name="Sanne",
+            sales_email=SAMPLE_RECIPIENT.sales_contact_email,
+            decided_by=decided_by,
+            channel=channel,
+            renew=renew,
+            decline=decline,
+            queue_url=inputs.mail.url(notifications.QUEUE_PATH),
+        )
+
+    return [
+        context([*renew, client_renewal], decline),
+        context(renew, []),
+        context([], [*decline, client_decline], "confirmation_code", "info@dommelsen.nl"),
+    ]
+
+
+#: Template name → sample builder. A template name without one cannot be saved or previewed.
+BUILDERS: dict[str, Callable[[SampleInputs], list[dict]]] = {
+    RENEWAL_REMINDER: _renewal_reminder,
+    SALES_DECISIONS: _sales_decisions,
+}
+
+
+def has_samples(name: str) -> bool:
+    """Whether templates called ``name`` can be checked and previewed."""
+    return name in BUILDERS
+
+
+def sample_contexts(
+    name: str,
+    language: str,
+    today: dt.date,
+    mail: mailer.MailSettings,
+    reminder_settings: ReminderSettings | None = None,
+) -> list[dict]:
+    """The contexts a template called ``name`` must render for; the first is the preview's.
+
+    ``reminder_settings`` (for reminders: the renewal link) defaults to the reminder defaults;
+    its mail settings are always ``mail``. Raises ``KeyError`` for a name without samples."""
+    try:
+        builder = BUILDERS[name]
+    except KeyError:
+        known = ", ".join(sorted(BUILDERS))
+        raise KeyError(
+            f"no sample data for email template {name!r} (known: {known}); "
+            "add a builder to app.renewals.template_samples.BUILDERS"
+        ) from None
+    if reminder_settings is None:
+        reminder_settings = ReminderSettings.from_config({})
+    reminder_settings = dataclasses.replace(reminder_settings, mail=mail)
+    contexts = builder(SampleInputs(language, today, mail, reminder_settings))
+    assert contexts, f"the sample builder of {name!r} returned no context"
+    return contexts
+
+
+# --- the variables a template can use -----------------------------------------------------------
+
+
+def available_variables(contexts: list[dict]) -> list[dict]:
+    """The variables of a kind of template, for the edit page: the first context's keys, in
+    order, each ``{"name", "fields", "list", "may_be_empty"}``. ``fields`` are the keys of a
+    dict value, or of a list's items (described the same way); ``may_be_empty`` is true when
+    any sample has the value empty (``None``, ``""``, ``[]``)."""
+    if not contexts:
+        return []
+    return _describe(list(contexts[0]), contexts)
+
+
+def _describe(names: list[str], values: list[dict]) -> list[dict]:
+    result = []
+    for name in names:
+        found = [value[name] for value in values if isinstance(value, dict) and name in value]
+        is_list = any(isinstance(value, (list, tuple)) for value in found)
+        members = []
+        for value in found:
+            if is_list and isinstance(value, (list, tuple)):
+                members.extend(item for item in value if isinstance(item, dict))
+            elif isinstance(value, dict):
+                members.append(value)
+        field_names = list(dict.fromkeys(key for member in members for key in member))
+        result.append(
+            {
+                "name": name,
+                "list": is_list,
+                "may_be_empty": any(value is None or value in ("", [], ()) for value in found),
+                "fields": _describe(field_names, members),
+            }
+        )
+    return result

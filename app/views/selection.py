@@ -1,0 +1,207 @@
+"""The renewal selection page (``/renewals/``): customers confirm or decline many renewals at
+once. Thin: who the page is for, parsing the form, and showing results; the rules live in
+``app.renewals.decisions``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from flask import abort, current_app, flash, g, redirect, request, session, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import permission_name
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from app.i18n import gettext as _
+from app.i18n import in_language
+from app.models import Decision, DecisionChannel, Relation, RelationKind, RenewalDecision
+from app.renewals import access, decisions, mailer, notifications
+from app.renewals.validation import InvalidValue
+from app.views import TEMPLATE_FOLDER
+
+_FIELD = re.compile(r"^decision-(\d{1,12})$")
+SUMMARY_KEY = "rr_selection_summary"
+
+
+class SelectionForm(FlaskForm):
+    """No fields of its own: the per-domain inputs are parsed by ``_choices``; this carries
+    the CSRF token."""
+
+
+class RenewalSelectionView(BaseView):
+    route_base = "/renewals"
+    default_view = "index"
+    template_folder = TEMPLATE_FOLDER
+
+    @expose("/", methods=["GET", "POST"])
+    @has_access
+    @permission_name("select")
+    def index(self):
+        db = self.appbuilder.session
+        relation = self._relation(db)
+        if relation is None:
+            return self._choose_relation()
+        with in_language(relation.language):
+            form = SelectionForm()
+            submitted: dict[int, tuple[str, str]] = {}
+            if request.method == "POST":
+                submitted = _submitted_values()
+                if not form.validate_on_submit():
+                    flash(_("The form expired; please submit it again."), "danger")
+                    return self._page(db, relation, form, submitted), 400
+                choices, row_errors = _choices(submitted)
+                if row_errors:
+                    flash(_("Nothing was saved: please correct the marked lines."), "danger")
+                    return self._page(db, relation, form, submitted, row_errors), 422
+                try:
+                    recorded = decisions.record_decisions(
+                        db,
+                        relation=relation,
+                        choices=choices,
+                        channel=DecisionChannel.selection_page,
+                        decided_by_id=g.user.id,
+                        remote_addr=request.remote_addr,
+                    )
+                except decisions.DecisionRejected as exc:
+                    flash(_("Nothing was saved: %(reason)s", reason=str(exc)), "danger")
+                    return self._page(db, relation, form, submitted), 422
+                if recorded.changed:
+                    notifications.notify_sales_of_decisions(
+                        db,
+                        current_app.extensions["mail"],
+                        mailer.MailSettings.from_config(current_app.config),
+                        relation,
+                        recorded,
+                        decided_by=_person(g.user),
+                        channel=DecisionChannel.selection_page.value,
+                    )
+                session[SUMMARY_KEY] = {
+                    "relation": relation.number,
+                    "decisions": [d.id for d in recorded.decisions],
+                    "unchanged": len(recorded.unchanged),
+                }
+                return redirect(url_for(".summary", relation=relation.number))
+            return self._page(db, relation, form, submitted)
+
+    @expose("/summary")
+    @has_access
+    @permission_name("select")
+    def summary(self):
+        db = self.appbuilder.session
+        relation = self._relation(db)
+        data = session.get(SUMMARY_KEY)
+        if relation is None or not data or data.get("relation") != relation.number:
+            return redirect(url_for(".index"))
+        visible = access.visible_domain_ids(g.user)
+        query = select(RenewalDecision).where(RenewalDecision.id.in_(data["decisions"]))
+        if visible is not None:
+            query = query.where(RenewalDecision.domain_id.in_(visible))
+        recorded = db.scalars(query.order_by(RenewalDecision.id)).all()
+        with in_language(relation.language):
+            return self.render_template(
+                "rr/selection_summary.html",
+                title=_("Your renewal decisions"),
+                relation=relation,
+                renew=[d for d in recorded if d.decision is Decision.renew],
+                decline=[d for d in recorded if d.decision is Decision.decline],
+                unchanged=data.get("unchanged", 0),
+                staff=_is_staff(g.user),
+                t=_,
+            )
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _relation(self, db) -> Relation | None:
+        """Whose page this is: a customer's own relation (or one of its clients, with
+        ``?relation=``); for Admin and Sales the relation named by ``?relation=NUMBER``.
+        Anything outside the user's scope is a 404, like a relation that does not exist."""
+        number = (request.values.get("relation") or "").strip().lstrip("#")
+        if number:
+            if not number.isdigit() or len(number) > 12:
+                abort(404)
+            relation = db.scalar(select(Relation).where(Relation.number == int(number)))
+            if relation is None or not access.can_access_relation(db, g.user, relation.id):
+                abort(404)
+            return relation
+        if _is_staff(g.user):
+            return None
+        relation = access.linked_relation(db, g.user)
+        if relation is None:
+            abort(404)
+        return relation
+
+    def _choose_relation(self):
+        return self.render_template("rr/selection_choose.html", title="Renewal selection", t=_)
+
+    def _page(self, db, relation: Relation, form, submitted, row_errors=None):
+        window = int(current_app.config.get("RENEWAL_WINDOW_DAYS", 92))
+        name_filter = (request.args.get("q") or "")[:100]
+        client = (request.args.get("client") or "").strip()
+        client_number = int(client) if client.isdigit() and len(client) <= 12 else None
+        today = dt.date.today()
+        rows = decisions.selection_rows(
+            db, relation, today, window, name_filter=name_filter, client_number=client_number
+        )
+        clients = (
+            db.scalars(
+                select(Relation).where(Relation.parent_id == relation.id).order_by(Relation.name)
+            ).all()
+            if relation.kind is RelationKind.reseller
+            else []
+        )
+        return self.render_template(
+            "rr/selection.html",
+            title=_("Renew your domains"),
+            relation=relation,
+            rows=rows,
+            clients=clients,
+            form=form,
+            submitted=submitted,
+            row_errors=row_errors or {},
+            today=today,
+            window=window,
+            name_filter=name_filter,
+            client_number=client_number,
+            staff=_is_staff(g.user),
+            t=_,
+        )
+
+
+def _submitted_values() -> dict[int, tuple[str, str]]:
+    """``{domain id: (decision, years)}`` from the posted form, as typed (for re-display)."""
+    values = {}
+    for key in request.form:
+        match = _FIELD.match(key)
+        if match:
+            domain_id = int(match.group(1))
+            values[domain_id] = (
+                request.form.get(key, ""),
+                request.form.get(f"years-{domain_id}", "1"),
+            )
+    return values
+
+
+def _choices(
+    submitted: dict[int, tuple[str, str]],
+) -> tuple[list[decisions.Choice], dict[int, str]]:
+    """The valid choices, and ``{domain id: problem}`` for lines that are not valid."""
+    choices, errors = [], {}
+    for domain_id, (decision, years) in submitted.items():
+        try:
+            choice = decisions.parse_choice(domain_id, decision, years)
+        except InvalidValue as exc:
+            errors[domain_id] = str(exc)
+            continue
+        if choice is not None:
+            choices.append(choice)
+    return choices, errors
+
+
+def _is_staff(user) -> bool:
+    return bool(access.role_names(user) & set(access.STAFF_ROLES))
+
+
+def _person(user) -> str:
+    name = " ".join(part for part in (user.first_name, user.last_name) if part)
+    return f"{name} ({user.username})" if name else user.username
