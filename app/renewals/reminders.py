@@ -2,7 +2,7 @@
 
 One path serves the scheduler and ``flask reminders send``:
 ``send_reminders`` → ``due`` (a few indexed range queries) → ``digests`` (one per recipient)
-→ claim the reminders in the log → ``mailer.send_all`` over one connection → mark them sent,
+→ claim the reminders in the log → send over one ``mailer.Outbox`` connection → mark them sent,
 or failed so the next run retries them.
 
 Exactly once, even with two app servers running the job at the same moment: a reminder is
@@ -331,27 +331,27 @@ def send_reminders(
     concurrently. ``mail_state`` is Flask-Mail's ``app.extensions["mail"]``."""
     summary = RunSummary(today, dry_run)
     all_digests = digests(session, due(session, today, settings))
+    if dry_run:
+        for digest in all_digests:
+            summary.recipients += 1
+            summary.domains += len(digest.reminders)
+            summary.sent += 1
+            if echo:
+                names = ", ".join(r.domain_name for r in digest.reminders)
+                echo(
+                    f"would send to {digest.recipient.email} (#{digest.recipient.number}): {names}"
+                )
+        return summary
     templates = email_templates.TemplateCache(session)
-    for start in range(0, len(all_digests), CHUNK_SIZE):
-        chunk = all_digests[start : start + CHUNK_SIZE]
-        if dry_run:
-            for digest in chunk:
-                summary.recipients += 1
-                summary.domains += len(digest.reminders)
-                summary.sent += 1
-                if echo:
-                    names = ", ".join(r.domain_name for r in digest.reminders)
-                    echo(
-                        f"would send to {digest.recipient.email} "
-                        f"(#{digest.recipient.number}): {names}"
-                    )
-            continue
-        _send_chunk(session, mail_state, today, settings, chunk, templates, summary)
+    with mailer.Outbox(mail_state, settings.mail.sender) as outbox:  # one connection per run
+        for start in range(0, len(all_digests), CHUNK_SIZE):
+            chunk = all_digests[start : start + CHUNK_SIZE]
+            _send_chunk(session, outbox, today, settings, chunk, templates, summary)
     log.info("%s", summary)
     return summary
 
 
-def _send_chunk(session, mail_state, today, settings, chunk, templates, summary) -> None:
+def _send_chunk(session, outbox, today, settings, chunk, templates, summary) -> None:
     token = uuid.uuid4().hex
     owned = _claim(session, today, chunk, token)
     outgoing, skipped = [], []
@@ -377,7 +377,7 @@ def _send_chunk(session, mail_state, today, settings, chunk, templates, summary)
 
     now = utcnow()
     updates = []
-    for result in mailer.send_all(mail_state, outgoing, settings.mail.sender):
+    for result in outbox.send(outgoing):
         digest = result.email.tag
         if result.ok:
             summary.sent += 1
