@@ -1,5 +1,6 @@
 """The product's models. Importing this package registers every table on FAB's metadata."""
 
+from app.models.confirmation import ConfirmationRequest
 from app.models.decision import RenewalDecision
 from app.models.domain import Domain
 from app.models.enums import (
@@ -21,6 +22,7 @@ TABLE_PREFIX = "rr_"
 
 __all__ = [
     "AWAITING_DECISION",
+    "ConfirmationRequest",
     "OUT_OF_CYCLE",
     "TABLE_PREFIX",
     "Decision",

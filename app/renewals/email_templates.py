@@ -24,6 +24,7 @@ from app.models import EmailTemplate
 DEFAULT_LANGUAGE = "en"
 RENEWAL_REMINDER = "renewal_reminder"
 SALES_DECISIONS = "sales_decisions"
+CONFIRMATION_REQUEST = "confirmation_request"
 
 
 class TemplateProblem(ValueError):
@@ -161,6 +162,70 @@ _SALES_DECISIONS_HTML = """\
 <p><a href="{{ queue_url }}">Process them in the renewal queue</a></p>
 """
 
+_CONFIRM_TEXT_EN = """\
+Dear Customer,
+
+Please confirm whether you want to renew the domain name {{ domain.name }}\
+{% if domain.client %} ({{ domain.client }}){% endif %}, which expires on \
+{{ domain.expiry_date }}.
+
+Your activation code: {{ code }}
+
+Open {{ confirm_link }}
+or go to {{ confirm_url }} and enter the code. You can then renew the domain name for 1 to \
+10 years, or decline the renewal. The code works once, until {{ valid_until }}.
+{% if sales_contact %}
+Questions? Contact {{ sales_contact.name }} <{{ sales_contact.email }}>.
+{% endif %}
+Relation #{{ relation.number }} : {{ relation.name }}
+"""
+
+_CONFIRM_HTML_EN = """\
+<p>Dear Customer,</p>
+<p>Please confirm whether you want to renew the domain name <strong>{{ domain.name }}</strong>
+{% if domain.client %}({{ domain.client }}){% endif %}, which expires on
+{{ domain.expiry_date }}.</p>
+<p>Your activation code: <strong style="font-size:1.3em;letter-spacing:.1em">{{ code }}</strong></p>
+<p><a href="{{ confirm_link }}">Confirm or decline the renewal</a>, or go to
+{{ confirm_url }} and enter the code. You can renew the domain name for 1 to 10 years, or
+decline the renewal. The code works once, until {{ valid_until }}.</p>
+{% if sales_contact %}<p>Questions? Contact {{ sales_contact.name }}
+&lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
+<p><small>Relation #{{ relation.number }} : {{ relation.name }}</small></p>
+"""
+
+_CONFIRM_TEXT_NL = """\
+Beste klant,
+
+Wilt u bevestigen of u de domeinnaam {{ domain.name }}\
+{% if domain.client %} ({{ domain.client }}){% endif %} wilt verlengen? Deze verloopt op \
+{{ domain.expiry_date }}.
+
+Uw activeringscode: {{ code }}
+
+Open {{ confirm_link }}
+of ga naar {{ confirm_url }} en vul de code in. U kunt de domeinnaam dan 1 tot 10 jaar \
+verlengen, of de verlenging weigeren. De code werkt één keer, tot {{ valid_until }}.
+{% if sales_contact %}
+Vragen? Neem contact op met {{ sales_contact.name }} <{{ sales_contact.email }}>.
+{% endif %}
+Relatie #{{ relation.number }} : {{ relation.name }}
+"""
+
+_CONFIRM_HTML_NL = """\
+<p>Beste klant,</p>
+<p>Wilt u bevestigen of u de domeinnaam <strong>{{ domain.name }}</strong>
+{% if domain.client %}({{ domain.client }}){% endif %} wilt verlengen? Deze verloopt op
+{{ domain.expiry_date }}.</p>
+<p>Uw activeringscode: <strong style="font-size:1.3em;letter-spacing:.1em">{{ code }}</strong></p>
+<p><a href="{{ confirm_link }}">Verlenging bevestigen of weigeren</a>, of ga naar
+{{ confirm_url }} en vul de code in. U kunt de domeinnaam 1 tot 10 jaar verlengen, of de
+verlenging weigeren. De code werkt één keer, tot {{ valid_until }}.</p>
+{% if sales_contact %}<p>Vragen? Neem contact op met {{ sales_contact.name }}
+&lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
+<p><small>Relatie #{{ relation.number }} : {{ relation.name }}</small></p>
+"""
+
 DEFAULTS: dict[tuple[str, str], TemplateSource] = {
     (RENEWAL_REMINDER, "en"): TemplateSource(
         "Renewal reminder: {{ domain_count }} domainname(s) expiring - relation "
@@ -174,6 +239,12 @@ DEFAULTS: dict[tuple[str, str], TemplateSource] = {
         _REMINDER_TEXT_NL,
         _REMINDER_HTML_NL,
     ),
+    (CONFIRMATION_REQUEST, "en"): TemplateSource(
+        "Please confirm the renewal of {{ domain.name }}", _CONFIRM_TEXT_EN, _CONFIRM_HTML_EN
+    ),
+    (CONFIRMATION_REQUEST, "nl"): TemplateSource(
+        "Bevestig de verlenging van {{ domain.name }}", _CONFIRM_TEXT_NL, _CONFIRM_HTML_NL
+    ),
     (SALES_DECISIONS, "en"): TemplateSource(
         "Renewal decisions for #{{ relation.number }} {{ relation.name }}: "
         "{{ renew|length }} renew, {{ decline|length }} decline",
@@ -186,6 +257,7 @@ DEFAULTS: dict[tuple[str, str], TemplateSource] = {
 PURPOSES = {
     RENEWAL_REMINDER: "Renewal reminder digest (one per recipient per run)",
     SALES_DECISIONS: "To the sales contact: decisions a customer recorded",
+    CONFIRMATION_REQUEST: "Renewal confirmation request with an activation code (one domain)",
 }
 
 

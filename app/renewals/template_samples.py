@@ -17,9 +17,13 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import Session
 
 from app.models import Relation, RelationKind
-from app.renewals import mailer, notifications, reminders
+from app.renewals import codes, mailer, notifications, reminders
 from app.renewals.calendar import Offset
-from app.renewals.email_templates import RENEWAL_REMINDER, SALES_DECISIONS
+from app.renewals.email_templates import (
+    CONFIRMATION_REQUEST,
+    RENEWAL_REMINDER,
+    SALES_DECISIONS,
+)
 from app.renewals.reminders import Digest, DueReminder, Recipient, ReminderSettings
 
 # --- renewal reminders --------------------------------------------------------------------------
@@ -157,10 +161,41 @@ def _sales_decisions(inputs: SampleInputs) -> list[dict]:
     ]
 
 
+def _confirmation_request(inputs: SampleInputs) -> list[dict]:
+    """A reseller's client's domain with a sales contact, and a plain client's own domain."""
+    common = {
+        "expiry_date": inputs.today + dt.timedelta(days=20),
+        "code": "7K3M-Q9XD-2HPT",
+        "valid_until": inputs.today + dt.timedelta(days=30),
+        "mail": inputs.mail,
+    }
+    return [
+        codes.confirmation_request_context(
+            domain_name="bakkerijjansen.nl",
+            relation_number=SAMPLE_RECIPIENT.number,
+            relation_name=SAMPLE_RECIPIENT.name,
+            holder_name="Bakkerij Jansen",
+            sales_name="Sanne",
+            sales_email=SAMPLE_RECIPIENT.sales_contact_email,
+            **common,
+        ),
+        codes.confirmation_request_context(
+            domain_name="veldhoven-webdesign.nl",
+            relation_number=2024,
+            relation_name="Veldhoven Webdesign",
+            holder_name=None,
+            sales_name=None,
+            sales_email=None,
+            **common,
+        ),
+    ]
+
+
 #: Template name → sample builder. A template name without one cannot be saved or previewed.
 BUILDERS: dict[str, Callable[[SampleInputs], list[dict]]] = {
     RENEWAL_REMINDER: _renewal_reminder,
     SALES_DECISIONS: _sales_decisions,
+    CONFIRMATION_REQUEST: _confirmation_request,
 }
 
 

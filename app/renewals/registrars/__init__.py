@@ -1,0 +1,105 @@
+"""Registrar backends: where a renewal decision is carried out.
+
+``REGISTRAR_BACKEND`` selects one:
+
+- ``manual`` (the default): the sales contact renews, deactivates or deletes at the registrar
+  by hand and confirms it here, entering the new expiry date, which is checked;
+- ``simulated``: an in-memory registry for demos and tests, which can be told to fail;
+- ``package.module:name``: any other backend, where ``name`` is a ``RegistrarBackend``
+  subclass or a factory; it is called with the app config and reads its own settings.
+
+The app calls ``get_backend(app.config)`` at start-up so that a wrong setting stops it at once.
+
+Adding an EPP backend (RFC 5730/5731) is one module, e.g. on pyepp (``EppCommunicator`` for
+the session, ``Domain`` for the commands), selected by ``REGISTRAR_BACKEND=mymodule:EppRegistrar``:
+
+- ``renew(name, current_expiry, years)`` -> ``Domain.renew(name, current_expiry, period=years)``,
+  which sends ``<domain:curExpDate>`` and ``<domain:period unit="y">``; the new expiry is the
+  answer's ``<domain:exDate>`` (read it from ``result.raw_response``: pyepp does not parse
+  ``renData``). On 2306, ask ``info``: if the registry's date is already
+  ``renewed_expiry(current_expiry, years)``, return ``RenewResult(..., already_done=True)``
+  (a retry after a timeout), otherwise raise the 2306.
+- ``delete(name)`` -> ``Domain.delete``; a 2304 on a name already ``pendingDelete`` (or a
+  2303 where the registry drops names at once) means an earlier attempt went through.
+- ``deactivate(name)`` -> ``Domain.update(name, add_statues=[("clientHold", ...)])``.
+- ``info(name)`` -> ``Domain.info``: ``exDate`` and the ``status`` values.
+- Any result code of 2000 or more raises ``RegistrarError(result.reason or "",
+  result.code, summary=result.message)``; a lost connection raises ``RegistrarError`` with
+  ``code=None``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from app.renewals.registrars.base import (
+    DomainInfo,
+    RegistrarBackend,
+    RegistrarError,
+    RenewResult,
+    renewed_expiry,
+)
+from app.renewals.registrars.manual import ManualRegistrar
+from app.renewals.registrars.simulated import SHARED, SimulatedRegistrar
+
+__all__ = [
+    "DomainInfo",
+    "InvalidBackend",
+    "ManualRegistrar",
+    "RegistrarBackend",
+    "RegistrarError",
+    "RenewResult",
+    "SimulatedRegistrar",
+    "get_backend",
+    "renewed_expiry",
+]
+
+DEFAULT_BACKEND = "manual"
+
+
+class InvalidBackend(ValueError):
+    """REGISTRAR_BACKEND names no usable backend; the message says why."""
+
+
+def get_backend(config_or_name: Mapping[str, Any] | str | None = None) -> RegistrarBackend:
+    """The backend that ``REGISTRAR_BACKEND`` (in a config mapping, or given as is) selects."""
+    if isinstance(config_or_name, Mapping):
+        config: Mapping[str, Any] = config_or_name
+        setting = config.get("REGISTRAR_BACKEND")
+    else:
+        config, setting = {}, config_or_name
+    name = (setting or DEFAULT_BACKEND).strip()
+    if name.lower() == "manual":
+        return ManualRegistrar()
+    if name.lower() == "simulated":
+        return SHARED
+    if ":" in name:
+        return _from_dotted_path(name, config)
+    raise InvalidBackend(
+        f"REGISTRAR_BACKEND {name!r} is unknown: use manual, simulated, "
+        "or package.module:Class for another backend"
+    )
+
+
+def _from_dotted_path(path: str, config: Mapping[str, Any]) -> RegistrarBackend:
+    module_name, _, attribute = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InvalidBackend(
+            f"REGISTRAR_BACKEND {path!r}: cannot import {module_name} ({exc})"
+        ) from exc
+    factory: Callable[[Mapping[str, Any]], object] | None = getattr(module, attribute, None)
+    if not callable(factory):
+        raise InvalidBackend(
+            f"REGISTRAR_BACKEND {path!r}: {module_name} has no backend class or factory "
+            f"{attribute!r}"
+        )
+    backend = factory(config)
+    if not isinstance(backend, RegistrarBackend):
+        raise InvalidBackend(
+            f"REGISTRAR_BACKEND {path!r} gave a {type(backend).__name__}, not a RegistrarBackend"
+        )
+    return backend
