@@ -81,6 +81,10 @@ class Config:
     REMINDER_BCC = os.environ.get("REMINDER_BCC", "")
     # The renewal selection page lists domains expiring within this many days.
     RENEWAL_WINDOW_DAYS = int(os.environ.get("RENEWAL_WINDOW_DAYS", "92"))
+    # Renewal confirmation requests: how long an emailed activation code works, and how often
+    # one client address may try codes on the public page.
+    CONFIRMATION_CODE_DAYS = os.environ.get("CONFIRMATION_CODE_DAYS", "30")
+    CONFIRMATION_RATE_LIMIT = os.environ.get("CONFIRMATION_RATE_LIMIT", "10 per minute;100 per day")
     # python run.py starts the scheduler in-process unless this is 0.
     SCHEDULER_ENABLED = _env_bool("SCHEDULER_ENABLED", True)
     SCHEDULER_API_ENABLED = False

@@ -21,6 +21,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event, inspect
 
 from app.models import TABLE_PREFIX
+from app.renewals.codes import CodeSettings
 from app.renewals.email_templates import ensure_default_templates
 from app.renewals.reminders import ReminderSettings
 from app.roles import BUILTIN_ROLES, MENU_CATEGORY, ensure_roles
@@ -36,6 +37,8 @@ DEFAULT_SETTINGS = {
     "REMINDER_INTERVAL_HOURS": 24,
     "REMINDER_BCC": "",
     "RENEWAL_WINDOW_DAYS": 92,
+    "CONFIRMATION_CODE_DAYS": 30,
+    "CONFIRMATION_RATE_LIMIT": "10 per minute;100 per day",
 }
 
 
@@ -73,6 +76,7 @@ class RenewalReminderManager(BaseManager):
         """Bad reminder settings stop start-up with the reason, not a failing job at night."""
         try:
             ReminderSettings.from_config(app.config)
+            CodeSettings.from_config(app.config)
             hours = float(app.config["REMINDER_INTERVAL_HOURS"])
         except (ValueError, TypeError) as exc:
             raise AddonStartupError(f"invalid reminder settings: {exc}") from None
@@ -127,7 +131,13 @@ class RenewalReminderManager(BaseManager):
             ensure_default_templates(session)
 
     def _register_views(self) -> None:
-        from app.views.admin import DomainView, RelationView, RenewalDecisionView
+        from app.views.admin import (
+            ConfirmationRequestView,
+            DomainView,
+            RelationView,
+            RenewalDecisionView,
+        )
+        from app.views.confirmation import ConfirmationView, too_many_attempts
         from app.views.health import HealthView
         from app.views.portfolio import PortfolioImportView
         from app.views.reminders import EmailTemplateView, ReminderLogView
@@ -154,6 +164,12 @@ class RenewalReminderManager(BaseManager):
             RenewalDecisionView, "Renewal decisions", icon="fa-history", category=MENU_CATEGORY
         )
         ab.add_view(
+            ConfirmationRequestView,
+            "Confirmation requests",
+            icon="fa-key",
+            category=MENU_CATEGORY,
+        )
+        ab.add_view(
             PortfolioImportView, "Import portfolio", icon="fa-upload", category=MENU_CATEGORY
         )
         ab.add_view(
@@ -161,6 +177,15 @@ class RenewalReminderManager(BaseManager):
         )
         ab.add_view(ReminderLogView, "Reminder log", icon="fa-paper-plane", category=MENU_CATEGORY)
         ab.add_view_no_menu(HealthView)
+        confirmation = ab.add_view_no_menu(ConfirmationView)
+        # The public page's own limit, per client address, shared by its POSTs (FAB's limiter
+        # exists whatever RATELIMIT_ENABLED says; it only enforces when that is on).
+        ab.sm.limiter.shared_limit(
+            lambda: current_app.config["CONFIRMATION_RATE_LIMIT"],
+            scope="rr-confirm",
+            methods=["POST"],
+        )(confirmation.blueprint)
+        current_app.register_error_handler(429, too_many_attempts)
         registered = {type(view).__name__ for view in ab.baseviews}
         expected = {
             "RelationView",
@@ -171,6 +196,8 @@ class RenewalReminderManager(BaseManager):
             "ReminderLogView",
             "HealthView",
             "RenewalSelectionView",
+            "ConfirmationView",
+            "ConfirmationRequestView",
         }
         if not expected <= registered:
             raise AddonStartupError(f"views not registered: {sorted(expected - registered)}")

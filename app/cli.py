@@ -10,12 +10,15 @@ import contextlib
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy import select
 
 from app.jobs import run_reminders
+from app.models import Domain
+from app.renewals import codes, mailer
 from app.renewals.accounts import create_login
 from app.renewals.demo import load_demo
 from app.renewals.portfolio import PortfolioImportError, import_portfolio
-from app.renewals.validation import InvalidValue
+from app.renewals.validation import InvalidValue, normalize_domain_name
 from app.session import current_session
 
 
@@ -25,6 +28,7 @@ def _security_manager():
 
 users = click.Group("users", help="Manage logins.")
 reminders = click.Group("reminders", help="The automated renewal reminder.")
+renewals = click.Group("renewals", help="Renewal confirmation requests and processing.")
 domains = click.Group("domains", help="Manage the domain portfolio.")
 demo = click.Group("demo", help="Demo data.")
 
@@ -95,6 +99,32 @@ def send_reminders_command(day, dry_run: bool):
         raise SystemExit(1)
 
 
+@renewals.command("request")
+@click.argument("domain_name")
+@with_appcontext
+def request_confirmation(domain_name: str):
+    """Email a renewal confirmation request (a new activation code) for DOMAIN_NAME."""
+    session = current_session()
+    try:
+        name = normalize_domain_name(domain_name)
+    except InvalidValue as exc:
+        raise click.ClickException(str(exc)) from None
+    domain = session.scalar(select(Domain).where(Domain.name == name))
+    if domain is None:
+        raise click.ClickException(f"there is no domain {domain_name}")
+    outcome = codes.send_confirmation_request(
+        session,
+        current_app.extensions["mail"],
+        mailer.MailSettings.from_config(current_app.config),
+        codes.CodeSettings.from_config(current_app.config),
+        domain,
+        sent_by_id=None,
+    )
+    if not outcome.ok:
+        raise click.ClickException(f"not sent: {outcome.error}")
+    click.echo(f"Confirmation request for {domain.unicode_name} sent to {outcome.sent_to}.")
+
+
 @click.command("scheduler")
 @with_appcontext
 def scheduler_command():
@@ -107,4 +137,4 @@ def scheduler_command():
         scheduler.start()
 
 
-COMMAND_GROUPS = [users, domains, demo, reminders, scheduler_command]
+COMMAND_GROUPS = [users, domains, demo, reminders, renewals, scheduler_command]

@@ -43,7 +43,11 @@ _SALES = [
     *_grants("RenewalSelectionView", "can_select"),
     *_menu("Renew domains"),
     *_grants("RelationView", *_READ),
-    *_grants("DomainView", *_READ, "can_export_csv", "export_selected"),
+    *_grants(
+        "DomainView", *_READ, "can_export_csv", "export_selected", "send_confirmation_request"
+    ),
+    *_grants("ConfirmationRequestView", *_READ),
+    *_menu("Confirmation requests"),
     *_grants("RenewalDecisionView", *_READ),
     *_menu("Relations", "Domains", "Renewal decisions"),
 ]

@@ -13,6 +13,7 @@ through ``record_decisions``; the relation-tree check lives in ``app.renewals.ac
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -209,8 +210,12 @@ def record_decisions(
     channel: DecisionChannel,
     decided_by_id: int | None,
     remote_addr: str | None,
+    prepare: Callable[[Session], None] | None = None,
 ) -> RecordedDecisions:
     """Record ``choices`` for domains of ``relation``'s tree, all or nothing, and commit.
+
+    ``prepare`` runs first in the same transaction (e.g. consuming an activation code), so it
+    is committed with the decisions or not at all; it may raise to abort.
 
     Rejects the whole submission (``DecisionRejected``, nothing changed) if any domain is not
     in the tree, is no longer decidable, was already processed, or appears twice. A choice equal
@@ -222,6 +227,8 @@ def record_decisions(
     """
     for attempt in (1, 2):
         try:
+            if prepare is not None:
+                prepare(session)
             return _record(session, relation, choices, channel, decided_by_id, remote_addr)
         except IntegrityError:
             session.rollback()
@@ -230,6 +237,9 @@ def record_decisions(
                     "These domains were changed at the same moment from elsewhere; nothing was "
                     "saved. Please review them and submit again."
                 ) from None
+        except BaseException:
+            session.rollback()  # nothing half-done stays in the session
+            raise
     raise AssertionError("unreachable")
 
 

@@ -10,7 +10,7 @@ import csv
 import datetime as dt
 import io
 
-from flask import Response, stream_with_context
+from flask import Response, current_app, flash, g, redirect, stream_with_context
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.filters import BaseFilter
@@ -19,8 +19,15 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.urltools import get_filter_args, get_order_args
 from sqlalchemy import or_, select
 
-from app.models import Domain, DomainStatus, Relation, RelationKind, RenewalDecision
-from app.renewals import access
+from app.models import (
+    ConfirmationRequest,
+    Domain,
+    DomainStatus,
+    Relation,
+    RelationKind,
+    RenewalDecision,
+)
+from app.renewals import access, codes, mailer
 from app.views.forms import (
     DomainName,
     EmailAddress,
@@ -255,6 +262,41 @@ class DomainView(ScopedModelView):
         return _csv_response(pages())
 
     @action(
+        "send_confirmation_request",
+        "Send renewal confirmation request",
+        "Email a new activation code to the holder of each selected domain? "
+        "Earlier codes for these domains stop working.",
+        "fa-envelope",
+    )
+    def send_confirmation_request(self, domains):
+        """Rows arrive already checked against the user's scope (ScopedModelView)."""
+        if not isinstance(domains, list):
+            domains = [domains]
+        outcomes = [
+            codes.send_confirmation_request(
+                self.datamodel.session,
+                current_app.extensions["mail"],
+                mailer.MailSettings.from_config(current_app.config),
+                codes.CodeSettings.from_config(current_app.config),
+                domain,
+                sent_by_id=g.user.id,
+            )
+            for domain in domains
+        ]
+        sent = [o for o in outcomes if o.ok]
+        if sent:
+            flash(
+                "Confirmation request sent for "
+                + ", ".join(f"{o.domain.unicode_name} (to {o.sent_to})" for o in sent)
+                + ".",
+                "success",
+            )
+        for outcome in outcomes:
+            if not outcome.ok:
+                flash(f"Not sent for {outcome.domain.unicode_name}: {outcome.error}", "danger")
+        return redirect(self.get_redirect())
+
+    @action(
         "export_selected",
         "Export selected to CSV",
         icon="fa-download",
@@ -351,5 +393,32 @@ class RenewalDecisionView(ScopedModelView):
     }
 
 
-# A domain's page lists its decisions (FAB's related view, still scoped by its base filter).
-DomainView.related_views = [RenewalDecisionView]
+class ConfirmationRequestView(ScopedModelView):
+    """Who sent which confirmation request when, to whom, and what became of its code. The code
+    itself is never stored; its hash is never shown or searchable."""
+
+    route_base = "/confirmation-requests"
+    datamodel = SQLAInterface(ConfirmationRequest)
+    base_filters = [["domain_id", FilterByAccess, access.visible_domain_ids]]
+    base_permissions = ["can_list", "can_show"]
+    relation_attribute = None
+
+    list_title = "Confirmation requests"
+    show_title = "Confirmation request"
+    list_columns = ["domain", "created_at", "sent_to", "sent_by_label", "expires_at", "state"]
+    show_columns = [*list_columns, "expiry_date", "used_at", "revoked_at", "note"]
+    search_columns = ["sent_to", "created_at", "expires_at", "used_at"]
+    order_columns = ["created_at", "sent_to", "expires_at"]
+    base_order = ("created_at", "desc")
+    label_columns = {
+        "sent_by_label": "Sent by",
+        "created_at": "Sent at (UTC)",
+        "expires_at": "Code expires (UTC)",
+        "expiry_date": "For expiry date",
+        "state": "Code",
+    }
+
+
+# A domain's page lists its decisions and confirmation requests (FAB's related views, still
+# scoped by their base filters).
+DomainView.related_views = [RenewalDecisionView, ConfirmationRequestView]

@@ -1,0 +1,165 @@
+"""The public confirmation page (``/confirm/``): anyone with an activation code confirms or
+declines one domain's renewal, without an account.
+
+Public on purpose: no ``@has_access``. What protects it instead: codes are long and random and
+stored only as HMACs (``app.renewals.codes``), every bad code gets the same message, each POST
+is CSRF-checked and rate-limited per client address (the limit is attached to this blueprint by
+the addon, from ``CONFIRMATION_RATE_LIMIT``), and the code is never put in a URL the server
+sees or in a log line. The page works without JavaScript.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, render_template, request
+from flask_appbuilder import BaseView, expose
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField, RadioField, StringField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from app.i18n import gettext as _
+from app.i18n import in_language
+from app.models import Decision, DecisionChannel
+from app.renewals import codes, decisions, mailer, notifications
+from app.views import TEMPLATE_FOLDER
+
+
+class CodeForm(FlaskForm):
+    code = StringField("Activation code", validators=[InputRequired(), Length(max=200)])
+
+
+class DecisionForm(FlaskForm):
+    code = HiddenField(validators=[InputRequired(), Length(max=200)])
+    decision = RadioField(
+        "Decision",
+        choices=[("renew", "Renew"), ("decline", "Decline")],
+        validators=[InputRequired()],
+    )
+    years = IntegerField("Years", default=1, validators=[Optional(), NumberRange(min=1, max=10)])
+
+
+class ConfirmationView(BaseView):
+    route_base = "/confirm"
+    default_view = "enter_code"
+    template_folder = TEMPLATE_FOLDER
+
+    @expose("/", methods=["GET", "POST"])
+    def enter_code(self):
+        """Step 1: the code. A valid code leads to step 2 on the same URL."""
+        form = CodeForm()
+        if request.method == "POST" and form.validate_on_submit():
+            try:
+                confirmation = codes.find_open_request(
+                    self.appbuilder.session, _code_settings(), form.code.data
+                )
+            except codes.InvalidCode:
+                return self._step1(form, error=True), 400
+            return self._step2(confirmation, DecisionForm(code=form.code.data))
+        status = 400 if request.method == "POST" else 200
+        return self._step1(form, error=request.method == "POST"), status
+
+    @expose("/decide", methods=["POST"])
+    def decide(self):
+        """Step 2: record the decision, consume the code, tell the sales contact."""
+        session = self.appbuilder.session
+        form = DecisionForm()
+        if not form.validate_on_submit():
+            try:
+                confirmation = codes.find_open_request(session, _code_settings(), form.code.data)
+            except codes.InvalidCode:
+                return self._step1(CodeForm(formdata=None), error=True), 400
+            return self._step2(confirmation, form), 400
+        settings = _code_settings()
+        try:
+            confirmation = codes.find_open_request(session, settings, form.code.data)
+        except codes.InvalidCode:
+            return self._step1(CodeForm(formdata=None), error=True), 400
+        domain = confirmation.domain
+        decision = Decision(form.decision.data)
+        choice = decisions.Choice(
+            domain.id, decision, (form.years.data or 1) if decision is Decision.renew else None
+        )
+        try:
+            recorded = decisions.record_decisions(
+                session,
+                relation=domain.relation,
+                choices=[choice],
+                channel=DecisionChannel.confirmation_code,
+                decided_by_id=None,
+                remote_addr=request.remote_addr,
+                prepare=lambda s: codes.consume(s, confirmation),
+            )
+        except codes.InvalidCode:
+            return self._step1(CodeForm(formdata=None), error=True), 400
+        except decisions.DecisionRejected as exc:
+            with in_language(domain.relation.language):
+                return self.render_template(
+                    "rr/confirm_result.html",
+                    title=_("Renewal confirmation"),
+                    t=_,
+                    problem=str(exc),
+                    domain=domain,
+                    decision=None,
+                    years=None,
+                ), 409
+        if recorded.changed:
+            notifications.notify_sales_of_decisions(
+                session,
+                current_app.extensions["mail"],
+                mailer.MailSettings.from_config(current_app.config),
+                domain.relation,
+                recorded,
+                decided_by=f"The holder of {domain.unicode_name}, with the emailed activation code",
+                channel=DecisionChannel.confirmation_code.value,
+            )
+        with in_language(domain.relation.language):
+            return self.render_template(
+                "rr/confirm_result.html",
+                title=_("Renewal confirmation"),
+                t=_,
+                problem=None,
+                domain=domain,
+                decision=decision.value,
+                years=choice.years,
+            )
+
+    def _step1(self, form: CodeForm, error: bool = False):
+        return self.render_template(
+            "rr/confirm_code.html",
+            title=_("Confirm a renewal"),
+            form=form,
+            error=error,
+            t=_,
+        )
+
+    def _step2(self, confirmation, form: DecisionForm):
+        domain = confirmation.domain
+        with in_language(domain.relation.language):
+            return self.render_template(
+                "rr/confirm_decide.html",
+                title=_("Confirm a renewal"),
+                form=form,
+                domain=domain,
+                t=_,
+            )
+
+
+def _code_settings() -> codes.CodeSettings:
+    return codes.CodeSettings.from_config(current_app.config)
+
+
+def too_many_attempts(error):
+    """The friendly 429 page of the confirmation page; other pages keep the default answer."""
+    if request.blueprint != ConfirmationView.__name__:
+        return error
+    appbuilder = current_app.extensions["appbuilder"]
+    return (
+        render_template(
+            "rr/confirm_limited.html",
+            base_template=appbuilder.base_template,
+            appbuilder=appbuilder,
+            title=_("Too many attempts"),
+            t=_,
+            limit=str(getattr(error, "description", "")),
+        ),
+        429,
+    )
