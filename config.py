@@ -85,6 +85,15 @@ class Config:
     # one client address may try codes on the public page.
     CONFIRMATION_CODE_DAYS = os.environ.get("CONFIRMATION_CODE_DAYS", "30")
     CONFIRMATION_RATE_LIMIT = os.environ.get("CONFIRMATION_RATE_LIMIT", "10 per minute;100 per day")
+    # Where renewals and deletions are carried out: manual (by hand at the registrar, confirmed
+    # here), simulated (demo), or "package.module:Class" (e.g. an EPP backend).
+    REGISTRAR_BACKEND = os.environ.get("REGISTRAR_BACKEND", "manual")
+    # The automated removal and renewal job: execute queued renewals itself (needs a backend
+    # that can), delete instead of only deactivate, and how long after expiry an undecided
+    # domain is removed.
+    AUTO_EXECUTE_RENEWALS = _env_bool("AUTO_EXECUTE_RENEWALS", False)
+    AUTO_DELETE = _env_bool("AUTO_DELETE", False)
+    DELETION_GRACE_DAYS = int(os.environ.get("DELETION_GRACE_DAYS", "0"))
     # python run.py starts the scheduler in-process unless this is 0.
     SCHEDULER_ENABLED = _env_bool("SCHEDULER_ENABLED", True)
     SCHEDULER_API_ENABLED = False

@@ -23,8 +23,10 @@ from sqlalchemy import event, inspect
 from app.models import TABLE_PREFIX
 from app.renewals.codes import CodeSettings
 from app.renewals.email_templates import ensure_default_templates
+from app.renewals.registrars import InvalidBackend, get_backend
 from app.renewals.reminders import ReminderSettings
 from app.roles import BUILTIN_ROLES, MENU_CATEGORY, ensure_roles
+from app.session import REGISTRAR_EXTENSION
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,10 @@ DEFAULT_SETTINGS = {
     "RENEWAL_WINDOW_DAYS": 92,
     "CONFIRMATION_CODE_DAYS": 30,
     "CONFIRMATION_RATE_LIMIT": "10 per minute;100 per day",
+    "REGISTRAR_BACKEND": "manual",
+    "AUTO_EXECUTE_RENEWALS": False,
+    "AUTO_DELETE": False,
+    "DELETION_GRACE_DAYS": 0,
 }
 
 
@@ -63,6 +69,10 @@ class RenewalReminderManager(BaseManager):
         for key, value in DEFAULT_SETTINGS.items():
             app.config.setdefault(key, value)
         self._check_settings(app)
+        try:
+            app.extensions[REGISTRAR_EXTENSION] = get_backend(app.config)
+        except InvalidBackend as exc:
+            raise AddonStartupError(str(exc)) from None
         self._secure(app)
         if "mail" not in app.extensions:
             Mail(app)
@@ -138,8 +148,10 @@ class RenewalReminderManager(BaseManager):
             RenewalDecisionView,
         )
         from app.views.confirmation import ConfirmationView, too_many_attempts
+        from app.views.expirations import ExpirationListView
         from app.views.health import HealthView
         from app.views.portfolio import PortfolioImportView
+        from app.views.queue import RenewalQueueView
         from app.views.reminders import EmailTemplateView, ReminderLogView
         from app.views.selection import RenewalSelectionView
 
@@ -153,6 +165,13 @@ class RenewalReminderManager(BaseManager):
             category_icon="fa-refresh",
         )
         ab.add_view(
+            RenewalQueueView,
+            "Renewal queue",
+            href="/queue/",
+            icon="fa-tasks",
+            category=MENU_CATEGORY,
+        )
+        ab.add_view(
             RelationView,
             "Relations",
             icon="fa-address-book",
@@ -160,6 +179,13 @@ class RenewalReminderManager(BaseManager):
             category_icon="fa-refresh",
         )
         ab.add_view(DomainView, "Domains", icon="fa-globe", category=MENU_CATEGORY)
+        ab.add_view(
+            ExpirationListView,
+            "Expiration list",
+            href="/expirations/",
+            icon="fa-calendar",
+            category=MENU_CATEGORY,
+        )
         ab.add_view(
             RenewalDecisionView, "Renewal decisions", icon="fa-history", category=MENU_CATEGORY
         )
@@ -198,6 +224,8 @@ class RenewalReminderManager(BaseManager):
             "RenewalSelectionView",
             "ConfirmationView",
             "ConfirmationRequestView",
+            "ExpirationListView",
+            "RenewalQueueView",
         }
         if not expected <= registered:
             raise AddonStartupError(f"views not registered: {sorted(expected - registered)}")

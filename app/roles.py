@@ -44,10 +44,20 @@ _SALES = [
     *_menu("Renew domains"),
     *_grants("RelationView", *_READ),
     *_grants(
-        "DomainView", *_READ, "can_export_csv", "export_selected", "send_confirmation_request"
+        "DomainView",
+        *_READ,
+        "can_export_csv",
+        "export_selected",
+        "send_confirmation_request",
+        "deactivate_domain",
+        "delete_domain",
     ),
     *_grants("ConfirmationRequestView", *_READ),
     *_menu("Confirmation requests"),
+    *_grants("ExpirationListView", "can_view"),
+    *_menu("Expiration list"),
+    *_grants("RenewalQueueView", "can_process"),
+    *_menu("Renewal queue"),
     *_grants("RenewalDecisionView", *_READ),
     *_menu("Relations", "Domains", "Renewal decisions"),
 ]

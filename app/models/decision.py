@@ -78,6 +78,8 @@ class RenewalDecision(Model):
     )
     processed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     message: Mapped[str | None] = mapped_column(Text)
+    #: Set while a request or job is executing it at the registrar (see app.renewals.processing).
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     domain: Mapped[Domain] = relationship("Domain", back_populates="decisions")
     decided_by = relationship(User, foreign_keys=[decided_by_id])

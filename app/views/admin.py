@@ -6,11 +6,7 @@ and see only the rows ``app.renewals.access`` allows them (enforced by ``FilterB
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import io
-
-from flask import Response, current_app, flash, g, redirect, stream_with_context
+from flask import current_app, flash, g, redirect
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.filters import BaseFilter
@@ -27,7 +23,11 @@ from app.models import (
     RelationKind,
     RenewalDecision,
 )
-from app.renewals import access, codes, mailer
+from app.renewals import access, codes, mailer, processing
+from app.session import current_registrar
+from app.views.csv_export import CSV_HEADER  # noqa: F401 (moved there; still importable here)
+from app.views.csv_export import csv_response as _csv_response
+from app.views.csv_export import spreadsheet_safe as _spreadsheet_safe  # noqa: F401
 from app.views.forms import (
     DomainName,
     EmailAddress,
@@ -92,6 +92,18 @@ class FilterRelationText(BaseFilter):
         if value.isdigit():
             condition = or_(condition, Relation.number == int(value))
         return query.filter(self.model.relation_id.in_(select(Relation.id).where(condition)))
+
+
+class FilterHiddenFromCustomers(BaseFilter):
+    """Deleted domains keep their history for staff; customers no longer see them."""
+
+    name = "Hidden from customers"
+    arg_name = None
+
+    def apply(self, query, status):
+        if access.role_names(g.user) & set(access.STAFF_ROLES):
+            return query
+        return query.filter(Domain.status != status)
 
 
 class RelationView(ScopedModelView):
@@ -182,7 +194,10 @@ class RelationView(ScopedModelView):
 class DomainView(ScopedModelView):
     route_base = "/domains"
     datamodel = SQLAInterface(Domain)
-    base_filters = [["relation_id", FilterByAccess, access.visible_relation_ids]]
+    base_filters = [
+        ["relation_id", FilterByAccess, access.visible_relation_ids],
+        ["status", FilterHiddenFromCustomers, DomainStatus.deleted],
+    ]
 
     list_title = "Domains"
     show_title = "Domain"
@@ -297,6 +312,44 @@ class DomainView(ScopedModelView):
         return redirect(self.get_redirect())
 
     @action(
+        "deactivate_domain",
+        "Deactivate",
+        "Deactivate the selected domains at the registrar? They leave the renewal cycle.",
+        "fa-pause",
+    )
+    def deactivate_domain(self, domains):
+        return self._remove(domains, processing.DeclineAction.deactivate)
+
+    @action(
+        "delete_domain",
+        "Delete",
+        "Delete the selected domains at the registrar? This cannot be undone here; their "
+        "history is kept.",
+        "fa-trash",
+    )
+    def delete_domain(self, domains):
+        return self._remove(domains, processing.DeclineAction.delete)
+
+    def _remove(self, domains, action: processing.DeclineAction):
+        """Rows arrive already checked against the user's scope (ScopedModelView)."""
+        if not isinstance(domains, list):
+            domains = [domains]
+        for domain in domains:
+            try:
+                outcome = processing.remove_domain(
+                    self.datamodel.session,
+                    current_registrar(),
+                    domain,
+                    action,
+                    processed_by_id=g.user.id,
+                )
+            except processing.NotExecutable as exc:
+                flash(str(exc), "warning")
+                continue
+            flash(str(outcome), "success" if outcome.ok else "danger")
+        return redirect(self.get_redirect())
+
+    @action(
         "export_selected",
         "Export selected to CSV",
         icon="fa-download",
@@ -307,56 +360,6 @@ class DomainView(ScopedModelView):
         if not isinstance(domains, list):
             domains = [domains]
         return _csv_response([domains])
-
-
-CSV_HEADER = [
-    "domain",
-    "domain_ascii",
-    "relation_number",
-    "relation_name",
-    "expiry_date",
-    "days_left",
-    "status",
-    "renewal_years",
-]
-
-
-def _spreadsheet_safe(value: str) -> str:
-    """Neutralise text a spreadsheet would run as a formula (CSV injection)."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def _csv_response(pages) -> Response:
-    """Stream domains as CSV, one page of rows at a time (an export can be large)."""
-    today = dt.date.today()
-
-    def chunks():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(CSV_HEADER)
-        for domains in pages:
-            for domain in domains:
-                writer.writerow(
-                    [
-                        domain.unicode_name,
-                        domain.name,
-                        domain.relation.number,
-                        _spreadsheet_safe(domain.relation.name),
-                        domain.expiry_date.isoformat(),
-                        domain.days_until_expiry(today),
-                        domain.status.value,
-                        domain.renewal_years or "",
-                    ]
-                )
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-
-    return Response(
-        stream_with_context(chunks()),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename=domains-{today}.csv"},
-    )
 
 
 class RenewalDecisionView(ScopedModelView):

@@ -59,7 +59,10 @@ class RenewalSelectionView(BaseView):
                         db,
                         relation=relation,
                         choices=choices,
-                        channel=DecisionChannel.selection_page,
+                        # A sales contact or admin acting for the customer: channel "sales".
+                        channel=DecisionChannel.sales
+                        if _is_staff(g.user)
+                        else DecisionChannel.selection_page,
                         decided_by_id=g.user.id,
                         remote_addr=request.remote_addr,
                     )
@@ -74,7 +77,11 @@ class RenewalSelectionView(BaseView):
                         relation,
                         recorded,
                         decided_by=_person(g.user),
-                        channel=DecisionChannel.selection_page.value,
+                        channel=(
+                            DecisionChannel.sales
+                            if _is_staff(g.user)
+                            else DecisionChannel.selection_page
+                        ).value,
                     )
                 session[SUMMARY_KEY] = {
                     "relation": relation.number,

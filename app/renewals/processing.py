@@ -1,0 +1,317 @@
+"""Carrying out decisions: the sales contact's queue and the automated removal and renewal.
+
+Executing is claim → registrar → record:
+
+1. claim the decision with one conditional UPDATE (it must still be queued or failed, and not
+   claimed by someone else in the last few minutes), so a double click or two sales contacts
+   at once execute it once;
+2. call the registrar backend with the expiry date the decision was made for (EPP's
+   curExpDate), so even a retry after a lost answer renews once;
+3. record the outcome in one transaction: the domain moves on (new expiry date, status
+   ``renewed``: a new cycle needing its own decision) and the decision is ``done``; or the
+   decision is ``failed`` with the backend's message, visible for a retry. Nothing is
+   half-applied: the database changes only after the backend answered.
+
+Every entry point (the queue page, the domain page, the automated job) calls these functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from app.models import (
+    AWAITING_DECISION,
+    Decision,
+    DecisionChannel,
+    Domain,
+    DomainStatus,
+    ProcessingState,
+    RenewalDecision,
+)
+from app.models.base import utcnow
+from app.renewals import access
+from app.renewals.registrars import RegistrarBackend, RegistrarError
+
+log = logging.getLogger(__name__)
+
+#: A claim older than this belongs to a request or job that died mid-way: take it over.
+CLAIM_TIMEOUT = dt.timedelta(minutes=10)
+OPEN_STATES = (ProcessingState.queued, ProcessingState.failed)
+
+
+class DeclineAction(enum.StrEnum):
+    deactivate = "deactivate"
+    delete = "delete"
+
+
+class NotExecutable(Exception):
+    """This decision cannot be executed now; the message says why, for people."""
+
+
+class NotExecutableAtRegistrar(RegistrarError):
+    """The domain's own state forbids the action (recorded as a failure, like a 2304)."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail, 2304, summary="Object status prohibits operation")
+
+
+@dataclass
+class Outcome:
+    decision_id: int
+    domain_name: str
+    ok: bool
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.domain_name}: {self.message}"
+
+
+def queue(session: Session, user, limit: int = 1000) -> list[RenewalDecision]:
+    """Decisions waiting to be carried out (queued, or failed and waiting for a retry) that
+    ``user`` may see, oldest first."""
+    query = (
+        select(RenewalDecision)
+        .where(RenewalDecision.state.in_(OPEN_STATES))
+        .order_by(RenewalDecision.decided_at, RenewalDecision.id)
+        .limit(limit)
+    )
+    visible = access.visible_domain_ids(user)
+    if visible is not None:
+        query = query.where(RenewalDecision.domain_id.in_(visible))
+    return list(session.scalars(query))
+
+
+def _claim(session: Session, decision_id: int, now: dt.datetime) -> bool:
+    result = session.execute(
+        update(RenewalDecision)
+        .where(
+            RenewalDecision.id == decision_id,
+            RenewalDecision.state.in_(OPEN_STATES),
+            or_(
+                RenewalDecision.claimed_at.is_(None),
+                RenewalDecision.claimed_at < now - CLAIM_TIMEOUT,
+            ),
+        )
+        .values(claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def _load(session: Session, decision_id: int) -> RenewalDecision:
+    session.expire_all()
+    return session.get(RenewalDecision, decision_id)
+
+
+def execute(
+    session: Session,
+    backend: RegistrarBackend,
+    decision_id: int,
+    *,
+    processed_by_id: int | None,
+    new_expiry: dt.date | None = None,
+    decline_action: DeclineAction = DeclineAction.deactivate,
+    today: dt.date | None = None,
+) -> Outcome:
+    """Carry out one queued (or failed) decision at the registrar and record the result.
+
+    A renewal gives the backend the decision's expiry date and years (and, for the manual
+    backend, the ``new_expiry`` the sales contact entered). A decline deactivates or deletes
+    the domain. Raises ``NotExecutable`` if the decision is not open or is being executed by
+    someone else right now; registrar failures are recorded and returned, not raised.
+    """
+    now = utcnow()
+    if not _claim(session, decision_id, now):
+        decision = session.get(RenewalDecision, decision_id)
+        if decision is None:
+            raise NotExecutable("There is no such decision.")
+        if decision.state not in OPEN_STATES:
+            raise NotExecutable(
+                f"{decision.domain.unicode_name}: this decision is already {decision.state}."
+            )
+        raise NotExecutable(f"{decision.domain.unicode_name} is being processed right now.")
+    decision = _load(session, decision_id)
+    domain = decision.domain
+    try:
+        if decision.decision is Decision.renew:
+            message = _renew(session, backend, decision, domain, new_expiry)
+        else:
+            message = _decline(backend, domain, decline_action)
+    except RegistrarError as exc:
+        decision.state = ProcessingState.failed
+        decision.message = f"{backend.name}: {exc}"[:2000]
+        decision.processed_by_id = processed_by_id
+        decision.processed_at = now
+        decision.claimed_at = None
+        session.commit()
+        log.warning("executing decision %s for %s failed: %s", decision.id, domain.name, exc)
+        return Outcome(decision.id, domain.unicode_name, False, decision.message)
+    except Exception:
+        session.rollback()
+        _release(session, decision_id)
+        raise
+    decision.state = ProcessingState.done
+    decision.message = message
+    decision.processed_by_id = processed_by_id
+    decision.processed_at = now
+    decision.claimed_at = None
+    session.commit()
+    return Outcome(decision.id, domain.unicode_name, True, message)
+
+
+def _release(session: Session, decision_id: int) -> None:
+    session.execute(
+        update(RenewalDecision)
+        .where(RenewalDecision.id == decision_id)
+        .values(claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+
+
+def _renew(session, backend, decision, domain, new_expiry) -> str:
+    if domain.status not in (DomainStatus.renewal_confirmed, *AWAITING_DECISION):
+        raise NotExecutableAtRegistrar(f"the domain is {domain.status}")
+    result = backend.renew(domain.name, decision.expiry_date, decision.years, new_expiry=new_expiry)
+    # The domain moves on only if nobody moved it meanwhile (an import with the new date).
+    if domain.expiry_date == decision.expiry_date:
+        domain.expiry_date = result.new_expiry
+    domain.status = DomainStatus.renewed
+    domain.renewal_years = None
+    note = " (the registrar had already done it)" if result.already_done else ""
+    return f"renewed for {decision.years} year(s) until {result.new_expiry}{note}"
+
+
+def _decline(backend, domain, action: DeclineAction) -> str:
+    if action is DeclineAction.delete:
+        backend.delete(domain.name)
+        domain.status = DomainStatus.deleted
+        return "deleted at the registrar"
+    backend.deactivate(domain.name)
+    domain.status = DomainStatus.deactivated
+    return "deactivated at the registrar"
+
+
+def remove_domain(
+    session: Session,
+    backend: RegistrarBackend,
+    domain: Domain,
+    action: DeclineAction,
+    *,
+    processed_by_id: int | None,
+    channel: DecisionChannel = DecisionChannel.sales,
+) -> Outcome:
+    """Deactivate or delete a domain directly (from its page, or by the automated job).
+
+    The history keeps it: a decline decision for the current expiry date is recorded as done
+    (or, when the registrar fails, as failed and queued for a retry). An open decision for the
+    same date is superseded by it."""
+    now = utcnow()
+    if domain.status is DomainStatus.deleted or (
+        domain.status is DomainStatus.deactivated and action is DeclineAction.deactivate
+    ):
+        return Outcome(0, domain.unicode_name, True, f"already {domain.status}")
+    open_decisions = session.scalars(
+        select(RenewalDecision).where(
+            RenewalDecision.domain_id == domain.id,
+            RenewalDecision.expiry_date == domain.expiry_date,
+            RenewalDecision.state.in_(OPEN_STATES),
+        )
+    ).all()
+    for decision in open_decisions:
+        decision.state = ProcessingState.superseded
+        decision.processed_at = now
+        decision.message = f"replaced: the domain was {action}d directly"
+    session.flush()
+    record = RenewalDecision(
+        domain=domain,
+        decision=Decision.decline,
+        expiry_date=domain.expiry_date,
+        channel=channel,
+        decided_by_id=processed_by_id,
+        decided_at=now,
+        state=ProcessingState.queued,
+    )
+    session.add(record)
+    session.commit()
+    return execute(
+        session, backend, record.id, processed_by_id=processed_by_id, decline_action=action
+    )
+
+
+@dataclass
+class QueueResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def execute_many(
+    session: Session,
+    backend: RegistrarBackend,
+    user,
+    decision_ids: list[int],
+    *,
+    new_expiries: dict[int, dt.date] | None = None,
+    decline_action: DeclineAction = DeclineAction.deactivate,
+) -> QueueResult:
+    """The queue page's bulk execution: only decisions ``user`` may see; one failure does not
+    stop the others."""
+    result = QueueResult()
+    visible = access.visible_domain_ids(user)
+    query = select(RenewalDecision.id).where(RenewalDecision.id.in_(decision_ids))
+    if visible is not None:
+        query = query.where(RenewalDecision.domain_id.in_(visible))
+    allowed = set(session.scalars(query))
+    if len(allowed) != len(set(decision_ids)):
+        raise access.AccessDenied("decision not found")
+    manual_renewals = set()
+    if not backend.can_execute:
+        manual_renewals = set(
+            session.scalars(
+                select(RenewalDecision.id).where(
+                    RenewalDecision.id.in_(decision_ids),
+                    RenewalDecision.decision == Decision.renew,
+                )
+            )
+        )
+    for decision_id in decision_ids:
+        if decision_id in manual_renewals and decision_id not in (new_expiries or {}):
+            decision = session.get(RenewalDecision, decision_id)
+            result.skipped.append(
+                f"{decision.domain.unicode_name}: renew it at the registrar, then enter the new "
+                "expiry date here"
+            )
+            continue
+        try:
+            result.outcomes.append(
+                execute(
+                    session,
+                    backend,
+                    decision_id,
+                    processed_by_id=getattr(user, "id", None),
+                    new_expiry=(new_expiries or {}).get(decision_id),
+                    decline_action=decline_action,
+                )
+            )
+        except NotExecutable as exc:
+            result.skipped.append(str(exc))
+    return result
+
+
+__all__ = [
+    "DeclineAction",
+    "NotExecutable",
+    "Outcome",
+    "QueueResult",
+    "execute",
+    "execute_many",
+    "queue",
+    "remove_domain",
+]

@@ -1,0 +1,101 @@
+"""The renewal queue (``/queue/``): sales contacts carry out what customers decided.
+
+Thin: the queue, the claim and the registrar call live in ``app.renewals.processing``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from flask import abort, flash, g, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import permission_name
+from flask_wtf import FlaskForm
+
+from app.models import Decision
+from app.models.base import utcnow
+from app.renewals import access, processing
+from app.renewals.registrars import renewed_expiry
+from app.session import current_registrar
+from app.views import TEMPLATE_FOLDER
+
+_EXPIRY_FIELD = re.compile(r"^new_expiry-(\d{1,12})$")
+
+
+class QueueForm(FlaskForm):
+    """Carries the CSRF token; the selected rows are parsed from the form by the view."""
+
+
+class RenewalQueueView(BaseView):
+    route_base = "/queue"
+    default_view = "index"
+    template_folder = TEMPLATE_FOLDER
+
+    @expose("/")
+    @has_access
+    @permission_name("process")
+    def index(self):
+        backend = current_registrar()
+        decisions = processing.queue(self.appbuilder.session, g.user)
+        proposed = {
+            d.id: renewed_expiry(d.expiry_date, d.years)
+            for d in decisions
+            if d.decision is Decision.renew
+        }
+        return self.render_template(
+            "rr/queue.html",
+            title="Renewal queue",
+            decisions=decisions,
+            proposed=proposed,
+            backend=backend,
+            form=QueueForm(),
+            now=utcnow(),
+            claim_timeout=processing.CLAIM_TIMEOUT,
+        )
+
+    @expose("/execute", methods=["POST"])
+    @has_access
+    @permission_name("process")
+    def execute(self):
+        form = QueueForm()
+        if not form.validate_on_submit():
+            flash("The form expired; nothing was executed. Please try again.", "danger")
+            return redirect(url_for(".index"))
+        try:
+            ids = [int(value) for value in request.form.getlist("rowid") if len(value) <= 12]
+        except ValueError:
+            abort(400)
+        if not ids:
+            flash("Select at least one decision.", "warning")
+            return redirect(url_for(".index"))
+        try:
+            action = processing.DeclineAction(request.form.get("decline_action", "deactivate"))
+        except ValueError:
+            abort(400)
+        new_expiries, problems = {}, []
+        for key, value in request.form.items():
+            match = _EXPIRY_FIELD.match(key)
+            if match and int(match.group(1)) in ids and value.strip():
+                try:
+                    new_expiries[int(match.group(1))] = dt.date.fromisoformat(value.strip())
+                except ValueError:
+                    problems.append(f"{value!r} is not a date (use YYYY-MM-DD)")
+        if problems:
+            flash("Nothing was executed: " + "; ".join(problems), "danger")
+            return redirect(url_for(".index"))
+        try:
+            result = processing.execute_many(
+                self.appbuilder.session,
+                current_registrar(),
+                g.user,
+                ids,
+                new_expiries=new_expiries if not current_registrar().can_execute else None,
+                decline_action=action,
+            )
+        except access.AccessDenied:
+            abort(404)
+        for outcome in result.outcomes:
+            flash(str(outcome), "success" if outcome.ok else "danger")
+        for message in result.skipped:
+            flash(message, "warning")
+        return redirect(url_for(".index"))
