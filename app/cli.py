@@ -12,7 +12,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from app.jobs import run_reminders
+from app.jobs import run_processing, run_reminders
 from app.models import Domain
 from app.renewals import codes, mailer
 from app.renewals.accounts import create_login
@@ -123,6 +123,21 @@ def request_confirmation(domain_name: str):
     if not outcome.ok:
         raise click.ClickException(f"not sent: {outcome.error}")
     click.echo(f"Confirmation request for {domain.unicode_name} sent to {outcome.sent_to}.")
+
+
+@renewals.command("process")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Run as of this date.")
+@click.option("--dry-run", is_flag=True, help="Print what would be done; change nothing.")
+@with_appcontext
+def process_command(day, dry_run: bool):
+    """The automated removal and renewal (exit status 1 if any action failed)."""
+    today = day.date() if day else None
+    summary = run_processing(current_app._get_current_object(), today, dry_run, echo=click.echo)
+    for problem in summary.problems:
+        click.echo(f"  {problem}", err=True)
+    click.echo(str(summary))
+    if not summary.ok:
+        raise SystemExit(1)
 
 
 @click.command("scheduler")

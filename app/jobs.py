@@ -17,12 +17,15 @@ from sqlalchemy.orm import Session
 
 from app.models import JobRun
 from app.models.base import utcnow
+from app.renewals import automation
+from app.renewals.automation import AutomationSettings, AutomationSummary
 from app.renewals.reminders import ReminderSettings, RunSummary, send_reminders
-from app.session import current_session
+from app.session import current_registrar, current_session
 
 log = logging.getLogger(__name__)
 
 REMINDERS = "reminders"
+PROCESSING = "removal_and_renewal"
 
 
 def run_reminders(
@@ -43,6 +46,33 @@ def run_reminders(
         try:
             summary = send_reminders(
                 session, app.extensions["mail"], today, settings, dry_run=dry_run, echo=echo
+            )
+        except Exception as exc:
+            session.rollback()
+            _finish(session, run, ok=False, summary=f"crashed: {exc!r}")
+            raise
+        _finish(session, run, ok=summary.ok, summary=str(summary))
+        return summary
+
+
+def run_processing(
+    app: Flask,
+    today: dt.date | None = None,
+    dry_run: bool = False,
+    echo: Callable[[str], None] | None = None,
+    next_run_at: dt.datetime | None = None,
+) -> AutomationSummary:
+    """One run of the automated removal and renewal for ``today``."""
+    today = today or dt.date.today()
+    with app.app_context():
+        session = current_session()
+        settings = AutomationSettings.from_config(app.config)
+        run = JobRun(job=PROCESSING, run_date=today, dry_run=dry_run, next_run_at=next_run_at)
+        session.add(run)
+        session.commit()
+        try:
+            summary = automation.run(
+                session, current_registrar(), today, settings, dry_run=dry_run, echo=echo
             )
         except Exception as exc:
             session.rollback()

@@ -21,6 +21,7 @@ from app import jobs
 log = logging.getLogger(__name__)
 
 REMINDER_JOB_ID = "rr-reminders"
+PROCESSING_JOB_ID = "rr-removal-and-renewal"
 FIRST_RUN_DELAY = dt.timedelta(seconds=10)
 
 
@@ -34,22 +35,32 @@ def create_scheduler(app: Flask, blocking: bool = False) -> APScheduler:
     scheduler.init_app(app)
     hours = float(app.config.get("REMINDER_INTERVAL_HOURS", 24))
 
-    def send_reminders() -> None:
-        job = scheduler.get_job(REMINDER_JOB_ID)
-        next_run = job.next_run_time if job is not None else None
-        next_run_utc = next_run.astimezone(dt.UTC).replace(tzinfo=None) if next_run else None
-        try:
-            summary = jobs.run_reminders(app, next_run_at=next_run_utc)
-            log.info("%s", summary)
-        except Exception:
-            log.exception("the reminder run failed")
+    def scheduled(job_id: str, run):
+        """The job as the scheduler runs it: own app context (inside ``run``), the next run
+        time recorded for the Admin screens, failures logged instead of killing the thread."""
 
-    scheduler.add_job(
-        id=REMINDER_JOB_ID,
-        func=send_reminders,
-        trigger="interval",
-        hours=hours,
-        next_run_time=dt.datetime.now().astimezone() + FIRST_RUN_DELAY,
-        replace_existing=True,
-    )
+        def job_function() -> None:
+            job = scheduler.get_job(job_id)
+            next_run = job.next_run_time if job is not None else None
+            next_utc = next_run.astimezone(dt.UTC).replace(tzinfo=None) if next_run else None
+            try:
+                log.info("%s", run(app, next_run_at=next_utc))
+            except Exception:
+                log.exception("the scheduled job %s failed", job_id)
+
+        return job_function
+
+    first_run = dt.datetime.now().astimezone() + FIRST_RUN_DELAY
+    for job_id, run in (
+        (REMINDER_JOB_ID, jobs.run_reminders),
+        (PROCESSING_JOB_ID, jobs.run_processing),
+    ):
+        scheduler.add_job(
+            id=job_id,
+            func=scheduled(job_id, run),
+            trigger="interval",
+            hours=hours,
+            next_run_time=first_run,
+            replace_existing=True,
+        )
     return scheduler
