@@ -90,13 +90,7 @@ def load_demo_command():
 @with_appcontext
 def send_reminders_command(day, dry_run: bool):
     """Send today's reminder digests (exit status 1 if any email failed)."""
-    today = day.date() if day else None
-    summary = run_reminders(current_app._get_current_object(), today, dry_run, echo=click.echo)
-    for problem in summary.problems:
-        click.echo(f"  {problem}", err=True)
-    click.echo(str(summary))
-    if not summary.ok:
-        raise SystemExit(1)
+    _run_job(run_reminders, day, dry_run)
 
 
 @renewals.command("request")
@@ -131,8 +125,13 @@ def request_confirmation(domain_name: str):
 @with_appcontext
 def process_command(day, dry_run: bool):
     """The automated removal and renewal (exit status 1 if any action failed)."""
+    _run_job(run_processing, day, dry_run)
+
+
+def _run_job(job, day, dry_run: bool) -> None:
+    """Run a job as of ``day``, print its problems and summary, exit 1 if anything failed."""
     today = day.date() if day else None
-    summary = run_processing(current_app._get_current_object(), today, dry_run, echo=click.echo)
+    summary = job(current_app._get_current_object(), today, dry_run, echo=click.echo)
     for problem in summary.problems:
         click.echo(f"  {problem}", err=True)
     click.echo(str(summary))

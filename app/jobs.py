@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 from flask import Flask
 from sqlalchemy import select
@@ -28,6 +29,35 @@ REMINDERS = "reminders"
 PROCESSING = "removal_and_renewal"
 
 
+class JobSummary(Protocol):
+    ok: bool
+
+
+def _recorded(
+    app: Flask,
+    job: str,
+    today: dt.date | None,
+    dry_run: bool,
+    next_run_at: dt.datetime | None,
+    body: Callable[[Session, dt.date], JobSummary],
+) -> JobSummary:
+    """Run ``body(session, today)`` in its own app context, recorded as a ``JobRun``."""
+    today = today or dt.date.today()
+    with app.app_context():
+        session = current_session()
+        run = JobRun(job=job, run_date=today, dry_run=dry_run, next_run_at=next_run_at)
+        session.add(run)
+        session.commit()
+        try:
+            summary = body(session, today)
+        except Exception as exc:
+            session.rollback()
+            _finish(session, run, ok=False, summary=f"crashed: {exc!r}")
+            raise
+        _finish(session, run, ok=summary.ok, summary=str(summary))
+        return summary
+
+
 def run_reminders(
     app: Flask,
     today: dt.date | None = None,
@@ -36,23 +66,14 @@ def run_reminders(
     next_run_at: dt.datetime | None = None,
 ) -> RunSummary:
     """One reminder run for ``today`` (default: the current date)."""
-    today = today or dt.date.today()
-    with app.app_context():
-        session = current_session()
+
+    def body(session: Session, day: dt.date) -> RunSummary:
         settings = ReminderSettings.from_config(app.config)
-        run = JobRun(job=REMINDERS, run_date=today, dry_run=dry_run, next_run_at=next_run_at)
-        session.add(run)
-        session.commit()
-        try:
-            summary = send_reminders(
-                session, app.extensions["mail"], today, settings, dry_run=dry_run, echo=echo
-            )
-        except Exception as exc:
-            session.rollback()
-            _finish(session, run, ok=False, summary=f"crashed: {exc!r}")
-            raise
-        _finish(session, run, ok=summary.ok, summary=str(summary))
-        return summary
+        return send_reminders(
+            session, app.extensions["mail"], day, settings, dry_run=dry_run, echo=echo
+        )
+
+    return _recorded(app, REMINDERS, today, dry_run, next_run_at, body)
 
 
 def run_processing(
@@ -63,23 +84,14 @@ def run_processing(
     next_run_at: dt.datetime | None = None,
 ) -> AutomationSummary:
     """One run of the automated removal and renewal for ``today``."""
-    today = today or dt.date.today()
-    with app.app_context():
-        session = current_session()
+
+    def body(session: Session, day: dt.date) -> AutomationSummary:
         settings = AutomationSettings.from_config(app.config)
-        run = JobRun(job=PROCESSING, run_date=today, dry_run=dry_run, next_run_at=next_run_at)
-        session.add(run)
-        session.commit()
-        try:
-            summary = automation.run(
-                session, current_registrar(), today, settings, dry_run=dry_run, echo=echo
-            )
-        except Exception as exc:
-            session.rollback()
-            _finish(session, run, ok=False, summary=f"crashed: {exc!r}")
-            raise
-        _finish(session, run, ok=summary.ok, summary=str(summary))
-        return summary
+        return automation.run(
+            session, current_registrar(), day, settings, dry_run=dry_run, echo=echo
+        )
+
+    return _recorded(app, PROCESSING, today, dry_run, next_run_at, body)
 
 
 def _finish(session, run: JobRun, ok: bool, summary: str) -> None:

@@ -345,3 +345,34 @@ def screenshot(page, name: str) -> str:
     path = os.path.join(ARTIFACTS, f"{name}.png")
     page.screenshot(path=path, full_page=True)
     return path
+
+
+# --- two app servers at once ------------------------------------------------------------------
+
+
+def run_in_parallel(app_config: dict, count: int, job) -> list:
+    """Call ``job(app)`` at the same moment in ``count`` threads, each with its own app (own
+    engine and connections), as that many app servers would; return the results."""
+    from app import create_app
+
+    apps = [create_app(dict(app_config)) for _ in range(count)]
+    barrier = threading.Barrier(count)
+    results, errors = [], []
+
+    def worker(application):
+        barrier.wait()
+        try:
+            results.append(job(application))
+        except Exception as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(a,)) for a in apps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    for application in apps:
+        with application.app_context():
+            application.extensions["sqlalchemy"].engine.dispose()
+    assert errors == []
+    return results

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 
-from app import create_app
 from app.jobs import run_processing
 from app.models import (
     Decision,
@@ -20,6 +18,7 @@ from app.models import (
     RenewalDecision,
 )
 from app.renewals.registrars import simulated
+from tests.conftest import run_in_parallel
 
 TODAY = dt.date.today()  # the world fixture's domains expire 10-30 days from today
 executing = pytest.mark.app_config(REGISTRAR_BACKEND="simulated", AUTO_EXECUTE_RENEWALS=True)
@@ -177,26 +176,7 @@ def test_a_backend_failure_is_reported_and_left_for_a_person(app, session, domai
 
 @executing
 def test_concurrent_runs_do_each_action_once(app_config, app, session, domains, registry):
-    apps = [create_app(dict(app_config)) for _ in range(2)]
-    barrier = threading.Barrier(2)
-    errors = []
-
-    def worker(application):
-        barrier.wait()
-        try:
-            run_processing(application, TODAY)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(a,)) for a in apps]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    for application in apps:
-        with application.app_context():
-            application.extensions["sqlalchemy"].engine.dispose()
-    assert errors == []
+    run_in_parallel(app_config, 2, lambda application: run_processing(application, TODAY))
     operations = [operation for operation, _ in registry.history]
     assert operations.count("renew") == 1
     assert operations.count("deactivate") == 3

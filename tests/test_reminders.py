@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -22,6 +21,7 @@ from app.models import (
     ReminderStatus,
 )
 from app.renewals.email_templates import RENEWAL_REMINDER, ensure_default_templates
+from tests.conftest import run_in_parallel
 
 TODAY = dt.date(2027, 1, 10)
 
@@ -398,32 +398,6 @@ def test_scheduler_runs_the_job_in_its_own_context(app, session, smtp, portfolio
     assert run_row.ok and run_row.finished_at is not None
 
 
-def run_concurrently(database_app_config, count: int, today: dt.date):
-    """Run ``count`` reminder jobs at the same moment, each in its own app (own engine and
-    connections), as two app servers would."""
-    apps = [create_app(dict(database_app_config)) for _ in range(count)]
-    barrier = threading.Barrier(count)
-    results, errors = [], []
-
-    def worker(application):
-        barrier.wait()
-        try:
-            results.append(run_reminders(application, today))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(a,)) for a in apps]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    for application in apps:
-        with application.app_context():
-            application.extensions["sqlalchemy"].engine.dispose()
-    assert errors == []
-    return results
-
-
 def test_concurrent_runs_send_each_reminder_exactly_once(
     app_config, app, session, smtp, monkeypatch
 ):
@@ -444,7 +418,7 @@ def test_concurrent_runs_send_each_reminder_exactly_once(
             )
         )
     session.commit()
-    results = run_concurrently(app_config, 3, TODAY)
+    results = run_in_parallel(app_config, 3, lambda application: run_reminders(application, TODAY))
     assert sum(r.sent for r in results) == 60, [r.sent for r in results]
     assert sum(r.failed for r in results) == 0
     recipients = sorted(m["To"] for m in smtp.messages)
