@@ -57,7 +57,20 @@ def create_app(config: type | Mapping | None = None) -> Flask:
             # Before `flask db upgrade` has run there are no permission tables to write to.
             app.config["FAB_UPDATE_PERMS"] = False
         AppBuilder().init_app(app, db.session)
+    app.before_request(_no_json_login)
     return app
+
+
+#: FAB always serves a JSON login (JWT) API; this app has no API clients, so it is closed
+#: rather than left as a second, CSRF-exempt door (it is rate-limited like the form anyway).
+_CLOSED_ENDPOINTS = {"SecurityApi.login", "SecurityApi.refresh"}
+
+
+def _no_json_login():
+    from flask import abort, request
+
+    if request.endpoint in _CLOSED_ENDPOINTS:
+        abort(404)
 
 
 def check_secret_key(app: Flask) -> None:

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app
+from flask import current_app, request
 from flask_appbuilder.basemanager import BaseManager
 from flask_mail import Mail
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event, inspect
+from sqlalchemy.exc import DataError
 
 from app.models import TABLE_PREFIX
+from app.renewals.automation import AutomationSettings
 from app.renewals.codes import CodeSettings
 from app.renewals.email_templates import ensure_default_templates
 from app.renewals.registrars import InvalidBackend, get_backend
@@ -87,6 +89,7 @@ class RenewalReminderManager(BaseManager):
         try:
             ReminderSettings.from_config(app.config)
             CodeSettings.from_config(app.config)
+            AutomationSettings.from_config(app.config)
             hours = float(app.config["REMINDER_INTERVAL_HOURS"])
         except (ValueError, TypeError) as exc:
             raise AddonStartupError(f"invalid reminder settings: {exc}") from None
@@ -95,7 +98,16 @@ class RenewalReminderManager(BaseManager):
 
     def _secure(self, app) -> None:
         """CSRF on every form post (FAB registers none, and without it FAB deletes a row on a
-        plain GET), and foreign keys plus a busy timeout on SQLite."""
+        plain GET), the login rate limit on FAB's JSON login too, clean answers to numbers
+        that overflow the database's integers, and foreign keys plus a busy timeout on
+        SQLite."""
+        sm = self.appbuilder.sm
+        if sm.is_auth_limited:  # FAB limits only the login form; its API login stays open
+            for view in self.appbuilder.baseviews:
+                if isinstance(view, sm.security_api) and getattr(view, "blueprint", None):
+                    sm.limiter.limit(sm.auth_rate_limit, methods=["POST"])(view.blueprint)
+        app.register_error_handler(OverflowError, self._no_such_row)
+        app.register_error_handler(DataError, self._no_such_row)
         csrf = app.extensions.get("csrf")
         if csrf is None:
             csrf = CSRFProtect(app)
@@ -109,6 +121,12 @@ class RenewalReminderManager(BaseManager):
         ):
             event.listen(engine, "connect", _sqlite_pragmas)
             engine.dispose()  # pooled connections were opened without the pragmas
+
+    def _no_such_row(self, error):
+        """An id or number too large for the database (SQLite: OverflowError; PostgreSQL:
+        DataError) cannot name a row: answer 404, not 500."""
+        self.appbuilder.session.rollback()
+        return "Not found", 404
 
     def _install_roles(self) -> None:
         builtin = self.appbuilder.sm.builtin_roles
@@ -212,6 +230,7 @@ class RenewalReminderManager(BaseManager):
             methods=["POST"],
         )(confirmation.blueprint)
         current_app.register_error_handler(429, too_many_attempts)
+        current_app.after_request(_not_cached)
         registered = {type(view).__name__ for view in ab.baseviews}
         expected = {
             "RelationView",
@@ -236,6 +255,14 @@ class RenewalReminderManager(BaseManager):
         for group in COMMAND_GROUPS:
             if group.name not in app.cli.commands:
                 app.cli.add_command(group)
+
+
+def _not_cached(response):
+    """Step 2 of the public page carries the code in a hidden field: keep its pages out of
+    caches. (A blueprint cannot take an after_request once registered, hence the check.)"""
+    if request.blueprint == "ConfirmationView":
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -46,6 +46,11 @@ def is_admin(user: UserLike | None) -> bool:
     return ROLE_ADMIN in role_names(user)
 
 
+def is_staff(user: UserLike | None) -> bool:
+    """Admin or Sales: people who work for the reseller, not its customers."""
+    return bool(role_names(user) & set(STAFF_ROLES))
+
+
 def visible_relation_ids(user: UserLike | None) -> Select | None:
     """The ids of the relations ``user`` may see, or ``None`` when they may see all.
 

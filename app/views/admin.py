@@ -13,7 +13,9 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.urltools import get_filter_args, get_order_args
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import or_, select
+from wtforms import BooleanField
 
 from app.models import (
     ConfirmationRequest,
@@ -101,7 +103,7 @@ class FilterHiddenFromCustomers(BaseFilter):
     arg_name = None
 
     def apply(self, query, status):
-        if access.role_names(g.user) & set(access.STAFF_ROLES):
+        if access.is_staff(g.user):
             return query
         return query.filter(Domain.status != status)
 
@@ -160,10 +162,17 @@ class RelationView(ScopedModelView):
         "language": [Language()],
         "parent": [ParentIsAllowed()],
     }
-    add_form_extra_fields = {"kind": enum_select(RelationKind, "Kind", RelationKind.client)}
+    add_form_extra_fields = {
+        "kind": enum_select(RelationKind, "Kind", RelationKind.client),
+        # FAB makes a non-nullable boolean "required", so unticking it could never be saved.
+        "reminders_to_reseller": BooleanField("Reminders go to the reseller", default=True),
+    }
     edit_form_extra_fields = add_form_extra_fields
     add_form_query_rel_fields = {
-        "parent": [["kind", FilterEqual, RelationKind.reseller]],
+        "parent": [
+            ["kind", FilterEqual, RelationKind.reseller],
+            ["id", FilterByAccess, access.visible_relation_ids],
+        ],
         "sales_contact": [["roles", FilterUserHasRole, access.ROLE_SALES]],
     }
     edit_form_query_rel_fields = add_form_query_rel_fields
@@ -178,9 +187,30 @@ class RelationView(ScopedModelView):
 
     def pre_add(self, item):
         self._check_hierarchy(item)
+        self._check_scope(item)
 
     def pre_update(self, item):
         self._check_hierarchy(item)
+        self._check_scope(item)
+
+    def _check_scope(self, item: Relation) -> None:
+        """Whoever may add or edit relations without being Admin (a role an Admin grants) stays
+        inside their own relations: no parent, and no result, outside them."""
+        if access.is_admin(g.user):
+            return
+        session = self.datamodel.session
+        contact = sa_inspect(item).attrs.sales_contact.history
+        if (
+            contact.has_changes()
+            and item.sales_contact is not None
+            and (item.sales_contact.id != g.user.id)
+        ):
+            session.rollback()
+            raise access.AccessDenied("Only an Admin can give a relation to another sales contact.")
+        session.flush()  # check the relation as it would be saved (parent, sales contact)
+        if not access.can_access_relation(session, g.user, item.id):
+            session.rollback()
+            raise access.AccessDenied("You cannot place this relation outside your relations.")
 
     @staticmethod
     def _check_hierarchy(item: Relation) -> None:
@@ -385,6 +415,10 @@ class RenewalDecisionView(ScopedModelView):
         "processed_at",
     ]
     show_columns = list_columns + ["remote_addr", "processed_by", "message"]
+    # Customers do not see where staff (or, for a reseller, its clients) decided from.
+    formatters_columns = {
+        "remote_addr": lambda address: address if access.is_staff(g.user) else "–"
+    }
     # No "domain" dropdown (it would list every domain); a domain's decisions show on its page.
     search_columns = ["decision", "channel", "state", "decided_at", "expiry_date"]
     order_columns = ["decision", "years", "expiry_date", "channel", "decided_at", "state"]

@@ -19,7 +19,7 @@ from app.renewals.registrars import renewed_expiry
 from app.session import current_registrar
 from app.views import TEMPLATE_FOLDER
 
-_EXPIRY_FIELD = re.compile(r"^new_expiry-(\d{1,12})$")
+_EXPIRY_FIELD = re.compile(r"^new_expiry-(\d{1,9})$")
 
 
 class QueueForm(FlaskForm):
@@ -62,7 +62,7 @@ class RenewalQueueView(BaseView):
             flash("The form expired; nothing was executed. Please try again.", "danger")
             return redirect(url_for(".index"))
         try:
-            ids = [int(value) for value in request.form.getlist("rowid") if len(value) <= 12]
+            ids = [int(value) for value in request.form.getlist("rowid") if len(value) <= 9]
         except ValueError:
             abort(400)
         if not ids:

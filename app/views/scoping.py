@@ -45,11 +45,70 @@ class ScopedModelView(ModelView):
     relation_attribute: str | None = "relation"
     template_folder = TEMPLATE_FOLDER
 
+    #: The largest page a list may be asked for (``psize_<View>``): larger asks get this.
+    max_page_size = 100
+
     def _scoped_get(self, pk):
+        if not _is_row_id(pk):
+            abort(404)
         item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
         if item is None:
             abort(404)
         return item
+
+    def _list(self, **kwargs):
+        try:
+            return super()._list(**kwargs)
+        except ValueError:  # FAB parses page_/psize_ arguments with a bare int()
+            abort(400)
+
+    def _get_list_widget(
+        self,
+        filters,
+        actions=None,
+        order_column="",
+        order_direction="",
+        page=None,
+        page_size=None,
+        widgets=None,
+        **kwargs,
+    ):
+        """FAB takes ordering and paging from the URL as given: order only by the view's own
+        order columns (no ordering oracle on hidden columns, no 500 on dotted names) and keep
+        the page within bounds."""
+        if order_column not in self.order_columns or order_direction not in ("asc", "desc"):
+            order_column, order_direction = "", ""
+        page = page if isinstance(page, int) and 0 <= page < 1_000_000 else None
+        if page_size is not None:
+            page_size = page_size if isinstance(page_size, int) and page_size > 0 else None
+            page_size = min(page_size, self.max_page_size) if page_size else None
+        return super()._get_list_widget(
+            filters,
+            actions=actions,
+            order_column=order_column,
+            order_direction=order_direction,
+            page=page,
+            page_size=page_size,
+            widgets=widgets,
+            **kwargs,
+        )
+
+    def render_template(self, template, **kwargs):
+        """FAB draws every related view's tab on a show or edit page without asking whether
+        the user may list that view: keep only the tabs they may."""
+        views = kwargs.get("related_views")
+        if views:
+            sm = self.appbuilder.sm
+            keep = [
+                index
+                for index, view in enumerate(views)
+                if sm.has_access("can_list", view.class_permission_name)
+            ]
+            kwargs["related_views"] = [views[index] for index in keep]
+            widgets = kwargs.get("widgets") or {}
+            if "related_views" in widgets:
+                widgets["related_views"] = [widgets["related_views"][index] for index in keep]
+        return super().render_template(template, **kwargs)
 
     @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
     def action(self, name, pk):
@@ -119,3 +178,13 @@ def use_text_filters(view, column: str, filter_classes) -> None:
     filters = [filter_class(column, view.datamodel) for filter_class in filter_classes]
     view._filters.get_search_filters()[column] = filters
     view._filters._all_filters[column] = filters
+
+
+#: Row ids are 32-bit integers in both databases.
+_MAX_ROW_ID = 2**31 - 1
+
+
+def _is_row_id(pk) -> bool:
+    """Whether a URL's pk can be a row id at all (PostgreSQL raises on overflowing integers)."""
+    text = str(pk)
+    return text.isdigit() and len(text) <= 10 and int(text) <= _MAX_ROW_ID

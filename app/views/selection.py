@@ -20,7 +20,7 @@ from app.renewals import access, decisions, mailer, notifications
 from app.renewals.validation import InvalidValue
 from app.views import TEMPLATE_FOLDER
 
-_FIELD = re.compile(r"^decision-(\d{1,12})$")
+_FIELD = re.compile(r"^decision-(\d{1,9})$")  # ids are 32-bit integers
 SUMMARY_KEY = "rr_selection_summary"
 
 
@@ -61,7 +61,7 @@ class RenewalSelectionView(BaseView):
                         choices=choices,
                         # A sales contact or admin acting for the customer: channel "sales".
                         channel=DecisionChannel.sales
-                        if _is_staff(g.user)
+                        if access.is_staff(g.user)
                         else DecisionChannel.selection_page,
                         decided_by_id=g.user.id,
                         remote_addr=request.remote_addr,
@@ -79,7 +79,7 @@ class RenewalSelectionView(BaseView):
                         decided_by=_person(g.user),
                         channel=(
                             DecisionChannel.sales
-                            if _is_staff(g.user)
+                            if access.is_staff(g.user)
                             else DecisionChannel.selection_page
                         ).value,
                     )
@@ -113,7 +113,7 @@ class RenewalSelectionView(BaseView):
                 renew=[d for d in recorded if d.decision is Decision.renew],
                 decline=[d for d in recorded if d.decision is Decision.decline],
                 unchanged=data.get("unchanged", 0),
-                staff=_is_staff(g.user),
+                staff=access.is_staff(g.user),
                 t=_,
             )
 
@@ -125,13 +125,13 @@ class RenewalSelectionView(BaseView):
         Anything outside the user's scope is a 404, like a relation that does not exist."""
         number = (request.values.get("relation") or "").strip().lstrip("#")
         if number:
-            if not number.isdigit() or len(number) > 12:
+            if not number.isdigit() or len(number) > 9:
                 abort(404)
             relation = db.scalar(select(Relation).where(Relation.number == int(number)))
             if relation is None or not access.can_access_relation(db, g.user, relation.id):
                 abort(404)
             return relation
-        if _is_staff(g.user):
+        if access.is_staff(g.user):
             return None
         relation = access.linked_relation(db, g.user)
         if relation is None:
@@ -145,7 +145,7 @@ class RenewalSelectionView(BaseView):
         window = int(current_app.config.get("RENEWAL_WINDOW_DAYS", 92))
         name_filter = (request.args.get("q") or "")[:100]
         client = (request.args.get("client") or "").strip()
-        client_number = int(client) if client.isdigit() and len(client) <= 12 else None
+        client_number = int(client) if client.isdigit() and len(client) <= 9 else None
         today = dt.date.today()
         rows = decisions.selection_rows(
             db, relation, today, window, name_filter=name_filter, client_number=client_number
@@ -170,7 +170,7 @@ class RenewalSelectionView(BaseView):
             window=window,
             name_filter=name_filter,
             client_number=client_number,
-            staff=_is_staff(g.user),
+            staff=access.is_staff(g.user),
             t=_,
         )
 
@@ -203,10 +203,6 @@ def _choices(
         if choice is not None:
             choices.append(choice)
     return choices, errors
-
-
-def _is_staff(user) -> bool:
-    return bool(access.role_names(user) & set(access.STAFF_ROLES))
 
 
 def _person(user) -> str:
