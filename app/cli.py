@@ -12,7 +12,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from app.jobs import run_processing, run_reminders
+from app.jobs import run_processing, run_reminders, run_sales_digest
 from app.models import Domain
 from app.renewals import codes, mailer
 from app.renewals.accounts import create_login
@@ -126,6 +126,15 @@ def request_confirmation(domain_name: str):
 def process_command(day, dry_run: bool):
     """The automated removal and renewal (exit status 1 if any action failed)."""
     _run_job(run_processing, day, dry_run)
+
+
+@renewals.command("digest")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Run as of this date.")
+@click.option("--dry-run", is_flag=True, help="Print what would be sent; send nothing.")
+@with_appcontext
+def sales_digest_command(day, dry_run: bool):
+    """The daily email to each sales contact (exit status 1 if any email failed)."""
+    _run_job(run_sales_digest, day, dry_run)
 
 
 def _run_job(job, day, dry_run: bool) -> None:

@@ -20,13 +20,16 @@ from app.models import JobRun
 from app.models.base import utcnow
 from app.renewals import automation
 from app.renewals.automation import AutomationSettings, AutomationSummary
+from app.renewals.mailer import MailSettings
 from app.renewals.reminders import ReminderSettings, RunSummary, send_reminders
+from app.renewals.sales_digest import DigestRunSummary, send_sales_digests
 from app.session import current_registrar, current_session
 
 log = logging.getLogger(__name__)
 
 REMINDERS = "reminders"
 PROCESSING = "removal_and_renewal"
+SALES_DIGEST = "sales_digest"
 
 
 class JobSummary(Protocol):
@@ -92,6 +95,28 @@ def run_processing(
         )
 
     return _recorded(app, PROCESSING, today, dry_run, next_run_at, body)
+
+
+def run_sales_digest(
+    app: Flask,
+    today: dt.date | None = None,
+    dry_run: bool = False,
+    echo: Callable[[str], None] | None = None,
+    next_run_at: dt.datetime | None = None,
+) -> DigestRunSummary:
+    """The daily email to each sales contact (at most one per contact per day)."""
+
+    def body(session: Session, day: dt.date) -> DigestRunSummary:
+        return send_sales_digests(
+            session,
+            app.extensions["mail"],
+            MailSettings.from_config(app.config),
+            day,
+            dry_run=dry_run,
+            echo=echo,
+        )
+
+    return _recorded(app, SALES_DIGEST, today, dry_run, next_run_at, body)
 
 
 def _finish(session, run: JobRun, ok: bool, summary: str) -> None:

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 REMINDER_JOB_ID = "rr-reminders"
 PROCESSING_JOB_ID = "rr-removal-and-renewal"
+SALES_DIGEST_JOB_ID = "rr-sales-digest"
 FIRST_RUN_DELAY = dt.timedelta(seconds=10)
 
 
@@ -50,17 +51,19 @@ def create_scheduler(app: Flask, blocking: bool = False) -> APScheduler:
 
         return job_function
 
-    first_run = dt.datetime.now().astimezone() + FIRST_RUN_DELAY
-    for job_id, run in (
-        (REMINDER_JOB_ID, jobs.run_reminders),
-        (PROCESSING_JOB_ID, jobs.run_processing),
+    started = dt.datetime.now().astimezone()
+    for job_id, run, delay in (
+        (REMINDER_JOB_ID, jobs.run_reminders, FIRST_RUN_DELAY),
+        (PROCESSING_JOB_ID, jobs.run_processing, FIRST_RUN_DELAY),
+        # Later, so that it reports what the removal and renewal job just did.
+        (SALES_DIGEST_JOB_ID, jobs.run_sales_digest, FIRST_RUN_DELAY + dt.timedelta(minutes=15)),
     ):
         scheduler.add_job(
             id=job_id,
             func=scheduled(job_id, run),
             trigger="interval",
             hours=hours,
-            next_run_time=first_run,
+            next_run_time=started + delay,
             replace_existing=True,
         )
     return scheduler

@@ -15,6 +15,7 @@ from app.models.enums import (
 )
 from app.models.relation import Relation, RelationUser
 from app.models.reminder import EmailTemplate, JobRun, ReminderLog
+from app.models.sales_digest import SalesDigestLog, SalesDigestStatus
 
 #: Every table the product owns; the addon creates exactly these when the host lets FAB
 #: create missing tables, and the migrations filter on the prefix.
@@ -38,4 +39,6 @@ __all__ = [
     "ReminderLog",
     "ReminderStatus",
     "RenewalDecision",
+    "SalesDigestLog",
+    "SalesDigestStatus",
 ]

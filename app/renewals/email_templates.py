@@ -25,6 +25,7 @@ DEFAULT_LANGUAGE = "en"
 RENEWAL_REMINDER = "renewal_reminder"
 SALES_DECISIONS = "sales_decisions"
 CONFIRMATION_REQUEST = "confirmation_request"
+SALES_DIGEST = "sales_digest"
 
 
 class TemplateProblem(ValueError):
@@ -226,6 +227,71 @@ verlenging weigeren. De code werkt één keer, tot {{ valid_until }}.</p>
 <p><small>Relatie #{{ relation.number }} : {{ relation.name }}</small></p>
 """
 
+_SALES_DIGEST_TEXT = """\
+Hello {{ sales_contact.name }},
+
+Your renewal digest of {{ today }}.
+{% if expiring %}
+Expiring within {{ horizon_days }} days without a decision ({{ expiring_count }}):
+{% for domain in expiring %}  {{ domain.expiry_date }}  {{ domain.name }} ({{ domain.when }}) - \
+#{{ domain.relation.number }} {{ domain.relation.name }}
+{% endfor %}{% if expiring_more %}  ... and {{ expiring_more }} more
+{% endif %}Expiration list: {{ expirations_url }}
+{% endif %}{% if queue %}
+Waiting in your renewal queue ({{ queue_count }}):
+{% for item in queue %}  {{ item.decided_at }}  {{ item.name }} - \
+{% if item.decision == "renew" %}renew {{ item.years }} year{{ "s" if item.years != 1 }}\
+{% else %}decline{% endif %} - #{{ item.relation.number }} {{ item.relation.name }}, \
+by {{ item.decided_by }}{% if item.failed %}
+    FAILED: {{ item.message }}{% endif %}
+{% endfor %}{% if queue_more %}  ... and {{ queue_more }} more
+{% endif %}Renewal queue: {{ queue_url }}
+{% endif %}{% if automated %}
+What the automated job did since {{ since }} ({{ automated_count }}):
+{% for action in automated %}  {{ action.at }}  {{ action.name }} - {{ action.action }}\
+{% if action.message %}: {{ action.message }}{% endif %} - \
+#{{ action.relation.number }} {{ action.relation.name }}
+{% endfor %}{% if automated_more %}  ... and {{ automated_more }} more
+{% endif %}{% endif %}
+This email is sent once a day, only when there is something to report.
+"""
+
+_SALES_DIGEST_HTML = """\
+<p>Hello {{ sales_contact.name }},</p>
+<p>Your renewal digest of {{ today }}.</p>
+{% if expiring %}
+<h3>Expiring within {{ horizon_days }} days without a decision ({{ expiring_count }})</h3>
+<ul>{% for domain in expiring %}
+  <li>{{ domain.expiry_date }} <strong>{{ domain.name }}</strong> ({{ domain.when }}):
+  #{{ domain.relation.number }} {{ domain.relation.name }}</li>{% endfor %}
+{% if expiring_more %}  <li>... and {{ expiring_more }} more</li>{% endif %}
+</ul>
+<p><a href="{{ expirations_url }}">Open the expiration list</a></p>
+{% endif %}
+{% if queue %}
+<h3>Waiting in your renewal queue ({{ queue_count }})</h3>
+<ul>{% for item in queue %}
+  <li>{{ item.decided_at }} <strong>{{ item.name }}</strong>:
+  {% if item.decision == "renew" %}renew {{ item.years }} year{{ "s" if item.years != 1 }}\
+{% else %}decline{% endif %}, #{{ item.relation.number }} {{ item.relation.name }},
+  by {{ item.decided_by }}{% if item.failed %}<br>
+  <strong style="color:#b00">Failed:</strong> {{ item.message }}{% endif %}</li>{% endfor %}
+{% if queue_more %}  <li>... and {{ queue_more }} more</li>{% endif %}
+</ul>
+<p><a href="{{ queue_url }}">Open the renewal queue</a></p>
+{% endif %}
+{% if automated %}
+<h3>What the automated job did since {{ since }} ({{ automated_count }})</h3>
+<ul>{% for action in automated %}
+  <li>{{ action.at }} <strong>{{ action.name }}</strong>: {{ action.action }}\
+{% if action.message %} ({{ action.message }}){% endif %},
+  #{{ action.relation.number }} {{ action.relation.name }}</li>{% endfor %}
+{% if automated_more %}  <li>... and {{ automated_more }} more</li>{% endif %}
+</ul>
+{% endif %}
+<p><small>This email is sent once a day, only when there is something to report.</small></p>
+"""
+
 DEFAULTS: dict[tuple[str, str], TemplateSource] = {
     (RENEWAL_REMINDER, "en"): TemplateSource(
         "Renewal reminder: {{ domain_count }} domainname(s) expiring - relation "
@@ -251,6 +317,12 @@ DEFAULTS: dict[tuple[str, str], TemplateSource] = {
         _SALES_DECISIONS_TEXT,
         _SALES_DECISIONS_HTML,
     ),
+    (SALES_DIGEST, "en"): TemplateSource(
+        "Renewal digest {{ today }}: {{ expiring_count }} expiring without a decision, "
+        "{{ queue_count }} in your queue, {{ automated_count }} automated action(s)",
+        _SALES_DIGEST_TEXT,
+        _SALES_DIGEST_HTML,
+    ),
 }
 
 #: What each template is for, shown on the Admin screen.
@@ -258,6 +330,7 @@ PURPOSES = {
     RENEWAL_REMINDER: "Renewal reminder digest (one per recipient per run)",
     SALES_DECISIONS: "To the sales contact: decisions a customer recorded",
     CONFIRMATION_REQUEST: "Renewal confirmation request with an activation code (one domain)",
+    SALES_DIGEST: "Daily to each sales contact: expiring undecided domains, queue, job actions",
 }
 
 

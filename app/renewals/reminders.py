@@ -19,8 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -34,6 +33,7 @@ from app.models.base import utcnow
 from app.models.domain import unicode_domain_name
 from app.renewals import email_templates, mailer
 from app.renewals.calendar import DEFAULT_OFFSETS, Offset, due_ranges, parse_offsets, remaining
+from app.renewals.claims import insert_ignoring_duplicates
 from app.renewals.validation import InvalidValue, normalize_email
 
 log = logging.getLogger(__name__)
@@ -441,7 +441,9 @@ def _claim(
             else:
                 retry_ids.append(reminder.log_id)
     if new_rows:
-        _insert_ignoring_duplicates(session, new_rows)
+        insert_ignoring_duplicates(
+            session, ReminderLog.__table__, new_rows, ["domain_id", "expiry_date", "offset_code"]
+        )
     if retry_ids:
         session.execute(
             update(ReminderLog)
@@ -471,24 +473,3 @@ def _claim(
         ).where(ReminderLog.claim_token == token)
     )
     return {(d, e, o): (log_id, attempts) for d, e, o, log_id, attempts in rows}
-
-
-def _insert_ignoring_duplicates(session: Session, rows: list[dict]) -> None:
-    """INSERT the rows, silently skipping any whose reminder another run already logged."""
-    dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        statement = dialect_insert(ReminderLog.__table__).on_conflict_do_nothing(
-            index_elements=["domain_id", "expiry_date", "offset_code"]
-        )
-        session.execute(statement, rows)
-        return
-    for row in rows:  # other databases: one savepoint per row
-        try:
-            with session.begin_nested():
-                session.execute(insert(ReminderLog.__table__), [row])
-        except IntegrityError:
-            pass

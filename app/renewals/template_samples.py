@@ -17,12 +17,13 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import Session
 
 from app.models import Relation, RelationKind
-from app.renewals import codes, mailer, notifications, reminders
+from app.renewals import codes, mailer, notifications, reminders, sales_digest
 from app.renewals.calendar import Offset
 from app.renewals.email_templates import (
     CONFIRMATION_REQUEST,
     RENEWAL_REMINDER,
     SALES_DECISIONS,
+    SALES_DIGEST,
 )
 from app.renewals.reminders import Digest, DueReminder, Recipient, ReminderSettings
 
@@ -191,11 +192,99 @@ def _confirmation_request(inputs: SampleInputs) -> list[dict]:
     ]
 
 
+def _sales_digest(inputs: SampleInputs) -> list[dict]:
+    """The preview's (all three sections, an expired domain, a failed decision, more lines than
+    listed), and each section alone (the other side of every ``if``)."""
+    today = inputs.today
+    run_at = dt.datetime.combine(today, dt.time(6, 0))
+
+    def in_days(days: int) -> dt.date:
+        return today + dt.timedelta(days=days)
+
+    def expiring(name, days, number=SAMPLE_RECIPIENT.number, relation=SAMPLE_RECIPIENT.name):
+        return sales_digest.expiring_line(name, in_days(days), today, number, relation)
+
+    def queued(name, decision, years, days, hours_ago, state="queued", message=None, by="code"):
+        return sales_digest.queue_line(
+            name=name,
+            decision=decision,
+            years=years,
+            expiry_date=in_days(days),
+            state=state,
+            message=message,
+            decided_at=run_at - dt.timedelta(hours=hours_ago),
+            decided_by=by,
+            relation_number=SAMPLE_RECIPIENT.number,
+            relation_name=SAMPLE_RECIPIENT.name,
+        )
+
+    def automated(name, action, message, hours_ago, ok=True, number=2024, relation="Veldhoven"):
+        return sales_digest.automated_line(
+            name=name,
+            action=action,
+            ok=ok,
+            message=message,
+            at=run_at - dt.timedelta(hours=hours_ago),
+            relation_number=number,
+            relation_name=relation,
+        )
+
+    expiring_lines = [
+        expiring("oldshop.nl", -1, 1312, "Bakkerij Jansen"),
+        expiring("denzelishome.com", 1),
+        expiring("deliverystatus.org", 5),
+        expiring("drivemasters.net", 28, 2024, "Veldhoven Webdesign"),
+    ]
+    queue_lines = [
+        queued("bakkerijjansen.nl", "renew", 2, 15, 30),
+        queued(
+            "jansenbrood.nl",
+            "decline",
+            None,
+            -2,
+            20,
+            "failed",
+            "manual: 2304 Object status prohibits operation",
+            "automatic job",
+        ),
+        queued("dommelsen.nl", "renew", 1, 40, 2, by="vdommelsen"),
+    ]
+    automated_lines = [
+        automated("veldhoven-oud.nl", "deactivated", "deactivated at the registrar", 5),
+        automated("veldhoven.shop", "renewed", "renewed for 1 year(s) until 2031-01-01", 4),
+        automated("veldhoven.eu", "failed", "simulated: 2400 Command failed", 3, ok=False),
+        automated("veldhoven.net", "queued for removal", None, 2),
+    ]
+
+    def context(expiring=(), queue=(), automated=(), more=0):
+        return sales_digest.sales_digest_context(
+            sales_name="Sanne",
+            sales_email=SAMPLE_RECIPIENT.sales_contact_email,
+            today=today,
+            since=run_at - dt.timedelta(hours=24),
+            expiring=list(expiring),
+            expiring_count=len(expiring) + more,
+            queue=list(queue),
+            queue_count=len(queue) + more,
+            automated=list(automated),
+            automated_count=len(automated) + more,
+            mail=inputs.mail,
+        )
+
+    return [
+        context(expiring_lines, queue_lines, automated_lines, more=3),
+        context(queue=queue_lines[:1]),
+        context(automated=automated_lines),
+        context(expiring=expiring_lines[1:2]),
+    ]
+
+
 #: Template name → sample builder. A template name without one cannot be saved or previewed.
 BUILDERS: dict[str, Callable[[SampleInputs], list[dict]]] = {
     RENEWAL_REMINDER: _renewal_reminder,
     SALES_DECISIONS: _sales_decisions,
     CONFIRMATION_REQUEST: _confirmation_request,
+    SALES_DIGEST: _sales_digest,
 }
 
 

@@ -1,0 +1,63 @@
+"""The log of the daily sales digest: one row per sales contact per day, at most."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from flask_appbuilder import Model
+from flask_appbuilder.security.sqla.models import User
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import enum_column, utcnow
+
+
+class SalesDigestStatus(enum.StrEnum):
+    #: Claimed by a run that is sending it now (or crashed: reclaimable after a while).
+    sending = "sending"
+    sent = "sent"
+    #: The mail server refused or was unreachable, or the template failed: the next run of the
+    #: same day retries it.
+    failed = "failed"
+
+
+class SalesDigestLog(Model):
+    """The daily digest of one sales contact for one day.
+
+    The unique constraint is how concurrent runs claim a digest: whoever inserts the row sends
+    it; the other's insert is ignored. A day with nothing to report has no row (no email).
+    ``covered_until`` is the moment up to which the digest reported the automated job's
+    actions: the next digest reports those after the last *sent* digest's ``covered_until``.
+    """
+
+    __tablename__ = "rr_sales_digest_log"
+    __table_args__ = (
+        UniqueConstraint("user_id", "digest_date", name="uq_rr_sales_digest_log_day"),
+        Index("ix_rr_sales_digest_log_claim", "claim_token"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False
+    )
+    digest_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    recipient: Mapped[str] = mapped_column(String(320), nullable=False)
+    status: Mapped[SalesDigestStatus] = enum_column(SalesDigestStatus, nullable=False)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    #: Automated actions up to this moment are in this digest (set when it is sent or fails).
+    covered_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: What the (last attempt of the) digest held.
+    expiring_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    queue_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    automated_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+    user = relationship(User, foreign_keys=[user_id])
+
+    def __repr__(self) -> str:
+        return f"<SalesDigestLog user={self.user_id} {self.digest_date} {self.status}>"

@@ -1,0 +1,32 @@
+"""Claiming work in the database: the one mechanism every job uses to run exactly once.
+
+A job claims a unit of work by inserting its log row; the row's unique constraint makes a
+concurrent run's insert of the same row a no-op, so only one run owns (and sends) it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Table, insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+
+def insert_ignoring_duplicates(
+    session: Session, table: Table, rows: list[dict], unique_columns: list[str]
+) -> None:
+    """INSERT the rows, silently skipping any that collide on ``unique_columns``."""
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        statement = dialect_insert(table).on_conflict_do_nothing(index_elements=unique_columns)
+        session.execute(statement, rows)
+        return
+    for row in rows:  # other databases: one savepoint per row
+        try:
+            with session.begin_nested():
+                session.execute(insert(table), [row])
+        except IntegrityError:
+            pass
