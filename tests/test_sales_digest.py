@@ -4,12 +4,10 @@ retries, concurrent runs and reporting each automated action once."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 from sqlalchemy import func, select
 
-from app import create_app
 from app.jobs import run_processing
 from app.models import (
     Decision,
@@ -30,6 +28,7 @@ from app.renewals.mailer import MailSettings
 from app.renewals.registrars import simulated
 from app.renewals.sales_digest import send_sales_digests
 from app.session import current_session
+from tests.conftest import run_in_parallel
 
 TODAY = dt.date.today()  # the world fixture's domains expire 10-30 days from today
 A, B = "sales-a@example.com", "sales-b@example.com"
@@ -352,32 +351,6 @@ def test_an_abandoned_claim_is_taken_over_and_a_live_one_is_left_alone(app, sess
     assert [m["To"] for m in smtp.messages] == [A]
 
 
-def run_concurrently(app_config, count: int, today: dt.date):
-    """``count`` digest runs at the same moment, each in its own app (own engine and
-    connections), as two app servers would."""
-    apps = [create_app(dict(app_config)) for _ in range(count)]
-    barrier = threading.Barrier(count)
-    results, errors = [], []
-
-    def worker(application):
-        barrier.wait()
-        try:
-            results.append(run(application, today))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(a,)) for a in apps]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    for application in apps:
-        with application.app_context():
-            application.extensions["sqlalchemy"].engine.dispose()
-    assert errors == []
-    return results
-
-
 def test_concurrent_runs_send_one_email_per_sales_contact(
     app_config, app, session, smtp, make_user, monkeypatch
 ):
@@ -397,7 +370,7 @@ def test_concurrent_runs_send_one_email_per_sales_contact(
         session.flush()
         session.add(Domain(name=f"concurrent-{i}.com", relation=relation, expiry_date=days(7)))
     session.commit()
-    results = run_concurrently(app_config, 3, TODAY)
+    results = run_in_parallel(app_config, 3, lambda application: run(application, TODAY))
     assert sum(r.sent for r in results) == 12, [str(r) for r in results]
     assert sum(r.failed for r in results) == 0
     assert sorted(m["To"] for m in smtp.messages) == sorted(addresses)
