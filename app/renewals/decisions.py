@@ -100,16 +100,17 @@ class SelectionRow(NamedTuple):
     locked: bool  # processed by the sales contact: shown, no longer changeable here
 
 
-class _Current(NamedTuple):
+class CurrentDecision(NamedTuple):
     id: int
     decision: Decision
     years: int | None
     state: ProcessingState
 
 
-def _current(session: Session, domain_ids: list[int]) -> dict[int, _Current]:
-    """The latest not-superseded decision of each domain for its current expiry date."""
-    result: dict[int, _Current] = {}
+def current_decisions(session: Session, domain_ids: list[int]) -> dict[int, CurrentDecision]:
+    """The latest not-superseded decision of each domain for its current expiry date (what
+    the selection page, the decision rules and the expiration list all mean by "current")."""
+    result: dict[int, CurrentDecision] = {}
     for start in range(0, len(domain_ids), 900):
         rows = session.execute(
             select(
@@ -128,7 +129,7 @@ def _current(session: Session, domain_ids: list[int]) -> dict[int, _Current]:
             .order_by(RenewalDecision.id)
         )
         for domain_id, *values in rows:
-            result[domain_id] = _Current(*values)  # later rows win
+            result[domain_id] = CurrentDecision(*values)  # later rows win
     return result
 
 
@@ -166,7 +167,7 @@ def selection_rows(
     if client_number is not None:
         query = query.where(holder.number == client_number)
     found = session.execute(query).all()
-    current = _current(session, [row[0] for row in found])
+    current = current_decisions(session, [row[0] for row in found])
     rows = []
     for domain_id, name, expiry, holder_id, holder_name in found:
         decision = current.get(domain_id)
@@ -197,7 +198,7 @@ def _ascii_fragment(text: str) -> str:
         return text
 
 
-def _locked(decision: _Current | None) -> bool:
+def _locked(decision: CurrentDecision | None) -> bool:
     """Processed by the sales contact (done or failed): no longer the customer's to change."""
     return decision is not None and decision.state in (ProcessingState.done, ProcessingState.failed)
 
@@ -261,7 +262,7 @@ def _record(session, relation, choices, channel, decided_by_id, remote_addr) -> 
         raise DecisionRejected(
             "The submission contains domains that are not yours to decide on; nothing was saved."
         )
-    current = _current(session, list(domains))
+    current = current_decisions(session, list(domains))
     result = RecordedDecisions()
     now = utcnow()
     for choice in choices:

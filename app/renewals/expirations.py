@@ -8,7 +8,7 @@ Built for large portfolios: one SQL range on ``expiry_date`` within the domain s
 for (the ``(status, expiry_date)`` index), scoped in the same query by
 ``access.visible_relation_ids``; the current decision is a correlated lookup on the
 ``(domain_id, expiry_date)`` index where it filters or counts, and one batched query per page
-(``decisions._current``) where rows are shown. Totals are counted by the database, never by
+(``decisions.current_decisions``) where rows are shown. Totals are counted by the database, never by
 loading rows.
 """
 
@@ -35,7 +35,7 @@ from app.models import (
 )
 from app.models.domain import unicode_domain_name
 from app.renewals import access
-from app.renewals.decisions import _current
+from app.renewals.decisions import current_decisions
 from app.renewals.validation import InvalidValue
 
 THIS_MONTH = "this_month"
@@ -281,7 +281,8 @@ def iter_expiration_rows(
 
 def _current_decision():
     """The domain's current decision for its expiry date as a correlated SQL value (NULL when
-    awaiting one): the same rule as ``decisions._current``, the latest row not superseded."""
+    awaiting one): the same rule as ``decisions.current_decisions``, the latest row not
+    superseded."""
     return (
         select(RenewalDecision.decision)
         .where(
@@ -396,7 +397,7 @@ def _rows(session, conditions, today: dt.date, limit: int) -> list[ExpirationRow
 
 
 def _build_rows(session, found, today: dt.date) -> list[ExpirationRow]:
-    current = _current(session, [row[0] for row in found])
+    current = current_decisions(session, [row[0] for row in found])
     rows = []
     for domain_id, name, expiry, status, years, number, relation_name, sales in found:
         decision = current.get(domain_id)

@@ -27,9 +27,7 @@ from app.models import (
 )
 from app.renewals import access, codes, mailer, processing
 from app.session import current_registrar
-from app.views.csv_export import CSV_HEADER  # noqa: F401 (moved there; still importable here)
-from app.views.csv_export import csv_response as _csv_response
-from app.views.csv_export import spreadsheet_safe as _spreadsheet_safe  # noqa: F401
+from app.views.csv_export import csv_response
 from app.views.forms import (
     DomainName,
     EmailAddress,
@@ -304,7 +302,7 @@ class DomainView(ScopedModelView):
                     return
                 page += 1
 
-        return _csv_response(pages())
+        return csv_response(pages())
 
     @action(
         "send_confirmation_request",
@@ -389,7 +387,7 @@ class DomainView(ScopedModelView):
         """Rows arrive already checked against the user's scope (ScopedModelView.action_post)."""
         if not isinstance(domains, list):
             domains = [domains]
-        return _csv_response([domains])
+        return csv_response([domains])
 
 
 class RenewalDecisionView(ScopedModelView):
