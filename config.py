@@ -60,6 +60,9 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    # How many reverse proxies stand in front of the app (0: none). Only then are the client's
+    # address and scheme taken from X-Forwarded-For/-Proto (rate limits, recorded addresses).
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
 
     # --- Mail ----------------------------------------------------------------------------------
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")

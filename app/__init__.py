@@ -5,16 +5,20 @@ The product itself is the FAB addon in ``app.addon``; this factory is just its f
 
 from __future__ import annotations
 
+import math
 import secrets
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask
 from flask_appbuilder import AppBuilder
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
+from app import web_security
 from app.extensions import db, migrate
+from app.roles import ensure_roles
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = PROJECT_DIR / "migrations"
@@ -48,15 +52,32 @@ def create_app(config: type | Mapping | None = None) -> Flask:
     elif config is not None:
         app.config.from_object(config)
     check_secret_key(app)
+    try:
+        web_security.install_proxy_fix(app)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    web_security.install_security_headers(app)
+    web_security.warn_about_per_process_rate_limits(app)
 
     CSRFProtect(app)  # before AppBuilder, so FAB's JSON APIs get their CSRF exemption
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     with app.app_context():
+        first_start = False
         if not _schema_exists():
             # Before `flask db upgrade` has run there are no permission tables to write to.
             app.config["FAB_UPDATE_PERMS"] = False
-        AppBuilder().init_app(app, db.session)
+        elif app.config.get("FAB_UPDATE_PERMS") and not _role_exists(app.config["AUTH_ROLE_ADMIN"]):
+            # Just migrated: FAB would grant each permission to an Admin role that does not
+            # exist yet (a traceback per view). Create the roles first, then the permissions.
+            app.config["FAB_UPDATE_PERMS"] = False
+            first_start = True
+        appbuilder = AppBuilder()
+        appbuilder.init_app(app, db.session)
+        if first_start:
+            ensure_roles(appbuilder.sm)
+            appbuilder.add_permissions(update_perms=True)
+            app.config["FAB_UPDATE_PERMS"] = True
     app.before_request(_no_json_login)
     return app
 
@@ -73,23 +94,55 @@ def _no_json_login():
         abort(404)
 
 
+#: What a SECRET_KEY must have at least: 16 characters and, estimated from how often each
+#: character occurs, 64 bits of entropy (``secrets.token_hex(16)`` has about 120).
+MIN_SECRET_KEY_LENGTH = 16
+MIN_SECRET_KEY_BITS = 64
+
+
+def secret_key_entropy_bits(key: str) -> float:
+    """A rough estimate of the key's entropy: its length times the Shannon entropy of its
+    characters. ``0000000000000000`` scores 0, ``abababababababab`` 16, a random hex key of
+    32 characters about 120."""
+    if not key:
+        return 0.0
+    counts = Counter(key)
+    per_char = -sum(n / len(key) * math.log2(n / len(key)) for n in counts.values())
+    return per_char * len(key)
+
+
+def is_strong_secret_key(key: str) -> bool:
+    return (
+        key.strip().lower() not in _PLACEHOLDER_KEYS
+        and len(key) >= MIN_SECRET_KEY_LENGTH
+        and secret_key_entropy_bits(key) >= MIN_SECRET_KEY_BITS
+    )
+
+
 def check_secret_key(app: Flask) -> None:
-    """Refuse to run in production without a real SECRET_KEY.
+    """Refuse to run in production without a real SECRET_KEY (long and not guessable).
 
     Debug, testing and demo mode get a random per-process key instead (sessions do not
     survive a restart, which is fine there; run.py keeps a stable one under instance/).
     """
     key = app.config.get("SECRET_KEY") or ""
-    if key.strip().lower() not in _PLACEHOLDER_KEYS and len(key) >= 16:
+    if is_strong_secret_key(key):
         return
     if app.debug or app.testing or app.config.get("DEMO_MODE"):
         app.config["SECRET_KEY"] = secrets.token_hex(32)
         return
     raise ConfigurationError(
-        "SECRET_KEY is missing or a placeholder. Set the SECRET_KEY environment variable to a "
-        "long random value (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)."
+        "SECRET_KEY is missing, a placeholder or too easy to guess. Set the SECRET_KEY "
+        "environment variable to a long random value "
+        "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)."
     )
 
 
 def _schema_exists() -> bool:
     return inspect(db.engine).has_table("ab_permission_view")
+
+
+def _role_exists(name: str) -> bool:
+    with db.engine.connect() as connection:
+        found = connection.execute(text("SELECT 1 FROM ab_role WHERE name = :name"), {"name": name})
+        return found.first() is not None

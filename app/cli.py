@@ -14,9 +14,8 @@ from sqlalchemy import select
 
 from app.jobs import run_processing, run_reminders, run_sales_digest
 from app.models import Domain
-from app.renewals import codes, mailer
+from app.renewals import codes, demo, mailer
 from app.renewals.accounts import create_login
-from app.renewals.demo import load_demo
 from app.renewals.portfolio import PortfolioImportError, import_portfolio
 from app.renewals.validation import InvalidValue, normalize_domain_name
 from app.session import current_session
@@ -30,7 +29,7 @@ users = click.Group("users", help="Manage logins.")
 reminders = click.Group("reminders", help="The automated renewal reminder.")
 renewals = click.Group("renewals", help="Renewal confirmation requests and processing.")
 domains = click.Group("domains", help="Manage the domain portfolio.")
-demo = click.Group("demo", help="Demo data.")
+demo_group = click.Group("demo", help="Demo data.")
 
 
 @users.command("create")
@@ -55,7 +54,9 @@ def create_user(email: str, password: str, relation_number: int | None, role: st
             role=role,
         )
     except InvalidValue as exc:
+        current_session().rollback()
         raise click.ClickException(str(exc)) from None
+    current_session().commit()
     roles = ", ".join(role.name for role in user.roles)
     click.echo(f"Created login {user.username} ({roles}).")
 
@@ -74,12 +75,34 @@ def import_domains(file):
     click.echo(f"Imported {summary}.")
 
 
-@demo.command("load")
+@demo_group.command("load")
+@click.option(
+    "--force", is_flag=True, help="Outside demo mode: load into an empty database anyway."
+)
 @with_appcontext
-def load_demo_command():
-    """Load the demo portfolio and one login per role (does nothing if already loaded)."""
-    logins = load_demo(current_session(), _security_manager())
-    click.echo("Demo portfolio loaded. Logins:")
+def load_demo_command(force: bool):
+    """Load the demo portfolio and one login per role, in one transaction.
+
+    Only in demo mode (DEMO_MODE), or with --force on an empty database. The logins get random
+    passwords, printed once here.
+    """
+    session = current_session()
+    try:
+        demo.check_demo_allowed(session, bool(current_app.config.get("DEMO_MODE")), force)
+    except demo.DemoRefused as exc:
+        raise click.ClickException(f"demo not loaded: {exc}") from None
+    try:
+        logins = demo.load_demo(
+            session, _security_manager(), passwords=demo.random_demo_passwords()
+        )
+    except Exception:
+        session.rollback()
+        raise
+    if not logins:
+        click.echo("The demo portfolio is already loaded; nothing changed.")
+        return
+    session.commit()
+    click.echo("Demo portfolio loaded. Logins (the passwords are shown only this once):")
     for role, (login, password) in logins.items():
         click.echo(f"  {role:<9} {login} / {password}")
 
@@ -160,4 +183,4 @@ def scheduler_command():
         scheduler.start()
 
 
-COMMAND_GROUPS = [users, domains, demo, reminders, renewals, scheduler_command]
+COMMAND_GROUPS = [users, domains, demo_group, reminders, renewals, scheduler_command]

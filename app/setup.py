@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_migrate import upgrade
 
-from app.renewals.demo import load_demo
+from app.renewals.demo import DEMO_PASSWORDS, load_demo
 from app.renewals.email_templates import ensure_default_templates
 from app.roles import ensure_roles
 
@@ -13,7 +13,8 @@ from app.roles import ensure_roles
 def prepare_database(app: Flask, load_demo_data: bool = False) -> dict:
     """Apply migrations, create roles and permission rows, and load the demo if asked.
 
-    Returns the demo logins ({role: (login, password)}) or an empty dict.
+    Returns the demo logins ({role: (login, password)}); an empty dict without the demo. The
+    demo of ``python run.py`` has the fixed passwords the README lists.
     """
     appbuilder = app.extensions["appbuilder"]
     upgrade()
@@ -21,5 +22,7 @@ def prepare_database(app: Flask, load_demo_data: bool = False) -> dict:
     ensure_default_templates(appbuilder.session)
     appbuilder.add_permissions(update_perms=True)
     if load_demo_data:
-        return load_demo(appbuilder.session, appbuilder.sm)
+        load_demo(appbuilder.session, appbuilder.sm)
+        appbuilder.session.commit()
+        return DEMO_PASSWORDS
     return {}

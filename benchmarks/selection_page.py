@@ -87,6 +87,7 @@ def build(app, domain_count: int) -> None:
         )
     session.commit()
     create_login(session, sm, email="reseller@example.com", password=PASSWORD, relation_number=1)
+    session.commit()
 
 
 def main() -> None:

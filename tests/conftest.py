@@ -146,17 +146,21 @@ def make_user(app, session, security_manager):
     def _make(username: str, role_name: str | None = None, email: str | None = None, relation=None):
         email = email or (username if "@" in username else f"{username}@example.com")
         if relation is not None:
-            return create_login(
+            user = create_login(
                 session,
                 security_manager,
                 email=email,
                 password=PASSWORD,
                 relation_number=relation.number,
             )
+            session.commit()
+            return user
         if role_name in ("Sales", "Admin"):
-            return create_login(
+            user = create_login(
                 session, security_manager, email=email, password=PASSWORD, role=role_name
             )
+            session.commit()
+            return user
         role = security_manager.find_role(role_name) if role_name else None
         user = security_manager.add_user(
             username, username, "Test", email, role or [], password=PASSWORD

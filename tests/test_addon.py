@@ -61,6 +61,7 @@ def test_host_app_serves_its_own_screens_and_the_products(host_app):
             password="client-password-1",
             relation_number=7,
         )
+        session.commit()
         assert [r.name for r in client_login.roles] == ["Client"]
 
     client = host_app.test_client()

@@ -29,6 +29,8 @@ def create_login(
 ):
     """Create a login and return the FAB user, or raise ``InvalidValue`` having created nothing.
 
+    Flushes; the caller commits (one command may create several logins in one transaction).
+
     Exactly one of ``relation_number`` (a customer login: Reseller or Client by the relation's
     kind, linked to it) and ``role`` (a staff login: Sales or Admin) must be given. The email is
     also the login name.
@@ -72,9 +74,8 @@ def create_login(
         commit=False,
     )
     if not user:
-        session.rollback()
         raise InvalidValue("the login could not be created (see the log for the database error)")
     if relation is not None:
         session.add(RelationUser(user_id=user.id, relation_id=relation.id))
-    session.commit()
+    session.flush()
     return user

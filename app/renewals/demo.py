@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import secrets
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from app.models import Domain, DomainStatus, Relation, RelationKind
@@ -78,26 +79,62 @@ _WORDS = [
 _TLDS = ["com", "net", "org", "nl", "eu", "io", "de", "be"]
 
 
+class DemoRefused(Exception):
+    """Loading the demo here would mix made-up customers into real data."""
+
+
 def demo_loaded(session: Session) -> bool:
     return session.scalar(select(Relation.id).where(Relation.number == 1311)) is not None
 
 
-def load_demo(session: Session, security_manager, today: dt.date | None = None) -> dict:
+def database_is_empty(session: Session) -> bool:
+    """No relations and no domains: nothing real that demo data could be mixed into."""
+    return not session.scalar(select(exists(select(Relation.id)) | exists(select(Domain.id))))
+
+
+def check_demo_allowed(session: Session, demo_mode: bool, force: bool) -> None:
+    """The demo belongs in demo mode; elsewhere only with ``force`` and on an empty database."""
+    if demo_mode:
+        return
+    if not force:
+        raise DemoRefused(
+            "this is not a demo installation (DEMO_MODE is off): demo data would be mixed into "
+            "real data. Use --force to load it into an empty database anyway."
+        )
+    if not database_is_empty(session):
+        raise DemoRefused("the database already holds relations or domains: nothing was loaded")
+
+
+def random_demo_passwords() -> dict[str, tuple[str, str]]:
+    """The demo logins with fresh random passwords (for demos reachable by others)."""
+    return {role: (login, secrets.token_urlsafe(12)) for role, (login, _) in DEMO_PASSWORDS.items()}
+
+
+def load_demo(
+    session: Session,
+    security_manager,
+    today: dt.date | None = None,
+    passwords: dict[str, tuple[str, str]] | None = None,
+) -> dict:
     """Create the demo relations, ~50 domains and the demo logins, unless already there.
 
     Domains spread over the next four months, a few already expired (not yet deleted), so every
-    screen and the reminder job have something to show. Returns {role: (login, password)}.
+    screen and the reminder job have something to show. ``passwords`` are the logins to create
+    ({role: (login, password)}, default ``DEMO_PASSWORDS``); returns them, or ``{}`` when the
+    demo was already loaded. Flushes; the caller commits, so the demo arrives whole or not at
+    all.
     """
     if demo_loaded(session):
-        return DEMO_PASSWORDS
+        return {}
+    logins = passwords or DEMO_PASSWORDS
     today = today or dt.date.today()
     rng = random.Random(2026)
 
     sales = create_login(
         session,
         security_manager,
-        email=DEMO_PASSWORDS["Sales"][0],
-        password=DEMO_PASSWORDS["Sales"][1],
+        email=logins["Sales"][0],
+        password=logins["Sales"][1],
         role=ROLE_SALES,
         first_name="Sam",
         last_name="Sales",
@@ -105,8 +142,8 @@ def load_demo(session: Session, security_manager, today: dt.date | None = None) 
     create_login(
         session,
         security_manager,
-        email=DEMO_PASSWORDS["Admin"][0],
-        password=DEMO_PASSWORDS["Admin"][1],
+        email=logins["Admin"][0],
+        password=logins["Admin"][1],
         role=ROLE_ADMIN,
         first_name="Ada",
         last_name="Admin",
@@ -151,20 +188,20 @@ def load_demo(session: Session, security_manager, today: dt.date | None = None) 
                 status=DomainStatus.active,
             )
         )
-    session.commit()
+    session.flush()
 
     create_login(
         session,
         security_manager,
-        email=DEMO_PASSWORDS["Reseller"][0],
-        password=DEMO_PASSWORDS["Reseller"][1],
+        email=logins["Reseller"][0],
+        password=logins["Reseller"][1],
         relation_number=1311,
     )
     create_login(
         session,
         security_manager,
-        email=DEMO_PASSWORDS["Client"][0],
-        password=DEMO_PASSWORDS["Client"][1],
+        email=logins["Client"][0],
+        password=logins["Client"][1],
         relation_number=2001,
     )
-    return DEMO_PASSWORDS
+    return logins

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import unicodedata
 from collections.abc import Iterable
 
 from flask import Response, stream_with_context
@@ -26,9 +27,18 @@ CSV_HEADER = [
 ]
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP's list).
+_FORMULA_STARTS = frozenset("=+-@\t\r")
+
+
 def spreadsheet_safe(value: str) -> str:
-    """Neutralise text a spreadsheet would run as a formula (CSV injection)."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    """Neutralise text a spreadsheet would run as a formula (CSV injection).
+
+    The first character is compared in its NFKC form, so full-width ``＝＋－＠`` (which some
+    spreadsheets also treat as formulas) are caught too.
+    """
+    first = unicodedata.normalize("NFKC", value[:1])[:1]
+    return f"'{value}" if first in _FORMULA_STARTS else value
 
 
 def stream_csv(header: list[str], pages: Iterable[Iterable[list]], filename: str) -> Response:
