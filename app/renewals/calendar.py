@@ -27,6 +27,17 @@ _OFFSET = re.compile(r"^([+-]?)(\d{1,3})([dm])$")
 _MONTH_DAYS = (28, 31)
 
 
+def shifted(day: dt.date, delta: dt.timedelta | relativedelta) -> dt.date:
+    """``day + delta``, clamped to the calendar's ends (``date.min``/``date.max``) instead of
+    overflowing: a date stored far out of range (0001-01-01, 9999-12-31) must not break a
+    page or a run that computes with it. Deltas here are years at most, so an overflow always
+    happens at the end ``day`` is near."""
+    try:
+        return day + delta
+    except (OverflowError, ValueError):
+        return dt.date.max if day.year > dt.MAXYEAR // 2 else dt.date.min
+
+
 class InvalidOffsets(ValueError):
     """REMINDER_OFFSETS cannot be used; the message says why."""
 
@@ -63,8 +74,8 @@ class Offset:
     def reminder_date(self, expiry: dt.date) -> dt.date:
         """The day this reminder is due for a domain expiring on ``expiry``."""
         if self.unit == "m":
-            return expiry - relativedelta(months=self.before)
-        return expiry - dt.timedelta(days=self.before)
+            return shifted(expiry, relativedelta(months=-self.before))
+        return shifted(expiry, dt.timedelta(days=-self.before))
 
     def latest_expiry_due_by(self, day: dt.date) -> dt.date:
         """The last expiry date whose reminder date is on or before ``day``.
@@ -72,14 +83,15 @@ class Offset:
         ``reminder_date`` never decreases as the expiry grows, so this bounds a range query.
         Month clamping means the inverse is not plain addition; a short walk settles it.
         """
-        expiry = day + (
+        expiry = shifted(
+            day,
             relativedelta(months=self.before)
             if self.unit == "m"
-            else dt.timedelta(days=self.before)
+            else dt.timedelta(days=self.before),
         )
-        while self.reminder_date(expiry) > day:
+        while expiry > dt.date.min and self.reminder_date(expiry) > day:
             expiry -= dt.timedelta(days=1)
-        while self.reminder_date(expiry + dt.timedelta(days=1)) <= day:
+        while expiry < dt.date.max and self.reminder_date(expiry + dt.timedelta(days=1)) <= day:
             expiry += dt.timedelta(days=1)
         return expiry
 

@@ -12,6 +12,9 @@ Optional columns::
     language             en | nl (default en)
     status               a DomainStatus value (active, renewed, ...)
 
+An ``expiry_date`` is YYYY-MM-DD from 1985-01-01 to today + 11 years (the rule of
+``validation.check_expiry_date``, the same as the forms').
+
 Relations are upserted by number, domains by normalised name (lower-case punycode; IDN input
 is accepted). Re-importing the same file changes nothing (rows are only written when a value
 differs, so ``updated_at`` stays). When a domain's expiry date changes, its status follows
@@ -63,7 +66,12 @@ from app.models import Domain, DomainStatus, Relation, RelationKind
 from app.models.base import utcnow
 from app.renewals.access import ROLE_SALES
 from app.renewals.lifecycle import status_after_expiry_change
-from app.renewals.validation import InvalidValue, normalize_domain_name, normalize_email
+from app.renewals.validation import (
+    InvalidValue,
+    check_expiry_date,
+    normalize_domain_name,
+    normalize_email,
+)
 
 REQUIRED_COLUMNS = ("domain", "expiry_date", "relation_number", "relation_name", "relation_email")
 OPTIONAL_COLUMNS = (
@@ -223,16 +231,19 @@ def import_portfolio(
     stream: typing.TextIO | typing.BinaryIO,
     *,
     languages: Iterable[str] = LANGUAGES,
+    today: dt.date | None = None,
 ) -> ImportSummary:
     """Validate the whole CSV in ``stream``, then upsert its relations and domains and commit.
 
     ``stream`` is text or binary (see the module docstring). ``languages`` are the accepted
     values of the ``language`` column (pass the keys of the app's LANGUAGES setting to follow
-    it). Raises ``PortfolioImportError`` (after rolling the session back, nothing written) when any
-    row is invalid. Database errors while writing roll back as well and propagate unchanged.
+    it). Expiry dates must lie from 1985-01-01 to ``today`` (default: the current date) + 11
+    years (``validation.check_expiry_date``). Raises ``PortfolioImportError`` (after rolling
+    the session back, nothing written) when any row is invalid. Database errors while writing
+    roll back as well and propagate unchanged.
     """
     try:
-        plan = _Validator(session, frozenset(languages)).run(stream)
+        plan = _Validator(session, frozenset(languages), today or dt.date.today()).run(stream)
         summary = _write(session, plan)
         session.commit()
     except BaseException:
@@ -263,9 +274,10 @@ class _Plan:
 
 
 class _Validator:
-    def __init__(self, session: Session, languages: frozenset[str]) -> None:
+    def __init__(self, session: Session, languages: frozenset[str], today: dt.date) -> None:
         self.session = session
         self.languages = languages
+        self.today = today
         self.errors = _Errors()
         self._emails: dict[str, str | InvalidValue] = {}
 
@@ -574,9 +586,15 @@ class _Validator:
             return None
         if _DATE.fullmatch(text):
             try:
-                return dt.date.fromisoformat(text)
+                value = dt.date.fromisoformat(text)
             except ValueError:
                 pass
+            else:
+                try:
+                    return check_expiry_date(value, self.today)
+                except InvalidValue as exc:
+                    self.errors.add(line, f"expiry_date: {exc}")
+                    return None
         self.errors.add(line, f"expiry_date {text!r} is not a date in the form YYYY-MM-DD")
         return None
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
+import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select, update
@@ -37,12 +38,14 @@ from app.models import (
 from app.models.base import utcnow
 from app.renewals import access
 from app.renewals.registrars import RegistrarBackend, RegistrarError
+from app.renewals.validation import InvalidValue, check_expiry_date
 
 log = logging.getLogger(__name__)
 
 #: A claim older than this belongs to a request or job that died mid-way: take it over.
 CLAIM_TIMEOUT = dt.timedelta(minutes=10)
 OPEN_STATES = (ProcessingState.queued, ProcessingState.failed)
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class DeclineAction(enum.StrEnum):
@@ -52,6 +55,19 @@ class DeclineAction(enum.StrEnum):
 
 class NotExecutable(Exception):
     """This decision cannot be executed now; the message says why, for people."""
+
+
+def parse_new_expiry(text: str, today: dt.date) -> dt.date:
+    """The new expiry date a sales contact typed (YYYY-MM-DD, in the range every expiry date
+    must be in), or ``InvalidValue`` saying what is wrong."""
+    value = (text or "").strip()
+    try:
+        parsed = dt.date.fromisoformat(value) if _ISO_DATE.fullmatch(value) else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise InvalidValue(f"{value[:40]!r} is not a date (use YYYY-MM-DD)")
+    return check_expiry_date(parsed, today)
 
 
 class NotExecutableAtRegistrar(RegistrarError):
@@ -281,8 +297,17 @@ def execute_many(
                 )
             )
         )
+    today = dt.date.today()
     for decision_id in decision_ids:
-        if decision_id in manual_renewals and decision_id not in (new_expiries or {}):
+        new_expiry = (new_expiries or {}).get(decision_id)
+        if new_expiry is not None:
+            try:
+                check_expiry_date(new_expiry, today)
+            except InvalidValue as exc:
+                decision = session.get(RenewalDecision, decision_id)
+                result.skipped.append(f"{decision.domain.unicode_name}: {exc}")
+                continue
+        if decision_id in manual_renewals and new_expiry is None:
             decision = session.get(RenewalDecision, decision_id)
             result.skipped.append(
                 f"{decision.domain.unicode_name}: renew it at the registrar, then enter the new "
@@ -296,7 +321,7 @@ def execute_many(
                     backend,
                     decision_id,
                     processed_by_id=getattr(user, "id", None),
-                    new_expiry=(new_expiries or {}).get(decision_id),
+                    new_expiry=new_expiry,
                     decline_action=decline_action,
                 )
             )
@@ -312,6 +337,7 @@ __all__ = [
     "QueueResult",
     "execute",
     "execute_many",
+    "parse_new_expiry",
     "queue",
     "remove_domain",
 ]

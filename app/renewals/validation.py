@@ -1,4 +1,5 @@
-"""Validation of what people type: domain names (IDN included), email addresses, periods.
+"""Validation of what people type: domain names (IDN included), email addresses, periods,
+expiry dates.
 
 Forms, the CSV import, the CLI and the renewal pages all call these, so one rule holds
 everywhere and every error message reads the same.
@@ -6,6 +7,7 @@ everywhere and every error message reads the same.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import idna
@@ -65,6 +67,38 @@ def normalize_domain_name(raw: str) -> str:
 
 MIN_YEARS = 1
 MAX_YEARS = 10
+
+#: The earliest expiry date accepted: nothing in a registrar's portfolio is older.
+EARLIEST_EXPIRY = dt.date(1985, 1, 1)
+#: The latest accepted expiry date is today plus this many years: the 10-year registration
+#: cap, plus one year of slack for a registrar's rounding and a late import.
+EXPIRY_YEARS_AHEAD = MAX_YEARS + 1
+
+
+def latest_expiry(today: dt.date) -> dt.date:
+    """The latest expiry date accepted on ``today`` (29 February becomes 28 February)."""
+    if today.year + EXPIRY_YEARS_AHEAD > dt.MAXYEAR:
+        return dt.date.max
+    try:
+        return today.replace(year=today.year + EXPIRY_YEARS_AHEAD)
+    except ValueError:
+        return today.replace(year=today.year + EXPIRY_YEARS_AHEAD, day=28)
+
+
+def check_expiry_date(value: dt.date, today: dt.date) -> dt.date:
+    """An expiry date from 1985-01-01 to ``today`` + 11 years, or ``InvalidValue``.
+
+    The one rule for the portfolio import, the Admin forms and the queue's manual date: far
+    dates (0001-01-01, 9999-12-31) are typing or export errors, and date arithmetic on them
+    would run off the calendar."""
+    latest = latest_expiry(today)
+    if not EARLIEST_EXPIRY <= value <= latest:
+        raise InvalidValue(
+            f"the expiry date {value.isoformat()} is out of range: it must be from "
+            f"{EARLIEST_EXPIRY.isoformat()} to {latest.isoformat()} (today + "
+            f"{EXPIRY_YEARS_AHEAD} years)"
+        )
+    return value
 
 
 def normalize_email(raw: str) -> str:

@@ -31,6 +31,7 @@ from app.views.csv_export import csv_response
 from app.views.forms import (
     DomainName,
     EmailAddress,
+    ExpiryDate,
     Language,
     ParentIsAllowed,
     Years,
@@ -267,10 +268,15 @@ class DomainView(ScopedModelView):
     description_columns = {
         "name": "Unicode names are accepted and stored in their ASCII (punycode) form.",
         "renewal_years": "1 to 10; empty until a period is chosen.",
+        "expiry_date": "From 1985-01-01 to 11 years from today.",
     }
     list_template = "rr/domain_list.html"
     formatters_columns = {"renewal_years": lambda years: years or "–"}
-    validators_columns = {"name": [DomainName()], "renewal_years": [Years()]}
+    validators_columns = {
+        "name": [DomainName()],
+        "expiry_date": [ExpiryDate()],
+        "renewal_years": [Years()],
+    }
     add_form_extra_fields = {"status": enum_select(DomainStatus, "Status", DomainStatus.active)}
     edit_form_extra_fields = add_form_extra_fields
     add_form_query_rel_fields = {"relation": [["id", FilterByAccess, access.visible_relation_ids]]}

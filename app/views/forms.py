@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 
 from flask import current_app
@@ -12,6 +13,7 @@ from wtforms.validators import InputRequired, ValidationError
 from app.models import RelationKind
 from app.renewals.validation import (
     InvalidValue,
+    check_expiry_date,
     normalize_domain_name,
     normalize_email,
     parse_years,
@@ -25,6 +27,19 @@ class DomainName:
     def __call__(self, form, field):
         try:
             field.data = normalize_domain_name(field.data)
+        except InvalidValue as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class ExpiryDate:
+    """An expiry date in the accepted range (``validation.check_expiry_date``). A missing or
+    unparsable date is left to the field's own checks."""
+
+    def __call__(self, form, field):
+        if not isinstance(field.data, dt.date):
+            return
+        try:
+            check_expiry_date(field.data, dt.date.today())
         except InvalidValue as exc:
             raise ValidationError(str(exc)) from None
 

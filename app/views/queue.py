@@ -16,6 +16,7 @@ from app.models import Decision
 from app.models.base import utcnow
 from app.renewals import access, processing
 from app.renewals.registrars import renewed_expiry
+from app.renewals.validation import InvalidValue
 from app.session import current_registrar
 from app.views import TEMPLATE_FOLDER
 
@@ -72,14 +73,14 @@ class RenewalQueueView(BaseView):
             action = processing.DeclineAction(request.form.get("decline_action", "deactivate"))
         except ValueError:
             abort(400)
-        new_expiries, problems = {}, []
+        new_expiries, problems, today = {}, [], dt.date.today()
         for key, value in request.form.items():
             match = _EXPIRY_FIELD.match(key)
             if match and int(match.group(1)) in ids and value.strip():
                 try:
-                    new_expiries[int(match.group(1))] = dt.date.fromisoformat(value.strip())
-                except ValueError:
-                    problems.append(f"{value!r} is not a date (use YYYY-MM-DD)")
+                    new_expiries[int(match.group(1))] = processing.parse_new_expiry(value, today)
+                except InvalidValue as exc:
+                    problems.append(str(exc))
         if problems:
             flash("Nothing was executed: " + "; ".join(problems), "danger")
             return redirect(url_for(".index"))

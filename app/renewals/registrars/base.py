@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
 
+from app.renewals.calendar import shifted
 from app.renewals.validation import MAX_YEARS, MIN_YEARS
 
 # EPP result codes (RFC 5730 section 3) that the backends raise or an EPP server commonly answers.
@@ -159,8 +160,9 @@ def check_years(years: int) -> int:
 
 
 def renewed_expiry(current_expiry: dt.date, years: int) -> dt.date:
-    """The expiry after renewing for ``years``; 29 February becomes 28 February."""
-    return current_expiry + relativedelta(years=years)
+    """The expiry after renewing for ``years``; 29 February becomes 28 February. A date stored
+    near the calendar's end stays at ``date.max`` (the term cap then refuses it)."""
+    return shifted(current_expiry, relativedelta(years=years))
 
 
 def latest_allowed_expiry(today: dt.date) -> dt.date:

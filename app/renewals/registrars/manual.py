@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from dateutil.relativedelta import relativedelta
 
+from app.renewals.calendar import shifted
 from app.renewals.registrars.base import (
     DomainInfo,
     RegistrarBackend,
@@ -48,7 +49,7 @@ def check_new_expiry(
             f"the new expiry date {new_expiry} must be later than the current one, {current_expiry}"
         )
     base = max(current_expiry, today)
-    latest = base + relativedelta(years=years) + TOLERANCE
+    latest = shifted(base, relativedelta(years=years) + TOLERANCE)
     if new_expiry > latest:
         raise RegistrarError(
             f"the new expiry date {new_expiry} is more than {_years_text(years)} after "
