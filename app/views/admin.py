@@ -286,6 +286,9 @@ class DomainView(ScopedModelView):
         super().__init__(**kwargs)
         use_text_filters(self, "relation_id", [FilterRelationText, FilterSalesContact])
 
+    #: The reseller's internal remarks about a customer's domain.
+    staff_only_columns = ("notes",)
+
     @expose("/export.csv")
     @has_access
     def export_csv(self):
@@ -419,6 +422,8 @@ class RenewalDecisionView(ScopedModelView):
         "processed_at",
     ]
     show_columns = list_columns + ["remote_addr", "processed_by", "message"]
+    #: Who processed a decision, and from which address, is the reseller's business.
+    staff_only_columns = ("remote_addr", "processed_by")
     # Customers do not see where staff (or, for a reseller, its clients) decided from.
     formatters_columns = {
         "remote_addr": lambda address: address if access.is_staff(g.user) else "–"

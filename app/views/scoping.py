@@ -93,6 +93,28 @@ class ScopedModelView(ModelView):
             **kwargs,
         )
 
+    #: Show-page columns that customers (anyone but Admin and Sales) never see.
+    staff_only_columns: tuple[str, ...] = ()
+
+    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
+        """FAB's show widget, without ``staff_only_columns`` for customers. The columns are
+        chosen per request, never by changing the view instance that all requests share."""
+        columns = self.show_columns
+        if self.staff_only_columns and not access.is_staff(g.user):
+            columns = [c for c in columns if c not in self.staff_only_columns]
+        widgets = widgets or {}
+        widgets["show"] = self.show_widget(
+            pk=pk,
+            label_columns=self.label_columns,
+            include_columns=columns,
+            value_columns=self.datamodel.get_values_item(item, columns),
+            formatters_columns=self.formatters_columns,
+            actions=actions or self.actions,
+            fieldsets=show_fieldsets or self.show_fieldsets,
+            modelview_name=self.__class__.__name__,
+        )
+        return widgets
+
     def render_template(self, template, **kwargs):
         """FAB draws every related view's tab on a show or edit page without asking whether
         the user may list that view: keep only the tabs they may."""
