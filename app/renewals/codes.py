@@ -218,30 +218,28 @@ def send_confirmation_request(
     session.add(request)
     session.commit()
 
-    contact = sales_contact_of(recipient)
-    context = confirmation_request_context(
-        domain_name=domain.unicode_name,
-        expiry_date=domain.expiry_date,
-        code=code,
-        valid_until=request.expires_at.date(),
-        relation_number=recipient.number,
-        relation_name=recipient.name,
-        holder_name=domain.relation.name if domain.relation_id != recipient.id else None,
-        sales_name=(contact.first_name or contact.username) if contact else None,
-        sales_email=contact.email if contact else None,
-        mail=mail,
-    )
     source = email_templates.template_for(
         session, email_templates.CONFIRMATION_REQUEST, recipient.language
     )
-    error = None
-    try:
-        rendered = email_templates.render(source, context)
-    except email_templates.TemplateProblem as exc:
-        error = f"template error: {exc}"
-    else:
-        [result] = mailer.send_all(mail_state, [mailer.OutgoingEmail(to, rendered)], mail.sender)
-        error = result.error
+
+    def render() -> email_templates.RenderedEmail:  # called by the Outbox: failures are results
+        contact = sales_contact_of(recipient)
+        context = confirmation_request_context(
+            domain_name=domain.unicode_name,
+            expiry_date=domain.expiry_date,
+            code=code,
+            valid_until=request.expires_at.date(),
+            relation_number=recipient.number,
+            relation_name=recipient.name,
+            holder_name=domain.relation.name if domain.relation_id != recipient.id else None,
+            sales_name=(contact.first_name or contact.username) if contact else None,
+            sales_email=contact.email if contact else None,
+            mail=mail,
+        )
+        return email_templates.render(source, context)
+
+    [result] = mailer.send_all(mail_state, [mailer.OutgoingEmail(to, render)], mail.sender)
+    error = result.error
     if error:
         request.revoked_at = utcnow()
         request.note = f"the email could not be sent: {error}"[:1000]

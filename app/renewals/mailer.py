@@ -4,6 +4,17 @@ Flask-Mail holds the server settings (``MAIL_*``); the sending is ours because a
 know, per message, whether the server accepted the recipient (Flask-Mail's
 ``Connection.send`` ignores refused recipients), must survive one bad address, a dropped
 connection or a server that is down, and must send hundreds of emails per second.
+
+``Outbox.send_one`` is the one place that decides what became of an email: it renders,
+builds, encodes and sends it, and whatever goes wrong on the way (a template error, an address
+that cannot be encoded, a bug in building the message, any SMTP or socket error) is that
+email's ``SendResult.error``, never an exception for the caller. Senders record each result
+as it comes, so a run that dies after email N has recorded emails 1..N.
+
+Addresses: an internationalised domain goes on the wire in punycode (IDNA 2008, as the
+domain names elsewhere); a non-ASCII local part (``müller@example.nl``) needs the server's
+SMTPUTF8 extension: the email is then sent with ``SMTPUTF8`` and UTF-8 headers, and without
+it the email fails with that reason.
 """
 
 from __future__ import annotations
@@ -11,15 +22,18 @@ from __future__ import annotations
 import email.policy
 import logging
 import smtplib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.header import Header
+from email.message import EmailMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formatdate, make_msgid
-from typing import TYPE_CHECKING
+from email.utils import formatdate, make_msgid, parseaddr
+from typing import TYPE_CHECKING, NamedTuple
 
-from app.renewals.email_templates import RenderedEmail, one_line
+import idna
+
+from app.renewals.email_templates import RenderedEmail, TemplateProblem, one_line
 
 if TYPE_CHECKING:
     from flask_mail import _Mail  # Flask-Mail's per-app state: app.extensions["mail"]
@@ -49,29 +63,50 @@ class MailSettings:
 @dataclass
 class OutgoingEmail:
     to: str
-    rendered: RenderedEmail
+    #: The email, or a function returning it: ``Outbox`` calls it, so an exception while
+    #: rendering (or building the template's context) fails only this email.
+    rendered: RenderedEmail | Callable[[], RenderedEmail]
     bcc: list[str] = field(default_factory=list)
     #: Anything the caller needs back with the result (e.g. the reminders it carries).
     tag: object = None
+
+    def render(self) -> RenderedEmail:
+        return self.rendered() if callable(self.rendered) else self.rendered
 
 
 @dataclass
 class SendResult:
     email: OutgoingEmail
     error: str | None = None
+    #: The email's template failed to render: nothing was sent (the data or the template
+    #: needs fixing, not the mail server).
+    template_problem: bool = False
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
 
+class _Wire(NamedTuple):
+    """One email ready for ``sendmail``."""
+
+    recipients: list[str]  # envelope: the addressee first, then the BCC copies
+    data: bytes
+    #: Sender or addressee with a non-ASCII local part: needs SMTPUTF8.
+    international: list[str]
+    #: BCC copies with a non-ASCII local part: dropped when the server lacks SMTPUTF8.
+    international_bcc: list[str]
+
+
 class Outbox:
     """One SMTP connection, opened on first use and reused for every email until ``close``.
 
-    ``mail`` is Flask-Mail's state (``app.extensions["mail"]``). A refused recipient fails
-    only its email. A dropped connection is reopened once per email. If the server cannot be
-    reached at all, every remaining email fails at once with that reason instead of each
-    waiting for its own timeout. With ``MAIL_SUPPRESS_SEND`` nothing leaves the process.
+    ``mail`` is Flask-Mail's state (``app.extensions["mail"]``). Every email gets a
+    ``SendResult``; nothing it does raises (see the module's docstring). A refused recipient
+    fails only its email. A dropped connection is reopened once per email. If the server
+    cannot be reached at all, every remaining email fails at once with that reason instead
+    of each waiting for its own timeout. With ``MAIL_SUPPRESS_SEND`` emails are rendered and
+    built but nothing leaves the process.
     """
 
     def __init__(self, mail: _Mail, sender: str):
@@ -79,6 +114,9 @@ class Outbox:
         self._sender = sender
         self._connection: smtplib.SMTP | None = None
         self._unreachable: str | None = None
+        self._envelope_sender: str | None = None  # worked out with the first email
+        self._sender_international = False
+        self._bcc_left_out: set[str] = set()  # warned about once per run
 
     def __enter__(self) -> Outbox:
         return self
@@ -87,24 +125,76 @@ class Outbox:
         self.close()
 
     def send(self, emails: Iterable[OutgoingEmail]) -> Iterator[SendResult]:
+        """Send one email at a time, yielding its result before the next one is built: record
+        each result as it comes."""
         for outgoing in emails:
-            if self._mail.suppress:
-                yield SendResult(outgoing)
-            elif self._unreachable:
-                yield SendResult(outgoing, self._unreachable)
-            else:
-                yield SendResult(outgoing, self._send_one(outgoing))
+            yield self.send_one(outgoing)
 
-    def _send_one(self, outgoing: OutgoingEmail) -> str | None:
-        envelope_to = [_ascii_address(outgoing.to), *map(_ascii_address, outgoing.bcc)]
-        data = _mime(outgoing, self._sender)
+    def send_one(self, outgoing: OutgoingEmail) -> SendResult:
+        """Render, build and send one email; every problem is its result, never raised."""
+        try:
+            wire = self._build(outgoing)
+        except TemplateProblem as exc:
+            return SendResult(outgoing, f"template error: {exc}", template_problem=True)
+        except Exception as exc:  # a bug or bad data in this email only: report, go on
+            log.exception("could not build the email to %s", outgoing.to)
+            return SendResult(outgoing, f"the email could not be built: {_explain(exc)}")
+        if self._mail.suppress:
+            return SendResult(outgoing)
+        if self._unreachable:
+            return SendResult(outgoing, self._unreachable)
+        try:
+            return SendResult(outgoing, self._send_one(outgoing, wire))
+        except Exception as exc:  # not an SMTP or socket error: this email's, not the run's
+            log.exception("could not send the email to %s", outgoing.to)
+            self._drop()  # the connection may be stuck half-way through a transaction
+            return SendResult(outgoing, f"the email could not be sent: {_explain(exc)}")
+
+    def _build(self, outgoing: OutgoingEmail) -> _Wire:
+        if self._envelope_sender is None:
+            address = parseaddr(self._sender)[1] or self._sender
+            self._envelope_sender = _envelope_address(address)
+            self._sender_international = not _local_part(address).isascii()
+        rendered = outgoing.render()
+        international = [self._sender] if self._sender_international else []
+        if not outgoing.to.isascii() and not _local_part(outgoing.to).isascii():
+            international.append(outgoing.to)
+        recipients = [_envelope_address(outgoing.to), *map(_envelope_address, outgoing.bcc)]
+        international_bcc = [bcc for bcc in outgoing.bcc if not _local_part(bcc).isascii()]
+        domain = self._envelope_sender.rpartition("@")[2] or None
+        data = _mime(outgoing, rendered, self._sender, domain, utf8=bool(international))
+        return _Wire(recipients, data, international, international_bcc)
+
+    def _send_one(self, outgoing: OutgoingEmail, wire: _Wire) -> str | None:
         for attempt in (1, 2):
             try:
                 if self._connection is None:
                     self._connection = _open(self._mail)
-                refused = self._connection.sendmail(_ascii_address(self._sender), envelope_to, data)
-                if envelope_to[0] in refused:
-                    return f"refused: {_describe({outgoing.to: refused[envelope_to[0]]})}"
+                recipients, options = wire.recipients, ()
+                if wire.international or wire.international_bcc:
+                    self._connection.ehlo_or_helo_if_needed()
+                    if self._connection.has_extn("smtputf8"):
+                        options = ("SMTPUTF8", "BODY=8BITMIME")
+                    elif wire.international:
+                        return (
+                            "the mail server does not accept international (SMTPUTF8) "
+                            f"addresses: {', '.join(wire.international)}"
+                        )
+                    else:
+                        if not self._bcc_left_out.issuperset(wire.international_bcc):
+                            self._bcc_left_out.update(wire.international_bcc)
+                            log.warning(
+                                "BCC to %s left out: the mail server does not accept "
+                                "international (SMTPUTF8) addresses",
+                                ", ".join(wire.international_bcc),
+                            )
+                        skip = {_envelope_address(bcc) for bcc in wire.international_bcc}
+                        recipients = [recipients[0], *(r for r in recipients[1:] if r not in skip)]
+                refused = self._connection.sendmail(
+                    self._envelope_sender, recipients, wire.data, mail_options=options
+                )
+                if recipients[0] in refused:
+                    return f"refused: {_describe({outgoing.to: refused[recipients[0]]})}"
                 return None
             except smtplib.SMTPRecipientsRefused as exc:
                 return f"refused: {_describe(exc.recipients)}"
@@ -113,6 +203,11 @@ class Outbox:
                 return self._unreachable
             except smtplib.SMTPResponseException as exc:  # this message was refused
                 return f"mail server error: {exc.smtp_code} {exc.smtp_error!r}"
+            except smtplib.SMTPNotSupportedError as exc:  # an OSError, but not a lost server
+                if self._connection is None:  # from _open: no STARTTLS, no AUTH
+                    self._unreachable = f"mail server unusable: {exc}"
+                    return self._unreachable
+                return f"the mail server does not support this email: {exc}"
             except OSError as exc:  # disconnected, timed out, connection refused, DNS
                 self._drop()
                 if attempt == 2:
@@ -137,37 +232,72 @@ def send_all(mail: _Mail, emails: Iterable[OutgoingEmail], sender: str) -> list[
 #: Serialising with the compat32 policy is about twice as fast as the SMTP policy, which
 #: re-parses every header; the headers here are built ready for the wire.
 _WIRE_POLICY = email.policy.compat32.clone(linesep="\r\n")
+#: For an email to or from a non-ASCII local part: UTF-8 headers, sent with SMTPUTF8.
+_UTF8_POLICY = email.policy.SMTPUTF8
 
 
-def _mime(outgoing: OutgoingEmail, sender: str) -> bytes:
-    """A multipart/alternative message (plain text and HTML) as bytes for the wire."""
+def _mime(
+    outgoing: OutgoingEmail,
+    rendered: RenderedEmail,
+    sender: str,
+    sender_domain: str | None,
+    utf8: bool,
+) -> bytes:
+    """A multipart/alternative message (plain text and HTML) as bytes for the wire; with
+    ``utf8`` its headers are UTF-8 (only for a server that accepts SMTPUTF8)."""
+    subject = one_line(rendered.subject)
+    message_id = make_msgid(domain=sender_domain)
+    if utf8:
+        message = EmailMessage(policy=_UTF8_POLICY)
+        message["Subject"] = subject
+        message["From"] = sender
+        message["To"] = outgoing.to
+        message["Date"] = formatdate(localtime=True)
+        message["Message-ID"] = message_id
+        message.set_content(rendered.text)
+        message.add_alternative(rendered.html, subtype="html")
+        return message.as_bytes()
     message = MIMEMultipart("alternative")
-    subject = one_line(outgoing.rendered.subject)
     message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
     message["From"] = sender
-    message["To"] = outgoing.to if outgoing.to.isascii() else _ascii_address(outgoing.to)
+    message["To"] = outgoing.to if outgoing.to.isascii() else _envelope_address(outgoing.to)
     message["Date"] = formatdate(localtime=True)
-    message["Message-ID"] = make_msgid(domain=_ascii_address(sender).rpartition("@")[2] or None)
-    message.attach(MIMEText(outgoing.rendered.text, "plain", "utf-8"))
-    message.attach(MIMEText(outgoing.rendered.html, "html", "utf-8"))
+    message["Message-ID"] = message_id
+    message.attach(MIMEText(rendered.text, "plain", "utf-8"))
+    message.attach(MIMEText(rendered.html, "html", "utf-8"))
     return message.as_bytes(policy=_WIRE_POLICY)
 
 
-def _ascii_address(address: str) -> str:
-    """An address the SMTP envelope accepts: an internationalised domain in punycode."""
+def _local_part(address: str) -> str:
+    return address.rpartition("@")[0]
+
+
+def _envelope_address(address: str) -> str:
+    """The address for the SMTP envelope: an internationalised domain in punycode (IDNA 2008,
+    like domain names elsewhere). A non-ASCII local part stays: it needs SMTPUTF8."""
     if address.isascii():
         return address
     local, _, domain = address.rpartition("@")
-    return f"{local}@{domain.encode('idna').decode('ascii')}"
+    if domain.isascii():
+        return address
+    return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+
+
+def _explain(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _open(mail: _Mail) -> smtplib.SMTP:
     host_class = smtplib.SMTP_SSL if mail.use_ssl else smtplib.SMTP
     connection = host_class(mail.server, mail.port, timeout=30)
-    if mail.use_tls:
-        connection.starttls()
-    if mail.username and mail.password:
-        connection.login(mail.username, mail.password)
+    try:
+        if mail.use_tls:
+            connection.starttls()
+        if mail.username and mail.password:
+            connection.login(mail.username, mail.password)
+    except BaseException:
+        _close(connection)
+        raise
     return connection
 
 

@@ -87,25 +87,24 @@ def notify_sales_of_decisions(
         client = domain.relation.name if domain.relation_id != relation.id else None
         return decision_line(domain.unicode_name, domain.expiry_date, client, years)
 
-    context = sales_decisions_context(
-        relation_number=relation.number,
-        relation_name=relation.name,
-        sales_name=contact.first_name or contact.username,
-        sales_email=contact.email,
-        decided_by=decided_by,
-        channel=channel,
-        renew=[line(domain, years) for domain, years in recorded.renew],
-        decline=[line(domain) for domain in recorded.decline],
-        queue_url=settings.url(QUEUE_PATH),
-    )
     source = email_templates.template_for(session, email_templates.SALES_DECISIONS, "en")
-    try:
-        rendered = email_templates.render(source, context)
-    except email_templates.TemplateProblem as exc:
-        log.error("sales notification template failed: %s", exc)
-        return mailer.SendResult(mailer.OutgoingEmail(contact.email, None), str(exc))
+
+    def render() -> email_templates.RenderedEmail:  # called by the Outbox: failures are results
+        context = sales_decisions_context(
+            relation_number=relation.number,
+            relation_name=relation.name,
+            sales_name=contact.first_name or contact.username,
+            sales_email=contact.email,
+            decided_by=decided_by,
+            channel=channel,
+            renew=[line(domain, years) for domain, years in recorded.renew],
+            decline=[line(domain) for domain in recorded.decline],
+            queue_url=settings.url(QUEUE_PATH),
+        )
+        return email_templates.render(source, context)
+
     [result] = mailer.send_all(
-        mail_state, [mailer.OutgoingEmail(contact.email, rendered)], settings.sender
+        mail_state, [mailer.OutgoingEmail(contact.email, render)], settings.sender
     )
     if not result.ok:
         log.error("could not notify %s of decisions: %s", contact.email, result.error)
