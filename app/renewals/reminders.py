@@ -2,8 +2,8 @@
 
 One path serves the scheduler and ``flask reminders send``:
 ``send_reminders`` → ``due`` (a few indexed range queries) → ``digests`` (one per recipient)
-→ claim the reminders in the log → send over one ``mailer.Outbox`` connection → mark them sent,
-or failed so the next run retries them.
+→ claim the reminders in the log → send over one ``mailer.Outbox`` connection → mark each
+email's reminders sent, or failed so the next run retries them, as soon as that email is done.
 
 Exactly once, even with two app servers running the job at the same moment: a reminder is
 sent only by the run whose claim wrote its ``ReminderLog`` row (unique per domain, expiry
@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -352,6 +352,8 @@ def send_reminders(
 
 
 def _send_chunk(session, outbox, today, settings, chunk, templates, summary) -> None:
+    """Claim the chunk, then send its digests one by one, recording each one's outcome (and
+    committing) as soon as it is known: a run that dies after email N has recorded 1..N."""
     token = uuid.uuid4().hex
     owned = _claim(session, today, chunk, token)
     outgoing, skipped = [], []
@@ -368,46 +370,72 @@ def _send_chunk(session, outbox, today, settings, chunk, templates, summary) -> 
             skipped.append((digest, str(exc)))
             continue
         source = templates.get(email_templates.RENEWAL_REMINDER, digest.recipient.language)
-        try:
-            rendered = email_templates.render(source, digest_context(digest, today, settings))
-        except email_templates.TemplateProblem as exc:
-            skipped.append((digest, f"template error: {exc}"))
-            continue
-        outgoing.append(mailer.OutgoingEmail(to, rendered, list(settings.bcc), tag=digest))
+        outgoing.append(
+            mailer.OutgoingEmail(
+                to, _renderer(source, digest, today, settings), list(settings.bcc), tag=digest
+            )
+        )
 
-    now = utcnow()
     updates = []
-    for result in outbox.send(outgoing):
-        digest = result.email.tag
-        if result.ok:
-            summary.sent += 1
-            status, error, sent_at = ReminderStatus.sent, None, now
-        else:
-            summary.failed += 1
-            summary.problems.append(f"#{digest.recipient.number} {result.email.to}: {result.error}")
-            status, error, sent_at = ReminderStatus.failed, result.error, None
-        updates += _outcome(owned, digest, result.email.to, status, error, sent_at)
     for digest, reason in skipped:
         summary.skipped += 1
         summary.problems.append(f"#{digest.recipient.number} skipped: {reason}")
         updates += _outcome(
             owned, digest, digest.recipient.email[:254], ReminderStatus.skipped, reason, None
         )
-    if updates:
-        session.execute(update(ReminderLog), updates)
-    session.commit()
+    _record(session, updates)
+    for result in outbox.send(outgoing):  # the next email is built after this one is recorded
+        digest = result.email.tag
+        if result.ok:
+            summary.sent += 1
+            status, error, sent_at = ReminderStatus.sent, None, utcnow()
+        elif result.template_problem:  # nothing sent: the template needs fixing
+            summary.skipped += 1
+            summary.problems.append(f"#{digest.recipient.number} skipped: {result.error}")
+            status, error, sent_at = ReminderStatus.skipped, result.error, None
+        else:
+            summary.failed += 1
+            summary.problems.append(f"#{digest.recipient.number} {result.email.to}: {result.error}")
+            status, error, sent_at = ReminderStatus.failed, result.error, None
+        _record(session, _outcome(owned, digest, result.email.to[:254], status, error, sent_at))
+
+
+def _renderer(source, digest, today, settings) -> Callable[[], email_templates.RenderedEmail]:
+    """The digest's email, rendered when ``Outbox`` builds it (so a failure is its own)."""
+    return lambda: email_templates.render(source, digest_context(digest, today, settings))
+
+
+#: One log row's outcome: an UPDATE by primary key (Core: no ORM bookkeeping per email).
+_RECORD = (
+    update(ReminderLog.__table__)
+    .where(ReminderLog.__table__.c.id == bindparam("log_id"))
+    .values(
+        status=bindparam("status"),
+        recipient=bindparam("recipient"),
+        error=bindparam("error"),
+        sent_at=bindparam("sent_at"),
+        attempts=bindparam("attempts"),
+        claim_token=None,
+    )
+)
+
+
+def _record(session: Session, rows: list[dict]) -> None:
+    """Write outcomes and commit them, so they survive whatever happens next."""
+    if rows:
+        session.execute(_RECORD, rows)
+        session.commit()
 
 
 def _outcome(owned, digest, recipient, status, error, sent_at) -> list[dict]:
     return [
         {
-            "id": owned[r.key][0],
+            "log_id": owned[r.key][0],
             "status": status,
             "recipient": recipient,
             "error": error,
             "sent_at": sent_at,
             "attempts": owned[r.key][1] + 1,
-            "claim_token": None,
         }
         for r in digest.reminders
     ]

@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from flask_appbuilder.security.sqla.models import Role, User, assoc_user_role
-from sqlalchemy import and_, exists, func, not_, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, not_, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from app.models import (
@@ -605,6 +605,8 @@ def _todays_log(
 
 
 def _send_chunk(session, outbox, today, mail, source, chunk, retry_ids, summary, say) -> None:
+    """Claim the chunk, then send its digests one by one, recording each one's outcome (and
+    committing) as soon as it is known: a run that dies after email N has recorded 1..N."""
     token = uuid.uuid4().hex
     owned = _claim(session, today, chunk, retry_ids, token)
     outgoing, updates = [], []
@@ -614,40 +616,66 @@ def _send_chunk(session, outbox, today, mail, source, chunk, retry_ids, summary,
             continue
         log_id, attempts = owned[digest.contact.user_id]
         row = {
-            "id": log_id,
+            "log_id": log_id,
             "recipient": digest.contact.email[:320],
             "attempts": attempts + 1,
-            "claim_token": None,
             "covered_until": digest.until,
             "expiring_count": digest.expiring.total,
             "queue_count": digest.queue.total,
             "automated_count": digest.automated.total,
+            "sent_at": None,
         }
         try:
             to = normalize_email(digest.contact.email)
-            rendered = email_templates.render(source, digest_context(digest, today, mail))
-        except (InvalidValue, email_templates.TemplateProblem) as exc:
-            problem = str(exc)
-            if isinstance(exc, email_templates.TemplateProblem):
-                problem = f"template error: {exc}"
-            _failed(summary, say, digest, problem)
-            updates.append(row | {"status": SalesDigestStatus.failed, "error": problem})
+        except InvalidValue as exc:
+            _failed(summary, say, digest, str(exc))
+            updates.append(row | {"status": SalesDigestStatus.failed, "error": str(exc)})
             continue
-        outgoing.append(mailer.OutgoingEmail(to, rendered, tag=(digest, row)))
-    for result in outbox.send(outgoing):
+        outgoing.append(
+            mailer.OutgoingEmail(to, _renderer(source, digest, today, mail), tag=(digest, row))
+        )
+    _record(session, updates)
+    for result in outbox.send(outgoing):  # the next email is built after this one is recorded
         digest, row = result.email.tag
         if result.ok:
             summary.sent += 1
             say(f"sent to {digest.contact.email}: {digest.describe()}")
-            updates.append(
-                row | {"status": SalesDigestStatus.sent, "error": None, "sent_at": utcnow()}
-            )
+            outcome = {"status": SalesDigestStatus.sent, "error": None, "sent_at": utcnow()}
         else:
             _failed(summary, say, digest, result.error)
-            updates.append(row | {"status": SalesDigestStatus.failed, "error": result.error})
-    if updates:
-        session.execute(update(SalesDigestLog), updates)
-    session.commit()
+            outcome = {"status": SalesDigestStatus.failed, "error": result.error}
+        _record(session, [row | outcome])
+
+
+def _renderer(source, digest, today, mail) -> Callable[[], email_templates.RenderedEmail]:
+    """The digest's email, rendered when ``Outbox`` builds it (so a failure is its own)."""
+    return lambda: email_templates.render(source, digest_context(digest, today, mail))
+
+
+#: One log row's outcome: an UPDATE by primary key.
+_RECORD = (
+    update(SalesDigestLog.__table__)
+    .where(SalesDigestLog.__table__.c.id == bindparam("log_id"))
+    .values(
+        status=bindparam("status"),
+        recipient=bindparam("recipient"),
+        error=bindparam("error"),
+        sent_at=bindparam("sent_at"),
+        attempts=bindparam("attempts"),
+        covered_until=bindparam("covered_until"),
+        expiring_count=bindparam("expiring_count"),
+        queue_count=bindparam("queue_count"),
+        automated_count=bindparam("automated_count"),
+        claim_token=None,
+    )
+)
+
+
+def _record(session: Session, rows: list[dict]) -> None:
+    """Write outcomes and commit them, so they survive whatever happens next."""
+    if rows:
+        session.execute(_RECORD, rows)
+        session.commit()
 
 
 def _failed(summary: DigestRunSummary, say, digest: SalesDigest, problem: str) -> None:
