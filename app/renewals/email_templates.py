@@ -2,8 +2,9 @@
 
 Templates live in the database (``EmailTemplate``) so Admin can edit them; the defaults below
 are written there on start-up and used whenever a language has no row. Rendering happens in
-Jinja's ``SandboxedEnvironment``: a template cannot reach Python internals (``__class__``,
-``__globals__``, ...). The HTML body is autoescaped, so a relation called
+Jinja's sandbox (``template_sandbox.LimitedSandbox``): a template cannot reach Python internals
+(``__class__``, ``__globals__``, ...), change lists or dicts, produce more than a megabyte or
+render for more than two seconds. The HTML body is autoescaped, so a relation called
 ``<script>`` is shown, not run; the subject is collapsed to one line, so a name with a newline
 cannot add a mail header.
 """
@@ -14,12 +15,11 @@ import functools
 from dataclasses import dataclass
 
 from jinja2 import StrictUndefined, TemplateError
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import EmailTemplate
+from app.renewals.template_sandbox import LimitedSandbox, limits, render_limited
 
 DEFAULT_LANGUAGE = "en"
 RENEWAL_REMINDER = "renewal_reminder"
@@ -384,30 +384,8 @@ class TemplateCache:
         return self._sources[key]
 
 
-class _LimitedSandbox(SandboxedEnvironment):
-    """The sandbox, plus a cap on ``*`` and ``**``: ``{{ 'x' * 10**10 }}`` would otherwise
-    exhaust memory in a preview or a reminder run."""
-
-    intercepted_binops = frozenset(["*", "**"])
-    MAX_POWER = 100
-    MAX_REPEAT = 10_000
-
-    def call_binop(self, context, operator, left, right):
-        if operator == "**" and isinstance(right, int) and abs(right) > self.MAX_POWER:
-            raise SecurityError(f"exponent {right} is too large")
-        if operator == "*":
-            for sequence, count in ((left, right), (right, left)):
-                if (
-                    isinstance(sequence, (str, list, tuple))
-                    and isinstance(count, int)
-                    and count * max(len(sequence), 1) > self.MAX_REPEAT
-                ):
-                    raise SecurityError("repetition is too large")
-        return super().call_binop(context, operator, left, right)
-
-
-_TEXT_ENV = _LimitedSandbox(autoescape=False, undefined=StrictUndefined)
-_HTML_ENV = _LimitedSandbox(autoescape=True, undefined=StrictUndefined)
+_TEXT_ENV = LimitedSandbox(autoescape=False, undefined=StrictUndefined)
+_HTML_ENV = LimitedSandbox(autoescape=True, undefined=StrictUndefined)
 
 
 @functools.lru_cache(maxsize=128)
@@ -416,21 +394,28 @@ def _compile(html: bool, source: str):
 
 
 def render(source: TemplateSource, context: dict) -> RenderedEmail:
-    """Render subject, text and HTML with ``context``; ``TemplateProblem`` if any part fails."""
+    """Render subject, text and HTML with ``context``; ``TemplateProblem`` if any part fails,
+    is too large or takes too long (``template_sandbox``: at most ``MAX_OUTPUT`` characters a
+    part, ``TIME_BUDGET`` seconds for all three)."""
     parts = {}
-    for part, text, html in (
-        ("subject", source.subject, False),
-        ("text", source.text_body, False),
-        ("html", source.html_body, True),
-    ):
-        try:
-            parts[part] = _compile(html, text).render(context)
-        except TemplateError as exc:
-            line = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
-            raise TemplateProblem(f"{part}{line}: {exc}") from None
-        except Exception as exc:  # e.g. {{ 1 / 0 }}: an admin's template must not crash a run
-            raise TemplateProblem(f"{part}: {type(exc).__name__}: {exc}") from None
+    with limits():
+        for part, text, html in (
+            ("subject", source.subject, False),
+            ("text", source.text_body, False),
+            ("html", source.html_body, True),
+        ):
+            parts[part] = _render_part(part, text, html, context)
     return RenderedEmail(one_line(parts["subject"]), parts["text"], parts["html"])
+
+
+def _render_part(part: str, text: str, html: bool, context: dict) -> str:
+    try:
+        return render_limited(_compile(html, text), context)
+    except TemplateError as exc:
+        line = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
+        raise TemplateProblem(f"{part}{line}: {exc}") from None
+    except Exception as exc:  # e.g. {{ 1 / 0 }}: an admin's template must not crash a run
+        raise TemplateProblem(f"{part}: {type(exc).__name__}: {exc}") from None
 
 
 def one_line(text: str) -> str:
