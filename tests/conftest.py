@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
+from flask_mail import Mail
 from flask_appbuilder import Model
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -130,8 +131,9 @@ class _AppCache:
 
     Building an app (FAB registers its views, the addon installs itself) costs ~50 ms, as
     much as many tests take; most tests share one config, so they share one app. What a test
-    may change on an app is put back after it: the config, the registrar backend (the simulated
-    registry keeps state), the rate-limit counters and the database rows. A few apps are kept;
+    may change on an app is put back after it: the config, the mail settings, the registrar
+    backend (the simulated registry keeps state), the rate-limit counters and the database
+    rows. A few apps are kept;
     the least recently used one is closed (its pooled connections too) when another is built.
     """
 
@@ -156,7 +158,9 @@ class _AppCache:
         pristine = next(saved for app_, saved in self._apps.values() if app_ is application)
         application.config.clear()
         application.config.update(copy.deepcopy(pristine))
+        # Extensions that hold settings or state are rebuilt from the config.
         application.extensions[REGISTRAR_EXTENSION] = get_backend(application.config)
+        Mail().init_app(application)
         for limiter in application.extensions.get("limiter", ()):
             limiter.reset()
 
