@@ -28,6 +28,9 @@ class Config:
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'renewal_reminder.db'}"
     )
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # The largest request body (an upload or a form) in bytes; larger ones get a 413 page.
+    # 16 MiB holds a portfolio CSV of well over 100,000 domains; import larger ones with the CLI.
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024)))
     # Demo mode (python run.py) may run with a generated key and loads demo data.
     DEMO_MODE = _env_bool("DEMO_MODE", False)
 

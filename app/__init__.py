@@ -79,7 +79,33 @@ def create_app(config: type | Mapping | None = None) -> Flask:
             appbuilder.add_permissions(update_perms=True)
             app.config["FAB_UPDATE_PERMS"] = True
     app.before_request(_no_json_login)
+    app.register_error_handler(413, _too_large)
     return app
+
+
+def _too_large(error):
+    """A page that says what was refused, instead of Werkzeug's bare 413 (MAX_CONTENT_LENGTH
+    for a whole request, MAX_FORM_MEMORY_SIZE for one form field)."""
+    from flask import current_app, render_template
+
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    return (
+        render_template(
+            "rr/too_large.html",
+            base_template=current_app.extensions["appbuilder"].base_template,
+            appbuilder=current_app.extensions["appbuilder"],
+            title="Too large",
+            limit=_size(limit) if limit else None,
+        ),
+        413,
+    )
+
+
+def _size(count: int) -> str:
+    for unit, size in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if count >= size:
+            return f"{count / size:.3g} {unit}"
+    return f"{count} bytes"
 
 
 #: FAB always serves a JSON login (JWT) API; this app has no API clients, so it is closed
