@@ -360,6 +360,12 @@ class _Validator:
                 self.errors.raise_()
             start = previous_end + 1
             previous_end = reader.line_num
+            if any("\x00" in cell for cell in cells):
+                # No database stores it in text (PostgreSQL refuses it); usually not a CSV file.
+                self.errors.add(start + offset, _NUL_BYTE)
+                if start == 1:  # the header
+                    self.errors.raise_()
+                continue
             yield start + offset, cells
 
     # -- header -------------------------------------------------------------------------------
@@ -770,6 +776,7 @@ class _Validator:
 
 
 _NOT_UTF8 = 'the file is not UTF-8 text; save it as "CSV UTF-8" and try again'
+_NUL_BYTE = "contains a NUL byte (0x00), which text cannot hold; is this a CSV file?"
 _NOT_UTF8_NEAR = (
     "the file is not UTF-8 text (the first invalid byte is on this line or a later one); "
     'save it as "CSV UTF-8" and try again'
