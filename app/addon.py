@@ -29,6 +29,7 @@ from app.renewals.registrars import InvalidBackend, get_backend
 from app.renewals.reminders import ReminderSettings
 from app.roles import BUILTIN_ROLES, MENU_CATEGORY, ensure_roles
 from app.session import REGISTRAR_EXTENSION
+from app.views.fab_guard import check_fab_arguments
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,8 @@ class RenewalReminderManager(BaseManager):
                     sm.limiter.limit(sm.auth_rate_limit, methods=["POST"])(view.blueprint)
         app.register_error_handler(OverflowError, self._no_such_row)
         app.register_error_handler(DataError, self._no_such_row)
+        # 400/404 where FAB's generic routes would raise on odd URL arguments (500).
+        app.before_request(check_fab_arguments)
         csrf = app.extensions.get("csrf")
         if csrf is None:
             csrf = CSRFProtect(app)

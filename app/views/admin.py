@@ -6,7 +6,7 @@ and see only the rows ``app.renewals.access`` allows them (enforced by ``FilterB
 
 from __future__ import annotations
 
-from flask import current_app, flash, g, redirect
+from flask import current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.filters import BaseFilter
@@ -27,7 +27,7 @@ from app.models import (
 )
 from app.renewals import access, codes, mailer, processing
 from app.session import current_registrar
-from app.views.csv_export import csv_response
+from app.views.csv_export import csv_of_loaded, csv_response
 from app.views.forms import (
     DomainName,
     EmailAddress,
@@ -37,6 +37,7 @@ from app.views.forms import (
     Years,
     enum_select,
 )
+from app.views.params import positive_int
 from app.views.scoping import (
     FilterByAccess,
     FilterUserHasRole,
@@ -90,9 +91,20 @@ class FilterRelationText(BaseFilter):
         if not value:
             return query
         condition = Relation.name.ilike(f"%{value}%")
-        if value.isdigit():
-            condition = or_(condition, Relation.number == int(value))
+        number = positive_int(value)
+        if number is not None:
+            condition = or_(condition, Relation.number == number)
         return query.filter(self.model.relation_id.in_(select(Relation.id).where(condition)))
+
+
+def _list_arguments() -> dict[str, list[str]]:
+    """The list's search filters and ordering from the query string, and nothing else (the
+    export link must not carry arbitrary arguments into ``url_for``)."""
+    return {
+        name: request.args.getlist(name)
+        for name in request.args
+        if name.startswith(("_flt_", "_oc_", "_od_"))
+    }
 
 
 class FilterHiddenFromCustomers(BaseFilter):
@@ -286,6 +298,11 @@ class DomainView(ScopedModelView):
         super().__init__(**kwargs)
         use_text_filters(self, "relation_id", [FilterRelationText, FilterSalesContact])
 
+    def render_template(self, template, **kwargs):
+        if template == self.list_template:
+            kwargs["export_url"] = url_for("DomainView.export_csv", **_list_arguments())
+        return super().render_template(template, **kwargs)
+
     #: The reseller's internal remarks about a customer's domain.
     staff_only_columns = ("notes",)
 
@@ -396,7 +413,7 @@ class DomainView(ScopedModelView):
         """Rows arrive already checked against the user's scope (ScopedModelView.action_post)."""
         if not isinstance(domains, list):
             domains = [domains]
-        return csv_response([domains])
+        return csv_of_loaded(domains)
 
 
 class RenewalDecisionView(ScopedModelView):

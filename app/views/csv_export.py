@@ -63,23 +63,31 @@ def stream_csv(header: list[str], pages: Iterable[Iterable[list]], filename: str
     )
 
 
+def domain_row(domain, today: dt.date) -> list:
+    """One domain as a row of ``CSV_HEADER``'s columns."""
+    return [
+        domain.unicode_name,
+        domain.name,
+        domain.relation.number,
+        spreadsheet_safe(domain.relation.name),
+        domain.expiry_date.isoformat(),
+        domain.days_until_expiry(today),
+        domain.status.value,
+        domain.renewal_years or "",
+    ]
+
+
 def csv_response(pages) -> Response:
-    """Stream domains (pages of ``Domain`` rows) as CSV with ``CSV_HEADER``'s columns."""
+    """Stream domains (pages of ``Domain`` rows, queried as the response streams) as CSV with
+    ``CSV_HEADER``'s columns."""
     today = dt.date.today()
-    rows = (
-        [
-            [
-                domain.unicode_name,
-                domain.name,
-                domain.relation.number,
-                spreadsheet_safe(domain.relation.name),
-                domain.expiry_date.isoformat(),
-                domain.days_until_expiry(today),
-                domain.status.value,
-                domain.renewal_years or "",
-            ]
-            for domain in domains
-        ]
-        for domains in pages
-    )
+    rows = ([domain_row(domain, today) for domain in domains] for domains in pages)
     return stream_csv(CSV_HEADER, rows, f"domains-{today}.csv")
+
+
+def csv_of_loaded(domains: list) -> Response:
+    """Domains this request already loaded, as CSV. Their rows are written now: the response
+    streams after the request's database session is gone, and its rows with it."""
+    today = dt.date.today()
+    rows = [domain_row(domain, today) for domain in domains]
+    return stream_csv(CSV_HEADER, [rows], f"domains-{today}.csv")

@@ -20,6 +20,12 @@ from app.renewals.validation import (
 )
 
 
+def form_error(message: str) -> ValidationError:
+    """A form error FAB's form template can show. It passes every error through Jinja's
+    ``gettext``, which %-formats it: a ``%`` from the typed value (``'50%off'``) would raise."""
+    return ValidationError(message.replace("%", "%%"))
+
+
 class DomainName:
     """Validates a domain name and replaces the field's data with its stored (punycode) form,
     so FAB's own Unique check that runs next compares like with like."""
@@ -28,7 +34,7 @@ class DomainName:
         try:
             field.data = normalize_domain_name(field.data)
         except InvalidValue as exc:
-            raise ValidationError(str(exc)) from None
+            raise form_error(str(exc)) from None
 
 
 class ExpiryDate:
@@ -41,7 +47,7 @@ class ExpiryDate:
         try:
             check_expiry_date(field.data, dt.date.today())
         except InvalidValue as exc:
-            raise ValidationError(str(exc)) from None
+            raise form_error(str(exc)) from None
 
 
 class EmailAddress:
@@ -49,7 +55,7 @@ class EmailAddress:
         try:
             field.data = normalize_email(field.data)
         except InvalidValue as exc:
-            raise ValidationError(str(exc)) from None
+            raise form_error(str(exc)) from None
 
 
 class Years:
@@ -61,7 +67,7 @@ class Years:
         try:
             field.data = parse_years(field.data)
         except InvalidValue as exc:
-            raise ValidationError(str(exc)) from None
+            raise form_error(str(exc)) from None
 
 
 class Language:
@@ -70,7 +76,7 @@ class Language:
     def __call__(self, form, field):
         languages = current_app.config.get("LANGUAGES", {"en": {}})
         if field.data not in languages:
-            raise ValidationError(f"choose one of: {', '.join(sorted(languages))}")
+            raise form_error(f"choose one of: {', '.join(sorted(languages))}")
 
 
 class ParentIsAllowed:

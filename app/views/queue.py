@@ -19,8 +19,9 @@ from app.renewals.registrars import renewed_expiry
 from app.renewals.validation import InvalidValue
 from app.session import current_registrar
 from app.views import TEMPLATE_FOLDER
+from app.views.params import positive_int
 
-_EXPIRY_FIELD = re.compile(r"^new_expiry-(\d{1,9})$")
+_EXPIRY_FIELD = re.compile(r"^new_expiry-([0-9]{1,9})$")
 
 
 class QueueForm(FlaskForm):
@@ -62,9 +63,8 @@ class RenewalQueueView(BaseView):
         if not form.validate_on_submit():
             flash("The form expired; nothing was executed. Please try again.", "danger")
             return redirect(url_for(".index"))
-        try:
-            ids = [int(value) for value in request.form.getlist("rowid") if len(value) <= 9]
-        except ValueError:
+        ids = list(dict.fromkeys(positive_int(value) for value in request.form.getlist("rowid")))
+        if None in ids:
             abort(400)
         if not ids:
             flash("Select at least one decision.", "warning")

@@ -20,7 +20,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.widgets import ListWidget
 from sqlalchemy import select
 from wtforms import TextAreaField
-from wtforms.validators import DataRequired, ValidationError
+from wtforms.validators import DataRequired
 from wtforms.widgets import TextArea
 
 from app import jobs
@@ -37,7 +37,9 @@ from app.renewals.email_templates import (
 from app.renewals.reminders import ReminderSettings
 from app.session import current_session
 from app.views import TEMPLATE_FOLDER
-from app.views.scoping import use_text_filters
+from app.views.forms import form_error
+from app.views.params import positive_int
+from app.views.scoping import SafeListArgumentsMixin, use_text_filters
 
 
 def _settings() -> ReminderSettings:
@@ -88,11 +90,11 @@ class RendersOnSampleData:
             return
         name, language = _kind_of_form(form)
         if not template_samples.has_samples(name):  # it cannot be checked
-            raise ValidationError(f"Not saved: there is no sample data for {name} templates.")
+            raise form_error(f"Not saved: there is no sample data for {name} templates.")
         try:
             check_part(field.name, field.data, name, language)
         except TemplateProblem as exc:
-            raise ValidationError(f"Not saved: {exc}") from None
+            raise form_error(f"Not saved: {exc}") from None
 
 
 def _kind_of_form(form) -> tuple[str, str]:
@@ -140,7 +142,7 @@ def _template_field(label: str, description: str) -> TextAreaField:
     )
 
 
-class EmailTemplateView(ModelView):
+class EmailTemplateView(SafeListArgumentsMixin, ModelView):
     """Admin edits the shipped emails; rows are created at start-up and never deleted."""
 
     route_base = "/email-templates"
@@ -219,11 +221,9 @@ class EmailTemplateView(ModelView):
             digest = template_samples.sample_digest(today, row.language)
             number = (values.get("relation") or "").strip().lstrip("#")[:20]
             if number:
-                relation = None
-                if number.isdigit() and len(number) <= 9:
-                    relation = session.scalar(
-                        select(Relation).where(Relation.number == int(number))
-                    )
+                relation, wanted = None, positive_int(number)
+                if wanted is not None:
+                    relation = session.scalar(select(Relation).where(Relation.number == wanted))
                 if relation is None:
                     flash(f"No relation number {number}: showing the sample relation.", "warning")
                 else:
@@ -317,7 +317,7 @@ class ShortErrorsListWidget(ListWidget):
         super().__init__(**{**kwargs, "formatters_columns": formatters})
 
 
-class ReminderLogView(ModelView):
+class ReminderLogView(SafeListArgumentsMixin, ModelView):
     """Every reminder the job claimed, sent, failed or skipped; read-only."""
 
     route_base = "/reminder-log"

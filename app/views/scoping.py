@@ -11,10 +11,16 @@ from flask import abort, flash, g, redirect, request
 from flask_appbuilder import ModelView, expose
 from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
 from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.models.sqla.filters import get_field_setup_query
+from flask_appbuilder.models.sqla.filters import (
+    FilterEqual,
+    FilterNotEqual,
+    get_field_setup_query,
+)
+from sqlalchemy import false
 
 from app.renewals import access
 from app.views import TEMPLATE_FOLDER
+from app.views.params import positive_int
 
 
 class FilterByAccess(BaseFilter):
@@ -35,26 +41,54 @@ class FilterByAccess(BaseFilter):
         return query.filter(field.in_(allowed_ids))
 
 
-class ScopedModelView(ModelView):
-    """A ModelView whose every row-loading path obeys ``base_filters``.
+class EnumFilterEqual(FilterEqual):
+    """FAB's "Equal to" on an enum column, for any text: a value outside the enum matches no
+    row (FAB's own passes it to the database column, which raises)."""
 
-    Subclasses set ``base_filters`` with ``FilterByAccess`` and name the relationship to the
-    owning relation in ``relation_attribute`` (``None`` when rows cannot be added or moved).
-    """
+    def apply(self, query, value):
+        member = _enum_member(self, value)
+        if member is None:
+            return query.filter(false())
+        return super().apply(query, member)
 
-    relation_attribute: str | None = "relation"
-    template_folder = TEMPLATE_FOLDER
+
+class EnumFilterNotEqual(FilterNotEqual):
+    """FAB's "Not equal to" on an enum column: a value outside the enum excludes no row."""
+
+    def apply(self, query, value):
+        member = _enum_member(self, value)
+        if member is None:
+            return query
+        return super().apply(query, member)
+
+
+def _enum_member(flt: BaseFilter, value):
+    enum_class = flt.datamodel.list_columns[flt.column_name].type.enum_class
+    try:
+        return enum_class(value)
+    except (ValueError, TypeError):
+        return None
+
+
+_SAFE_ENUM_FILTERS = {FilterEqual: EnumFilterEqual, FilterNotEqual: EnumFilterNotEqual}
+
+
+class SafeListArgumentsMixin:
+    """For a FAB ModelView: the list's URL arguments (ordering, paging, enum filters) can only
+    narrow the list or be ignored, never crash it."""
 
     #: The largest page a list may be asked for (``psize_<View>``): larger asks get this.
     max_page_size = 100
 
-    def _scoped_get(self, pk):
-        if not _is_row_id(pk):
-            abort(404)
-        item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
-        if item is None:
-            abort(404)
-        return item
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        for filters in (self._filters.get_search_filters(), self._filters._all_filters):
+            for column, column_filters in filters.items():
+                if self.datamodel.is_enum(column):
+                    filters[column] = [
+                        _SAFE_ENUM_FILTERS.get(type(flt), type(flt))(column, self.datamodel)
+                        for flt in column_filters
+                    ]
 
     def _list(self, **kwargs):
         try:
@@ -92,6 +126,45 @@ class ScopedModelView(ModelView):
             widgets=widgets,
             **kwargs,
         )
+
+
+class ScopedModelView(SafeListArgumentsMixin, ModelView):
+    """A ModelView whose every row-loading path obeys ``base_filters``.
+
+    Subclasses set ``base_filters`` with ``FilterByAccess`` and name the relationship to the
+    owning relation in ``relation_attribute`` (``None`` when rows cannot be added or moved).
+    """
+
+    relation_attribute: str | None = "relation"
+    template_folder = TEMPLATE_FOLDER
+
+    #: The most rows one bulk action takes (FAB's list shows at most ``max_page_size``).
+    max_bulk_rows = 1000
+
+    def _scoped_get(self, pk):
+        row_id = positive_int(pk)
+        item = self.datamodel.get(row_id, self._base_filters) if row_id else None
+        if item is None:
+            abort(404)
+        return item
+
+    def _scoped_get_many(self, pks: list[str]) -> list:
+        """The rows named by ``pks``, each once, in one query; 404 if any is not a row the user
+        may see (as for one row)."""
+        ids = list(dict.fromkeys(positive_int(pk) for pk in pks))
+        if None in ids:
+            abort(404)
+        if len(ids) > self.max_bulk_rows:
+            abort(400, description=f"Select at most {self.max_bulk_rows} rows at once.")
+        if not ids:
+            return []
+        model = self.datamodel.obj
+        pk_column = getattr(model, self.datamodel.get_pk_name())
+        query = self.datamodel.session.query(model).filter(pk_column.in_(ids))
+        found = {item.id: item for item in self._base_filters.apply_all(query)}
+        if len(found) != len(ids):
+            abort(404)
+        return [found[row_id] for row_id in ids]
 
     #: Show-page columns that customers (anyone but Admin and Sales) never see.
     staff_only_columns: tuple[str, ...] = ()
@@ -158,8 +231,7 @@ class ScopedModelView(ModelView):
         ):
             flash(str(FLAMSG_ERR_SEC_ACCESS_DENIED), "danger")
             return redirect(".")
-        items = [self._scoped_get(pk) for pk in request.form.getlist("rowid")]
-        return action.func(items)
+        return action.func(self._scoped_get_many(request.form.getlist("rowid")))
 
     def _check_relation(self, item) -> None:
         """Refuse to create a row for, or move a row to, a relation outside the user's scope."""
@@ -200,13 +272,3 @@ def use_text_filters(view, column: str, filter_classes) -> None:
     filters = [filter_class(column, view.datamodel) for filter_class in filter_classes]
     view._filters.get_search_filters()[column] = filters
     view._filters._all_filters[column] = filters
-
-
-#: Row ids are 32-bit integers in both databases.
-_MAX_ROW_ID = 2**31 - 1
-
-
-def _is_row_id(pk) -> bool:
-    """Whether a URL's pk can be a row id at all (PostgreSQL raises on overflowing integers)."""
-    text = str(pk)
-    return text.isdigit() and len(text) <= 10 and int(text) <= _MAX_ROW_ID

@@ -19,8 +19,9 @@ from app.models import Decision, DecisionChannel, Relation, RelationKind, Renewa
 from app.renewals import access, decisions, mailer, notifications
 from app.renewals.validation import InvalidValue
 from app.views import TEMPLATE_FOLDER
+from app.views.params import positive_int
 
-_FIELD = re.compile(r"^decision-(\d{1,9})$")  # ids are 32-bit integers
+_FIELD = re.compile(r"^decision-([0-9]{1,9})$")  # ids are 32-bit integers
 SUMMARY_KEY = "rr_selection_summary"
 
 
@@ -123,11 +124,12 @@ class RenewalSelectionView(BaseView):
         """Whose page this is: a customer's own relation (or one of its clients, with
         ``?relation=``); for Admin and Sales the relation named by ``?relation=NUMBER``.
         Anything outside the user's scope is a 404, like a relation that does not exist."""
-        number = (request.values.get("relation") or "").strip().lstrip("#")
-        if number:
-            if not number.isdigit() or len(number) > 9:
+        text = (request.values.get("relation") or "").strip().lstrip("#")
+        if text:
+            number = positive_int(text)
+            if number is None:
                 abort(404)
-            relation = db.scalar(select(Relation).where(Relation.number == int(number)))
+            relation = db.scalar(select(Relation).where(Relation.number == number))
             if relation is None or not access.can_access_relation(db, g.user, relation.id):
                 abort(404)
             return relation
@@ -143,9 +145,9 @@ class RenewalSelectionView(BaseView):
 
     def _page(self, db, relation: Relation, form, submitted, row_errors=None):
         window = int(current_app.config.get("RENEWAL_WINDOW_DAYS", 92))
-        name_filter = (request.args.get("q") or "")[:100]
+        name_filter = (request.args.get("q") or "").replace("\x00", "")[:100]
         client = (request.args.get("client") or "").strip()
-        client_number = int(client) if client.isdigit() and len(client) <= 9 else None
+        client_number = positive_int(client)
         today = dt.date.today()
         rows = decisions.selection_rows(
             db, relation, today, window, name_filter=name_filter, client_number=client_number
