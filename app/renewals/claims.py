@@ -1,12 +1,14 @@
 """Claiming work in the database: the one mechanism every job uses to run exactly once.
 
 A job claims a unit of work by inserting its log row; the row's unique constraint makes a
-concurrent run's insert of the same row a no-op, so only one run owns (and sends) it.
+concurrent run's insert of the same row a no-op, so only one run owns (and sends) it. Once
+the work is done (an email sent or failed), its outcome is written and committed at once
+(``record_outcomes``), so a crash after it never loses or repeats it.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, Update, bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,3 +32,27 @@ def insert_ignoring_duplicates(
                 session.execute(insert(table), [row])
         except IntegrityError:
             pass
+
+
+#: What every claimed log row records about its outcome.
+OUTCOME_COLUMNS = ("status", "recipient", "error", "sent_at", "attempts")
+
+
+def outcome_update(table: Table, *extra_columns: str) -> Update:
+    """The UPDATE that records one claimed row's outcome and releases its claim.
+
+    Executed with rows of ``{"log_id": ..., "status": ..., ...}`` (Core, by primary key: no
+    ORM bookkeeping per email)."""
+    columns = (*OUTCOME_COLUMNS, *extra_columns)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("log_id"))
+        .values({**{name: bindparam(name) for name in columns}, "claim_token": None})
+    )
+
+
+def record_outcomes(session: Session, statement: Update, rows: list[dict]) -> None:
+    """Write outcomes and commit them, so they survive whatever happens next."""
+    if rows:
+        session.execute(statement, rows)
+        session.commit()

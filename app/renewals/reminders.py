@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -33,7 +33,7 @@ from app.models.base import utcnow
 from app.models.domain import unicode_domain_name
 from app.renewals import email_templates, mailer
 from app.renewals.calendar import DEFAULT_OFFSETS, Offset, due_ranges, parse_offsets, remaining
-from app.renewals.claims import insert_ignoring_duplicates
+from app.renewals.claims import insert_ignoring_duplicates, outcome_update, record_outcomes
 from app.renewals.validation import InvalidValue, normalize_email
 
 log = logging.getLogger(__name__)
@@ -383,7 +383,7 @@ def _send_chunk(session, outbox, today, settings, chunk, templates, summary) -> 
         updates += _outcome(
             owned, digest, digest.recipient.email[:254], ReminderStatus.skipped, reason, None
         )
-    _record(session, updates)
+    record_outcomes(session, _RECORD, updates)
     for result in outbox.send(outgoing):  # the next email is built after this one is recorded
         digest = result.email.tag
         if result.ok:
@@ -397,7 +397,9 @@ def _send_chunk(session, outbox, today, settings, chunk, templates, summary) -> 
             summary.failed += 1
             summary.problems.append(f"#{digest.recipient.number} {result.email.to}: {result.error}")
             status, error, sent_at = ReminderStatus.failed, result.error, None
-        _record(session, _outcome(owned, digest, result.email.to[:254], status, error, sent_at))
+        record_outcomes(
+            session, _RECORD, _outcome(owned, digest, result.email.to[:254], status, error, sent_at)
+        )
 
 
 def _renderer(source, digest, today, settings) -> Callable[[], email_templates.RenderedEmail]:
@@ -405,26 +407,8 @@ def _renderer(source, digest, today, settings) -> Callable[[], email_templates.R
     return lambda: email_templates.render(source, digest_context(digest, today, settings))
 
 
-#: One log row's outcome: an UPDATE by primary key (Core: no ORM bookkeeping per email).
-_RECORD = (
-    update(ReminderLog.__table__)
-    .where(ReminderLog.__table__.c.id == bindparam("log_id"))
-    .values(
-        status=bindparam("status"),
-        recipient=bindparam("recipient"),
-        error=bindparam("error"),
-        sent_at=bindparam("sent_at"),
-        attempts=bindparam("attempts"),
-        claim_token=None,
-    )
-)
-
-
-def _record(session: Session, rows: list[dict]) -> None:
-    """Write outcomes and commit them, so they survive whatever happens next."""
-    if rows:
-        session.execute(_RECORD, rows)
-        session.commit()
+#: One log row's outcome.
+_RECORD = outcome_update(ReminderLog.__table__)
 
 
 def _outcome(owned, digest, recipient, status, error, sent_at) -> list[dict]:

@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from flask_appbuilder.security.sqla.models import Role, User, assoc_user_role
-from sqlalchemy import and_, bindparam, exists, func, not_, or_, select, update
+from sqlalchemy import and_, exists, func, not_, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from app.models import (
@@ -61,7 +61,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.models.domain import unicode_domain_name
 from app.renewals import access, email_templates, mailer
-from app.renewals.claims import insert_ignoring_duplicates
+from app.renewals.claims import insert_ignoring_duplicates, outcome_update, record_outcomes
 from app.renewals.notifications import CHANNEL_NAMES
 from app.renewals.processing import OPEN_STATES
 from app.renewals.validation import InvalidValue, normalize_email
@@ -634,7 +634,7 @@ def _send_chunk(session, outbox, today, mail, source, chunk, retry_ids, summary,
         outgoing.append(
             mailer.OutgoingEmail(to, _renderer(source, digest, today, mail), tag=(digest, row))
         )
-    _record(session, updates)
+    record_outcomes(session, _RECORD, updates)
     for result in outbox.send(outgoing):  # the next email is built after this one is recorded
         digest, row = result.email.tag
         if result.ok:
@@ -644,7 +644,7 @@ def _send_chunk(session, outbox, today, mail, source, chunk, retry_ids, summary,
         else:
             _failed(summary, say, digest, result.error)
             outcome = {"status": SalesDigestStatus.failed, "error": result.error}
-        _record(session, [row | outcome])
+        record_outcomes(session, _RECORD, [row | outcome])
 
 
 def _renderer(source, digest, today, mail) -> Callable[[], email_templates.RenderedEmail]:
@@ -652,30 +652,10 @@ def _renderer(source, digest, today, mail) -> Callable[[], email_templates.Rende
     return lambda: email_templates.render(source, digest_context(digest, today, mail))
 
 
-#: One log row's outcome: an UPDATE by primary key.
-_RECORD = (
-    update(SalesDigestLog.__table__)
-    .where(SalesDigestLog.__table__.c.id == bindparam("log_id"))
-    .values(
-        status=bindparam("status"),
-        recipient=bindparam("recipient"),
-        error=bindparam("error"),
-        sent_at=bindparam("sent_at"),
-        attempts=bindparam("attempts"),
-        covered_until=bindparam("covered_until"),
-        expiring_count=bindparam("expiring_count"),
-        queue_count=bindparam("queue_count"),
-        automated_count=bindparam("automated_count"),
-        claim_token=None,
-    )
+#: One log row's outcome, with what the digest covered.
+_RECORD = outcome_update(
+    SalesDigestLog.__table__, "covered_until", "expiring_count", "queue_count", "automated_count"
 )
-
-
-def _record(session: Session, rows: list[dict]) -> None:
-    """Write outcomes and commit them, so they survive whatever happens next."""
-    if rows:
-        session.execute(_RECORD, rows)
-        session.commit()
 
 
 def _failed(summary: DigestRunSummary, say, digest: SalesDigest, problem: str) -> None:
