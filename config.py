@@ -37,7 +37,7 @@ class Config:
     # --- Flask-AppBuilder ----------------------------------------------------------------------
     APP_NAME = "Renewal Reminder"
     APP_THEME = ""
-    ADDON_MANAGERS = ["app.addon.RenewalReminderManager"]
+    ADDON_MANAGERS = ["renewal_reminder.addon.RenewalReminderManager"]
     # The schema comes from Alembic migrations (flask db upgrade), not from create_all.
     FAB_CREATE_DB = False
     # Permission rows are written at start-up by default; with several workers set it to 0 and

@@ -10,7 +10,7 @@ import os
 import secrets
 from pathlib import Path
 
-from app import PROJECT_DIR, create_app
+from renewal_reminder.standalone import PROJECT_DIR, create_app
 
 __all__ = ["create_app", "main"]
 
@@ -30,13 +30,13 @@ def main() -> None:
     os.environ.setdefault("SECRET_KEY", _demo_secret_key(instance_dir))
     os.environ.setdefault("DEMO_MODE", "1")
 
-    from app.setup import prepare_database
+    from renewal_reminder.setup import prepare_database
 
     app = create_app()
     with app.app_context():
         logins = prepare_database(app, load_demo_data=True)
     if app.config.get("SCHEDULER_ENABLED", True):
-        from app.scheduler import create_scheduler
+        from renewal_reminder.scheduler import create_scheduler
 
         create_scheduler(app).start()
         print(f"Scheduler: reminders every {app.config['REMINDER_INTERVAL_HOURS']} h.")

@@ -2,7 +2,7 @@
 
 A host enables the product with one line::
 
-    ADDON_MANAGERS = ["app.addon.RenewalReminderManager"]
+    ADDON_MANAGERS = ["renewal_reminder.addon.RenewalReminderManager"]
 
 FAB imports the manager, constructs it, then calls ``pre_process``, ``register_views`` and
 ``post_process`` inside a ``try`` that only *logs* exceptions: a broken addon would leave the
@@ -18,18 +18,17 @@ from flask import current_app, request
 from flask_appbuilder.basemanager import BaseManager
 from flask_mail import Mail
 from flask_wtf.csrf import CSRFProtect
+from renewal_reminder.models import TABLE_PREFIX
+from renewal_reminder.renewals.automation import AutomationSettings
+from renewal_reminder.renewals.codes import CodeSettings
+from renewal_reminder.renewals.email_templates import ensure_default_templates
+from renewal_reminder.renewals.registrars import InvalidBackend, get_backend
+from renewal_reminder.renewals.reminders import ReminderSettings
+from renewal_reminder.roles import BUILTIN_ROLES, MENU_CATEGORY, ensure_roles
+from renewal_reminder.session import REGISTRAR_EXTENSION
+from renewal_reminder.views.fab_guard import check_fab_arguments
 from sqlalchemy import event, inspect
 from sqlalchemy.exc import DataError
-
-from app.models import TABLE_PREFIX
-from app.renewals.automation import AutomationSettings
-from app.renewals.codes import CodeSettings
-from app.renewals.email_templates import ensure_default_templates
-from app.renewals.registrars import InvalidBackend, get_backend
-from app.renewals.reminders import ReminderSettings
-from app.roles import BUILTIN_ROLES, MENU_CATEGORY, ensure_roles
-from app.session import REGISTRAR_EXTENSION
-from app.views.fab_guard import check_fab_arguments
 
 log = logging.getLogger(__name__)
 
@@ -162,19 +161,19 @@ class RenewalReminderManager(BaseManager):
             ensure_default_templates(session)
 
     def _register_views(self) -> None:
-        from app.views.admin import (
+        from renewal_reminder.views.admin import (
             ConfirmationRequestView,
             DomainView,
             RelationView,
             RenewalDecisionView,
         )
-        from app.views.confirmation import ConfirmationView, too_many_attempts
-        from app.views.expirations import ExpirationListView
-        from app.views.health import HealthView
-        from app.views.portfolio import PortfolioImportView
-        from app.views.queue import RenewalQueueView
-        from app.views.reminders import EmailTemplateView, ReminderLogView
-        from app.views.selection import RenewalSelectionView
+        from renewal_reminder.views.confirmation import ConfirmationView, too_many_attempts
+        from renewal_reminder.views.expirations import ExpirationListView
+        from renewal_reminder.views.health import HealthView
+        from renewal_reminder.views.portfolio import PortfolioImportView
+        from renewal_reminder.views.queue import RenewalQueueView
+        from renewal_reminder.views.reminders import EmailTemplateView, ReminderLogView
+        from renewal_reminder.views.selection import RenewalSelectionView
 
         ab = self.appbuilder
         ab.add_view(
@@ -253,7 +252,7 @@ class RenewalReminderManager(BaseManager):
             raise AddonStartupError(f"views not registered: {sorted(expected - registered)}")
 
     def _register_cli(self, app) -> None:
-        from app.cli import COMMAND_GROUPS
+        from renewal_reminder.cli import COMMAND_GROUPS
 
         for group in COMMAND_GROUPS:
             if group.name not in app.cli.commands:

@@ -1,4 +1,4 @@
-"""The product's ``flask`` commands. Thin: parse, call ``app.renewals``, print.
+"""The product's ``flask`` commands. Thin: parse, call ``renewal_reminder.renewals``, print.
 
 Registered on the host app by the addon, so they work as ``flask --app run <group> ...``.
 """
@@ -10,15 +10,14 @@ import contextlib
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from renewal_reminder.jobs import run_processing, run_reminders, run_sales_digest
+from renewal_reminder.models import Domain
+from renewal_reminder.renewals import codes, demo, mailer
+from renewal_reminder.renewals.accounts import create_login
+from renewal_reminder.renewals.portfolio import PortfolioImportError, import_portfolio
+from renewal_reminder.renewals.validation import InvalidValue, normalize_domain_name
+from renewal_reminder.session import current_session
 from sqlalchemy import select
-
-from app.jobs import run_processing, run_reminders, run_sales_digest
-from app.models import Domain
-from app.renewals import codes, demo, mailer
-from app.renewals.accounts import create_login
-from app.renewals.portfolio import PortfolioImportError, import_portfolio
-from app.renewals.validation import InvalidValue, normalize_domain_name
-from app.session import current_session
 
 
 def _security_manager():
@@ -175,7 +174,7 @@ def _run_job(job, day, dry_run: bool) -> None:
 @with_appcontext
 def scheduler_command():
     """Run the job scheduler in this process (one per deployment; web workers run none)."""
-    from app.scheduler import create_scheduler
+    from renewal_reminder.scheduler import create_scheduler
 
     scheduler = create_scheduler(current_app._get_current_object(), blocking=True)
     click.echo("Scheduler running; Ctrl+C to stop.")

@@ -2,7 +2,7 @@
 
 Each run gets its own app context, hence its own database session, and leaves a ``JobRun``
 row (when it ran, how it went, when the scheduler will run it next) for the Admin screens.
-Jobs never read ``g.user``: everything they do goes through ``app.renewals``.
+Jobs never read ``g.user``: everything they do goes through ``renewal_reminder.renewals``.
 """
 
 from __future__ import annotations
@@ -13,17 +13,16 @@ from collections.abc import Callable
 from typing import Protocol
 
 from flask import Flask
+from renewal_reminder.models import JobRun
+from renewal_reminder.models.base import utcnow
+from renewal_reminder.renewals import automation
+from renewal_reminder.renewals.automation import AutomationSettings, AutomationSummary
+from renewal_reminder.renewals.mailer import MailSettings
+from renewal_reminder.renewals.reminders import ReminderSettings, RunSummary, send_reminders
+from renewal_reminder.renewals.sales_digest import DigestRunSummary, send_sales_digests
+from renewal_reminder.session import current_registrar, current_session
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from app.models import JobRun
-from app.models.base import utcnow
-from app.renewals import automation
-from app.renewals.automation import AutomationSettings, AutomationSummary
-from app.renewals.mailer import MailSettings
-from app.renewals.reminders import ReminderSettings, RunSummary, send_reminders
-from app.renewals.sales_digest import DigestRunSummary, send_sales_digests
-from app.session import current_registrar, current_session
 
 log = logging.getLogger(__name__)
 

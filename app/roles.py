@@ -4,12 +4,12 @@ Sales, Reseller and Client are FAB *builtin* roles: their permissions live here,
 checked in memory, and cannot be widened from the Security screens. Admin is FAB's own
 ``AUTH_ROLE_ADMIN`` and receives every permission. None of these roles gets anything on FAB's
 Security views (users, roles, permissions): ``can_edit`` on roles would be a privilege escalation.
-Which *rows* a role sees is decided separately, by ``app.renewals.access``.
+Which *rows* a role sees is decided separately, by ``renewal_reminder.renewals.access``.
 """
 
 from __future__ import annotations
 
-from app.renewals.access import ROLE_CLIENT, ROLE_RESELLER, ROLE_SALES
+from renewal_reminder.renewals.access import ROLE_CLIENT, ROLE_RESELLER, ROLE_SALES
 
 MENU_CATEGORY = "Renewals"
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 from flask_migrate import upgrade
-
-from app.renewals.demo import DEMO_PASSWORDS, load_demo
-from app.renewals.email_templates import ensure_default_templates
-from app.roles import ensure_roles
+from renewal_reminder.renewals.demo import DEMO_PASSWORDS, load_demo
+from renewal_reminder.renewals.email_templates import ensure_default_templates
+from renewal_reminder.roles import ensure_roles
 
 
 def prepare_database(app: Flask, load_demo_data: bool = False) -> dict:

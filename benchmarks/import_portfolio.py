@@ -28,8 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app import create_app  # noqa: E402
-from app.renewals.portfolio import import_portfolio  # noqa: E402
+from renewal_reminder.renewals.portfolio import import_portfolio  # noqa: E402
+from renewal_reminder.standalone import create_app  # noqa: E402
 
 HEADER = [
     "domain",

@@ -21,10 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import insert  # noqa: E402
-
-from app import create_app  # noqa: E402
-from app.models import (  # noqa: E402
+from renewal_reminder.models import (  # noqa: E402
     Decision,
     DecisionChannel,
     Domain,
@@ -33,8 +30,10 @@ from app.models import (  # noqa: E402
     RelationKind,
     RenewalDecision,
 )
-from app.models.base import utcnow  # noqa: E402
-from app.renewals.accounts import create_login  # noqa: E402
+from renewal_reminder.models.base import utcnow  # noqa: E402
+from renewal_reminder.renewals.accounts import create_login  # noqa: E402
+from renewal_reminder.standalone import create_app  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
 
 PASSWORD = "benchmark-password"
 

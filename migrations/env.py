@@ -45,7 +45,7 @@ def get_metadata():
     # which is not db.metadata: the standalone app owns and migrates both.
     from flask_appbuilder import Model
 
-    import app.models  # noqa: F401  (registers the product's tables)
+    import renewal_reminder.models  # noqa: F401  (registers the product's tables)
 
     return Model.metadata
 

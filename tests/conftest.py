@@ -17,15 +17,14 @@ from collections.abc import Iterator
 import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
-from flask_mail import Mail
 from flask_appbuilder import Model
+from flask_mail import Mail
+from renewal_reminder.renewals.accounts import create_login
+from renewal_reminder.renewals.registrars import get_backend
+from renewal_reminder.session import REGISTRAR_EXTENSION
+from renewal_reminder.standalone import create_app
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-
-from app import create_app
-from app.renewals.accounts import create_login
-from app.renewals.registrars import get_backend
-from app.session import REGISTRAR_EXTENSION
 
 #: Tables whose rows belong to one test. Roles and permissions stay for the whole session:
 #: they are the same in every test and slow to rebuild.
@@ -66,7 +65,7 @@ def database_url(tmp_path_factory) -> Iterator[str]:
     # Build the schema the way production does: the Alembic migrations.
     app = create_app(_test_config(url))
     with app.app_context():
-        from app.setup import prepare_database
+        from renewal_reminder.setup import prepare_database
 
         prepare_database(app)
         app.extensions["sqlalchemy"].engine.dispose()
@@ -334,7 +333,7 @@ class World:
 def world(app, session, make_user):
     import datetime as dt
 
-    from app.models import Domain, Relation, RelationKind
+    from renewal_reminder.models import Domain, Relation, RelationKind
 
     w = World()
     w.admin = make_user("admin@example.com", "Admin")
@@ -435,7 +434,7 @@ def screenshot(page, name: str) -> str:
 def run_in_parallel(app_config: dict, count: int, job) -> list:
     """Call ``job(app)`` at the same moment in ``count`` threads, each with its own app (own
     engine and connections), as that many app servers would; return the results."""
-    from app import create_app
+    from renewal_reminder.standalone import create_app
 
     apps = [create_app(dict(app_config)) for _ in range(count)]
     barrier = threading.Barrier(count)

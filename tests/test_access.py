@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from renewal_reminder.models import Decision, DecisionChannel, Domain, RenewalDecision
 
-from app.models import Decision, DecisionChannel, Domain, RenewalDecision
 from tests.conftest import login
 
 #: FAB answers a signed-in user without the permission with 403 (a redirect in older versions).
@@ -217,7 +217,7 @@ def test_add_cannot_create_a_domain_for_another_relation(client, world, session,
 
 
 def test_access_functions_deny_without_a_user(session, world):
-    from app.renewals import access
+    from renewal_reminder.renewals import access
 
     assert access.can_access_relation(session, None, world.c1.id) is False
     with pytest.raises(access.AccessDenied):

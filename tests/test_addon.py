@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from renewal_reminder.addon import AddonStartupError
+from renewal_reminder.models import Domain, Relation, RelationKind
+from renewal_reminder.renewals.accounts import create_login
 
-from app.addon import AddonStartupError
-from app.models import Domain, Relation, RelationKind
-from app.renewals.accounts import create_login
 from tests.host_app import Note, create_host_app
 
 
@@ -22,7 +22,7 @@ def host_app(tmp_path):
 
 def test_host_app_serves_its_own_screens_and_the_products(host_app):
     appbuilder = host_app.extensions["appbuilder"]
-    assert "app.addon.RenewalReminderManager" in appbuilder.addon_managers
+    assert "renewal_reminder.addon.RenewalReminderManager" in appbuilder.addon_managers
     with host_app.app_context():
         session = appbuilder.session
         sm = appbuilder.sm

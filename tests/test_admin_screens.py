@@ -6,8 +6,8 @@ import datetime as dt
 import io
 
 import pytest
+from renewal_reminder.models import Domain, Relation
 
-from app.models import Domain, Relation
 from tests.conftest import login
 
 
@@ -138,7 +138,7 @@ def test_list_shows_days_left(admin_client, world):
 
 
 def test_domain_page_lists_its_decisions(admin_client, world, session):
-    from app.models import Decision, DecisionChannel, RenewalDecision
+    from renewal_reminder.models import Decision, DecisionChannel, RenewalDecision
 
     session.add(
         RenewalDecision(

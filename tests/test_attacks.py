@@ -8,9 +8,7 @@ import re
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-from sqlalchemy import func, select
-
-from app.models import (
+from renewal_reminder.models import (
     ConfirmationRequest,
     Decision,
     DecisionChannel,
@@ -18,8 +16,10 @@ from app.models import (
     Relation,
     RenewalDecision,
 )
-from app.renewals import codes
-from app.renewals.email_templates import ensure_default_templates
+from renewal_reminder.renewals import codes
+from renewal_reminder.renewals.email_templates import ensure_default_templates
+from sqlalchemy import func, select
+
 from tests.conftest import PASSWORD, login
 
 DENIED = (302, 403)
@@ -205,7 +205,7 @@ def test_no_privilege_escalation_through_fab_security_forms(
 
 def test_builtin_roles_grant_exactly_what_roles_py_lists(app, world, session, security_manager):
     """Match every permission-on-view FAB knows against each builtin role's regexes."""
-    from app.roles import BUILTIN_ROLES
+    from renewal_reminder.roles import BUILTIN_ROLES
 
     pvs = session.scalars(select(security_manager.permissionview_model)).all()
     assert pvs, "permission rows exist (prepare_database)"
@@ -475,7 +475,7 @@ def test_bulk_actions_stay_in_scope(client, world, smtp, templates, login_attr):
 
 @pytest.mark.parametrize("login_attr", NON_ADMINS)
 def test_no_actions_on_admin_only_views(client, world, session, templates, login_attr):
-    from app.models import EmailTemplate
+    from renewal_reminder.models import EmailTemplate
 
     row = session.scalars(select(EmailTemplate)).first()
     row.subject = "Changed by admin"
@@ -744,7 +744,7 @@ XSS = '<script>alert("rr")</script><img src=x onerror=alert(1)>'
     ],
 )
 def test_relation_names_are_escaped_everywhere(client, world, session, templates, login_attr, url):
-    from app.models import EmailTemplate
+    from renewal_reminder.models import EmailTemplate
 
     world.c1.name = XSS
     session.add(
@@ -1019,7 +1019,7 @@ def _grant(security_manager, session, user, role_name, view, permissions):
 @pytest.fixture
 def reseller_two(world, session):
     """A second reseller, of sales contact B, with a client."""
-    from app.models import RelationKind
+    from renewal_reminder.models import RelationKind
 
     r2 = Relation(
         number=300,

@@ -6,10 +6,8 @@ import datetime as dt
 
 import pytest
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import select
-
-from app.jobs import run_processing
-from app.models import (
+from renewal_reminder.jobs import run_processing
+from renewal_reminder.models import (
     Decision,
     DecisionChannel,
     Domain,
@@ -17,7 +15,9 @@ from app.models import (
     ProcessingState,
     RenewalDecision,
 )
-from app.renewals.registrars import simulated
+from renewal_reminder.renewals.registrars import simulated
+from sqlalchemy import select
+
 from tests.conftest import run_in_parallel
 
 TODAY = dt.date.today()  # the world fixture's domains expire 10-30 days from today

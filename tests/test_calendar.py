@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
-from app.renewals.calendar import (
+from renewal_reminder.renewals.calendar import (
     DEFAULT_OFFSETS,
     InvalidOffsets,
     Offset,
@@ -14,7 +13,7 @@ from app.renewals.calendar import (
     due_ranges,
     parse_offsets,
 )
-from app.renewals.reminders import describe
+from renewal_reminder.renewals.reminders import describe
 
 OFFSETS = parse_offsets(DEFAULT_OFFSETS)
 D = dt.date

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from renewal_reminder.models import RelationUser
 from sqlalchemy import func, select
-
-from app.models import RelationUser
 
 
 def count_users(session, security_manager) -> int:

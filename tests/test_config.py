@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from app import ConfigurationError, create_app
+from renewal_reminder.standalone import ConfigurationError, create_app
 
 
 def _config(database_url: str, **overrides) -> dict:

@@ -7,9 +7,7 @@ import logging
 import re
 
 import pytest
-from sqlalchemy import func, select
-
-from app.models import (
+from renewal_reminder.models import (
     ConfirmationRequest,
     Decision,
     DecisionChannel,
@@ -18,8 +16,10 @@ from app.models import (
     ProcessingState,
     RenewalDecision,
 )
-from app.renewals import codes
-from app.renewals.email_templates import ensure_default_templates
+from renewal_reminder.renewals import codes
+from renewal_reminder.renewals.email_templates import ensure_default_templates
+from sqlalchemy import func, select
+
 from tests.conftest import login
 
 CODE = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b")

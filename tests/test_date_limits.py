@@ -8,10 +8,8 @@ import io
 
 import pytest
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import func, select
-
-from app.jobs import run_processing, run_reminders
-from app.models import (
+from renewal_reminder.jobs import run_processing, run_reminders
+from renewal_reminder.models import (
     Decision,
     DecisionChannel,
     Domain,
@@ -19,14 +17,16 @@ from app.models import (
     ProcessingState,
     RenewalDecision,
 )
-from app.renewals import calendar
-from app.renewals.mailer import MailSettings
-from app.renewals.portfolio import PortfolioImportError, import_portfolio
-from app.renewals.registrars import renewed_expiry
-from app.renewals.registrars.manual import check_new_expiry
-from app.renewals.sales_digest import send_sales_digests
-from app.renewals.validation import InvalidValue, check_expiry_date, latest_expiry
-from app.session import current_session
+from renewal_reminder.renewals import calendar
+from renewal_reminder.renewals.mailer import MailSettings
+from renewal_reminder.renewals.portfolio import PortfolioImportError, import_portfolio
+from renewal_reminder.renewals.registrars import renewed_expiry
+from renewal_reminder.renewals.registrars.manual import check_new_expiry
+from renewal_reminder.renewals.sales_digest import send_sales_digests
+from renewal_reminder.renewals.validation import InvalidValue, check_expiry_date, latest_expiry
+from renewal_reminder.session import current_session
+from sqlalchemy import func, select
+
 from tests.conftest import login
 
 TODAY = dt.date.today()

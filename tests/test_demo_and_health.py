@@ -9,10 +9,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_appbuilder import Model
+from renewal_reminder.models import Domain, Relation, RelationKind, RelationUser
+from renewal_reminder.renewals.demo import DEMO_PASSWORDS
 from sqlalchemy import func, select
 
-from app.models import Domain, Relation, RelationKind, RelationUser
-from app.renewals.demo import DEMO_PASSWORDS
 from tests.conftest import login
 
 
@@ -87,7 +87,7 @@ def test_demo_load_with_force_on_an_empty_database(app, session):
 @pytest.mark.app_config(DEMO_MODE=True)
 def test_demo_load_is_all_or_nothing(app, session, security_manager, monkeypatch):
     """A failure while creating the last login leaves no relation, domain or login behind."""
-    from app.renewals import demo
+    from renewal_reminder.renewals import demo
 
     real_create_login = demo.create_login
 

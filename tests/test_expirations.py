@@ -8,8 +8,7 @@ import datetime as dt
 import io
 
 import pytest
-
-from app.models import (
+from renewal_reminder.models import (
     Decision,
     DecisionChannel,
     Domain,
@@ -19,8 +18,9 @@ from app.models import (
     RelationKind,
     RenewalDecision,
 )
-from app.renewals import expirations
-from app.renewals.expirations import ExpirationFilters, InvalidFilter, parse_filters
+from renewal_reminder.renewals import expirations
+from renewal_reminder.renewals.expirations import ExpirationFilters, InvalidFilter, parse_filters
+
 from tests.conftest import login
 
 TODAY = dt.date.today()

@@ -5,10 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError, StatementError
-
-from app.models import (
+from renewal_reminder.models import (
     Decision,
     DecisionChannel,
     Domain,
@@ -18,7 +15,9 @@ from app.models import (
     RelationKind,
     RenewalDecision,
 )
-from app.renewals.lifecycle import status_after_expiry_change
+from renewal_reminder.renewals.lifecycle import status_after_expiry_change
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, StatementError
 
 TODAY = dt.date(2026, 11, 25)
 

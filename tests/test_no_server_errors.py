@@ -21,9 +21,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from flask_appbuilder import ModelView
-from sqlalchemy import func, select
-
-from app.models import (
+from renewal_reminder.models import (
     ConfirmationRequest,
     Decision,
     DecisionChannel,
@@ -33,8 +31,10 @@ from app.models import (
     ReminderStatus,
     RenewalDecision,
 )
-from app.renewals.email_templates import ensure_default_templates
-from app.renewals.portfolio import PortfolioImportError, import_portfolio
+from renewal_reminder.renewals.email_templates import ensure_default_templates
+from renewal_reminder.renewals.portfolio import PortfolioImportError, import_portfolio
+from sqlalchemy import func, select
+
 from tests.conftest import PASSWORD, login
 
 #: Hostile values, already percent-encoded for a URL or a form body.
@@ -528,7 +528,7 @@ def test_export_selected_takes_each_row_once_and_fast(client, world):
 
 
 def test_export_selected_refuses_too_many_rows(client, world, session):
-    from app.views.scoping import ScopedModelView
+    from renewal_reminder.views.scoping import ScopedModelView
 
     login(client, world.admin.username)
     rowids = [str(n) for n in range(1, ScopedModelView.max_bulk_rows + 2)]

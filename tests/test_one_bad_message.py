@@ -12,10 +12,8 @@ import logging
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select, update
-
-from app.jobs import run_reminders
-from app.models import (
+from renewal_reminder.jobs import run_reminders
+from renewal_reminder.models import (
     ConfirmationRequest,
     Domain,
     Relation,
@@ -24,12 +22,14 @@ from app.models import (
     SalesDigestLog,
     SalesDigestStatus,
 )
-from app.models.base import utcnow
-from app.renewals import email_templates, mailer, reminders
-from app.renewals.email_templates import RenderedEmail, ensure_default_templates
-from app.renewals.mailer import MailSettings
-from app.renewals.sales_digest import send_sales_digests
-from app.session import current_session
+from renewal_reminder.models.base import utcnow
+from renewal_reminder.renewals import email_templates, mailer, reminders
+from renewal_reminder.renewals.email_templates import RenderedEmail, ensure_default_templates
+from renewal_reminder.renewals.mailer import MailSettings
+from renewal_reminder.renewals.sales_digest import send_sales_digests
+from renewal_reminder.session import current_session
+from sqlalchemy import select, update
+
 from tests.conftest import _free_port, _Inbox, login
 
 TODAY = dt.date.today()
@@ -212,7 +212,7 @@ def test_an_international_bcc_is_left_out_when_the_server_lacks_smtputf8(
     app, session, ascii_only_smtp, customers, caplog, monkeypatch
 ):
     monkeypatch.setitem(app.config, "REMINDER_BCC", "archief@example.com, bcc-müller@example.nl")
-    with caplog.at_level(logging.WARNING, logger="app.renewals.mailer"):
+    with caplog.at_level(logging.WARNING, logger="renewal_reminder.renewals.mailer"):
         summary = run_reminders(app, TODAY)
     assert (summary.sent, summary.failed) == (2, 1)
     assert sorted(ascii_only_smtp.envelopes) == [
@@ -415,7 +415,7 @@ def test_sales_notification_to_an_international_address_goes_with_smtputf8(
 def test_sales_notification_without_smtputf8_fails_but_the_decision_stands(
     client, session, world, ascii_only_smtp, international_sales_contact, caplog
 ):
-    with caplog.at_level(logging.ERROR, logger="app.renewals.notifications"):
+    with caplog.at_level(logging.ERROR, logger="renewal_reminder.renewals.notifications"):
         decide_renewal(client, world)
     assert ascii_only_smtp.messages == []
     assert any(NO_SMTPUTF8 in record.getMessage() for record in caplog.records)

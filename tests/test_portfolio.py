@@ -6,15 +6,14 @@ import datetime as dt
 import io
 
 import pytest
-from sqlalchemy import select, update
-
-from app.models import Domain, DomainStatus, Relation, RelationKind
-from app.renewals.portfolio import (
+from renewal_reminder.models import Domain, DomainStatus, Relation, RelationKind
+from renewal_reminder.renewals.portfolio import (
     ImportSummary,
     PortfolioImportError,
     RowError,
     import_portfolio,
 )
+from sqlalchemy import select, update
 
 HEADER = (
     "domain,expiry_date,relation_number,relation_name,relation_email,"
@@ -427,7 +426,7 @@ def test_a_failure_while_writing_rolls_everything_back(session, imported, monkey
     def explode(*args):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("app.renewals.portfolio.status_after_expiry_change", explode)
+    monkeypatch.setattr("renewal_reminder.renewals.portfolio.status_after_expiry_change", explode)
     before = snapshot(session)
     with pytest.raises(RuntimeError, match="boom"):
         run(session, csv_text(*GOOD_ROWS))

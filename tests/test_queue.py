@@ -8,9 +8,7 @@ import threading
 
 import pytest
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import select
-
-from app.models import (
+from renewal_reminder.models import (
     Decision,
     DecisionChannel,
     Domain,
@@ -18,8 +16,10 @@ from app.models import (
     ProcessingState,
     RenewalDecision,
 )
-from app.renewals import processing
-from app.renewals.registrars import SimulatedRegistrar, simulated
+from renewal_reminder.renewals import processing
+from renewal_reminder.renewals.registrars import SimulatedRegistrar, simulated
+from sqlalchemy import select
+
 from tests.conftest import login
 
 simulated_backend = pytest.mark.app_config(REGISTRAR_BACKEND="simulated")
@@ -258,7 +258,7 @@ def test_renewed_domain_starts_a_new_cycle(client, world, session, registry):
     login(client, world.sales_a.username)
     execute(client, decision)
     domain = fresh(session, Domain, world.d_c1.id)
-    from app.renewals.decisions import selection_rows
+    from renewal_reminder.renewals.decisions import selection_rows
 
     later = domain.expiry_date - dt.timedelta(days=30)
     rows = selection_rows(session, world.c1, later, 92)

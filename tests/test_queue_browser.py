@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 from dateutil.relativedelta import relativedelta
-
-from app.models import (
+from renewal_reminder.models import (
     Decision,
     DecisionChannel,
     Domain,
@@ -13,7 +12,8 @@ from app.models import (
     ProcessingState,
     RenewalDecision,
 )
-from app.renewals.registrars import simulated
+from renewal_reminder.renewals.registrars import simulated
+
 from tests.conftest import PASSWORD, screenshot
 
 

@@ -9,8 +9,7 @@ import threading
 import types
 
 import pytest
-
-from app.renewals.registrars import (
+from renewal_reminder.renewals.registrars import (
     InvalidBackend,
     ManualRegistrar,
     RegistrarBackend,
@@ -18,8 +17,8 @@ from app.renewals.registrars import (
     SimulatedRegistrar,
     get_backend,
 )
-from app.renewals.registrars.base import DomainInfo, RenewResult
-from app.renewals.registrars.simulated import SHARED
+from renewal_reminder.renewals.registrars.base import DomainInfo, RenewResult
+from renewal_reminder.renewals.registrars.simulated import SHARED
 
 D = dt.date
 TODAY = D(2026, 5, 1)

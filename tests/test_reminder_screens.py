@@ -8,15 +8,15 @@ import html
 import re
 
 import pytest
-
-from app.models import EmailTemplate, JobRun, Relation, ReminderLog, ReminderStatus
-from app.renewals import email_templates, mailer, template_samples
-from app.renewals.email_templates import (
+from renewal_reminder.models import EmailTemplate, JobRun, Relation, ReminderLog, ReminderStatus
+from renewal_reminder.renewals import email_templates, mailer, template_samples
+from renewal_reminder.renewals.email_templates import (
     DEFAULTS,
     RENEWAL_REMINDER,
     SALES_DECISIONS,
     ensure_default_templates,
 )
+
 from tests.conftest import login
 
 DENIED = (302, 403)

@@ -5,12 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select
-
-from app import create_app
-from app.addon import AddonStartupError
-from app.jobs import run_reminders
-from app.models import (
+from renewal_reminder.addon import AddonStartupError
+from renewal_reminder.jobs import run_reminders
+from renewal_reminder.models import (
     Domain,
     DomainStatus,
     EmailTemplate,
@@ -20,7 +17,10 @@ from app.models import (
     ReminderLog,
     ReminderStatus,
 )
-from app.renewals.email_templates import RENEWAL_REMINDER, ensure_default_templates
+from renewal_reminder.renewals.email_templates import RENEWAL_REMINDER, ensure_default_templates
+from renewal_reminder.standalone import create_app
+from sqlalchemy import func, select
+
 from tests.conftest import run_in_parallel
 
 TODAY = dt.date(2027, 1, 10)
@@ -384,7 +384,7 @@ def test_post_expiry_notice(app, session, smtp, portfolio):
 
 
 def test_scheduler_runs_the_job_in_its_own_context(app, session, smtp, portfolio):
-    from app.scheduler import REMINDER_JOB_ID, create_scheduler
+    from renewal_reminder.scheduler import REMINDER_JOB_ID, create_scheduler
 
     add_domain(session, "scheduled.com", portfolio["direct"], dt.date.today())
     scheduler = create_scheduler(app)
@@ -402,7 +402,7 @@ def test_concurrent_runs_send_each_reminder_exactly_once(
     app_config, app, session, smtp, monkeypatch
 ):
     # Small chunks, so the runs claim and send side by side instead of one taking everything.
-    monkeypatch.setattr("app.renewals.reminders.CHUNK_SIZE", 4)
+    monkeypatch.setattr("renewal_reminder.renewals.reminders.CHUNK_SIZE", 4)
     ensure_default_templates(session)
     relations = [
         Relation(number=5000 + i, name=f"Customer {i}", billing_email=f"customer{i}@example.com")

@@ -6,10 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select
-
-from app.jobs import run_processing
-from app.models import (
+from renewal_reminder.jobs import run_processing
+from renewal_reminder.models import (
     Decision,
     DecisionChannel,
     Domain,
@@ -21,13 +19,15 @@ from app.models import (
     SalesDigestLog,
     SalesDigestStatus,
 )
-from app.models.base import utcnow
-from app.renewals import access, sales_digest
-from app.renewals.email_templates import SALES_DIGEST, ensure_default_templates
-from app.renewals.mailer import MailSettings
-from app.renewals.registrars import simulated
-from app.renewals.sales_digest import send_sales_digests
-from app.session import current_session
+from renewal_reminder.models.base import utcnow
+from renewal_reminder.renewals import access, sales_digest
+from renewal_reminder.renewals.email_templates import SALES_DIGEST, ensure_default_templates
+from renewal_reminder.renewals.mailer import MailSettings
+from renewal_reminder.renewals.registrars import simulated
+from renewal_reminder.renewals.sales_digest import send_sales_digests
+from renewal_reminder.session import current_session
+from sqlalchemy import func, select
+
 from tests.conftest import run_in_parallel
 
 TODAY = dt.date.today()  # the world fixture's domains expire 10-30 days from today
@@ -355,7 +355,7 @@ def test_concurrent_runs_send_one_email_per_sales_contact(
     app_config, app, session, smtp, make_user, monkeypatch
 ):
     # Small chunks, so the runs claim and send side by side instead of one taking everything.
-    monkeypatch.setattr("app.renewals.sales_digest.CHUNK_SIZE", 2)
+    monkeypatch.setattr("renewal_reminder.renewals.sales_digest.CHUNK_SIZE", 2)
     addresses = []
     for i in range(12):
         user = make_user(f"sales{i}@example.com", "Sales")
@@ -451,7 +451,7 @@ def test_lists_are_capped_but_counts_are_exact(app, session, world, smtp, monkey
 
 
 def test_cli_and_scheduler_run_the_digest(app, session, smtp):
-    from app.scheduler import SALES_DIGEST_JOB_ID, create_scheduler
+    from renewal_reminder.scheduler import SALES_DIGEST_JOB_ID, create_scheduler
 
     result = app.test_cli_runner().invoke(args=["renewals", "digest", "--dry-run"])
     assert result.exit_code == 0, result.output

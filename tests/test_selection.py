@@ -5,9 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select
-
-from app.models import (
+from renewal_reminder.models import (
     Decision,
     DecisionChannel,
     Domain,
@@ -15,6 +13,8 @@ from app.models import (
     ProcessingState,
     RenewalDecision,
 )
+from sqlalchemy import func, select
+
 from tests.conftest import login
 
 TODAY = dt.date.today()
@@ -314,7 +314,7 @@ def test_a_double_click_records_once(app_config, world, session, smtp):
     """Two identical submissions at the same moment, from two app servers: one decision."""
     import threading
 
-    from app import create_app
+    from renewal_reminder.standalone import create_app
 
     apps = [create_app(dict(app_config)) for _ in range(2)]
     barrier = threading.Barrier(2)

@@ -10,12 +10,10 @@ import time
 import pytest
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import select
-
-from app.jobs import run_reminders
-from app.models import Domain, EmailTemplate, Relation, ReminderLog, ReminderStatus
-from app.renewals import template_samples, template_sandbox
-from app.renewals.email_templates import (
+from renewal_reminder.jobs import run_reminders
+from renewal_reminder.models import Domain, EmailTemplate, Relation, ReminderLog, ReminderStatus
+from renewal_reminder.renewals import template_samples, template_sandbox
+from renewal_reminder.renewals.email_templates import (
     DEFAULTS,
     RENEWAL_REMINDER,
     TemplateProblem,
@@ -23,7 +21,9 @@ from app.renewals.email_templates import (
     ensure_default_templates,
     render,
 )
-from app.renewals.reminders import ReminderSettings
+from renewal_reminder.renewals.reminders import ReminderSettings
+from sqlalchemy import select
+
 from tests.conftest import login
 
 #: Each refused well within the test's time, with a message naming the limit.

@@ -7,9 +7,9 @@ import logging
 import re
 
 import pytest
+from renewal_reminder.standalone import ConfigurationError, create_app, is_strong_secret_key
+from renewal_reminder.views.csv_export import spreadsheet_safe
 
-from app import ConfigurationError, create_app, is_strong_secret_key
-from app.views.csv_export import spreadsheet_safe
 from tests.conftest import _test_config, login
 
 # --- headers ----------------------------------------------------------------------------------
@@ -115,14 +115,14 @@ def test_memory_rate_limits_in_production_warn(database_url, caplog):
         RATELIMIT_ENABLED=True,
         RATELIMIT_STORAGE_URI="memory://",
     )
-    with caplog.at_level(logging.WARNING, logger="app.web_security"):
+    with caplog.at_level(logging.WARNING, logger="renewal_reminder.web_security"):
         app = create_app(config)
         assert "RATELIMIT_STORAGE_URI" not in caplog.text, "CLI commands and jobs stay quiet"
         app.test_client().get("/health/")
         app.test_client().get("/health/")
     assert caplog.text.count("counted in memory") == 1, "once, at the first request"
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="app.web_security"):
+    with caplog.at_level(logging.WARNING, logger="renewal_reminder.web_security"):
         app = create_app({**config, "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379"})
         app.test_client().get("/health/")
     assert "RATELIMIT_STORAGE_URI" not in caplog.text

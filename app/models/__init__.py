@@ -1,9 +1,9 @@
 """The product's models. Importing this package registers every table on FAB's metadata."""
 
-from app.models.confirmation import ConfirmationRequest
-from app.models.decision import RenewalDecision
-from app.models.domain import Domain
-from app.models.enums import (
+from renewal_reminder.models.confirmation import ConfirmationRequest
+from renewal_reminder.models.decision import RenewalDecision
+from renewal_reminder.models.domain import Domain
+from renewal_reminder.models.enums import (
     AWAITING_DECISION,
     OUT_OF_CYCLE,
     Decision,
@@ -13,9 +13,9 @@ from app.models.enums import (
     RelationKind,
     ReminderStatus,
 )
-from app.models.relation import Relation, RelationUser
-from app.models.reminder import EmailTemplate, JobRun, ReminderLog
-from app.models.sales_digest import SalesDigestLog, SalesDigestStatus
+from renewal_reminder.models.relation import Relation, RelationUser
+from renewal_reminder.models.reminder import EmailTemplate, JobRun, ReminderLog
+from renewal_reminder.models.sales_digest import SalesDigestLog, SalesDigestStatus
 
 #: Every table the product owns; the addon creates exactly these when the host lets FAB
 #: create missing tables, and the migrations filter on the prefix.

@@ -6,10 +6,9 @@ import datetime as dt
 
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
+from renewal_reminder.models.base import utcnow
 from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-
-from app.models.base import utcnow
 
 
 class ConfirmationRequest(Model):

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
+from renewal_reminder.models.base import enum_column, utcnow
+from renewal_reminder.models.enums import Decision, DecisionChannel, ProcessingState
 from sqlalchemy import (
     CheckConstraint,
     Date,
@@ -20,11 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import enum_column, utcnow
-from app.models.enums import Decision, DecisionChannel, ProcessingState
-
 if TYPE_CHECKING:
-    from app.models.domain import Domain
+    from renewal_reminder.models.domain import Domain
 
 
 class RenewalDecision(Model):
@@ -78,7 +77,8 @@ class RenewalDecision(Model):
     )
     processed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     message: Mapped[str | None] = mapped_column(Text)
-    #: Set while a request or job is executing it at the registrar (see app.renewals.processing).
+    #: Set while a request or job is executing it at the registrar
+    #: (see ``renewal_reminder.renewals.processing``).
     claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     domain: Mapped[Domain] = relationship("Domain", back_populates="decisions")

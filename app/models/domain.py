@@ -7,15 +7,14 @@ from typing import TYPE_CHECKING
 
 import idna
 from flask_appbuilder import Model
+from renewal_reminder.models.base import created_column, enum_column, updated_column
+from renewal_reminder.models.enums import DomainStatus
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import created_column, enum_column, updated_column
-from app.models.enums import DomainStatus
-
 if TYPE_CHECKING:
-    from app.models.decision import RenewalDecision
-    from app.models.relation import Relation
+    from renewal_reminder.models.decision import RenewalDecision
+    from renewal_reminder.models.relation import Relation
 
 
 def unicode_domain_name(ascii_name: str) -> str:

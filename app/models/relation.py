@@ -7,14 +7,13 @@ from typing import TYPE_CHECKING
 
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
+from renewal_reminder.models.base import created_column, enum_column, updated_column
+from renewal_reminder.models.enums import RelationKind
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import created_column, enum_column, updated_column
-from app.models.enums import RelationKind
-
 if TYPE_CHECKING:
-    from app.models.domain import Domain
+    from renewal_reminder.models.domain import Domain
 
 
 class Relation(Model):

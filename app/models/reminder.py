@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_appbuilder import Model
+from renewal_reminder.models.base import enum_column, utcnow
+from renewal_reminder.models.enums import ReminderStatus
 from sqlalchemy import (
     Boolean,
     Date,
@@ -17,9 +19,6 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-
-from app.models.base import enum_column, utcnow
-from app.models.enums import ReminderStatus
 
 
 class ReminderLog(Model):

@@ -7,10 +7,9 @@ import enum
 
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
+from renewal_reminder.models.base import enum_column, utcnow
 from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-
-from app.models.base import enum_column, utcnow
 
 
 class SalesDigestStatus(enum.StrEnum):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from renewal_reminder.models import Relation, RelationKind, RelationUser
+from renewal_reminder.renewals.access import ROLE_ADMIN, ROLE_CLIENT, ROLE_RESELLER, ROLE_SALES
+from renewal_reminder.renewals.validation import InvalidValue, check_password, normalize_email
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-
-from app.models import Relation, RelationKind, RelationUser
-from app.renewals.access import ROLE_ADMIN, ROLE_CLIENT, ROLE_RESELLER, ROLE_SALES
-from app.renewals.validation import InvalidValue, check_password, normalize_email
 
 STAFF_ROLES = (ROLE_SALES, ROLE_ADMIN)
 

@@ -22,11 +22,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
-from app.models import (
+from renewal_reminder.models import (
     AWAITING_DECISION,
     Decision,
     DecisionChannel,
@@ -35,10 +31,13 @@ from app.models import (
     ProcessingState,
     RenewalDecision,
 )
-from app.models.base import utcnow
-from app.renewals import processing
-from app.renewals.registrars import RegistrarBackend
-from app.renewals.validation import InvalidValue
+from renewal_reminder.models.base import utcnow
+from renewal_reminder.renewals import processing
+from renewal_reminder.renewals.registrars import RegistrarBackend
+from renewal_reminder.renewals.validation import InvalidValue
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 

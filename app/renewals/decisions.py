@@ -7,7 +7,7 @@ marked ``superseded``, so the history is never rewritten. Once the sales contact
 the decision (done or failed), the page can no longer change it.
 
 Every entry point (the selection page, the public confirmation page, the sales queue) records
-through ``record_decisions``; the relation-tree check lives in ``app.renewals.access``.
+through ``record_decisions``; the relation-tree check lives in ``renewal_reminder.renewals.access``.
 """
 
 from __future__ import annotations
@@ -17,11 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
-
-from app.models import (
+from renewal_reminder.models import (
     AWAITING_DECISION,
     Decision,
     DecisionChannel,
@@ -31,9 +27,12 @@ from app.models import (
     Relation,
     RenewalDecision,
 )
-from app.models.base import utcnow
-from app.models.domain import unicode_domain_name
-from app.renewals.validation import InvalidValue, normalize_domain_name, parse_years
+from renewal_reminder.models.base import utcnow
+from renewal_reminder.models.domain import unicode_domain_name
+from renewal_reminder.renewals.validation import InvalidValue, normalize_domain_name, parse_years
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
 
 #: Statuses a domain can have while a customer may still decide for its current expiry date.
 DECIDABLE = (*AWAITING_DECISION, DomainStatus.renewal_confirmed, DomainStatus.renewal_declined)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from app.models import OUT_OF_CYCLE, DomainStatus
+from renewal_reminder.models import OUT_OF_CYCLE, DomainStatus
 
 
 def status_after_expiry_change(

@@ -32,8 +32,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from typing import TYPE_CHECKING, NamedTuple
 
 import idna
-
-from app.renewals.email_templates import RenderedEmail, TemplateProblem, one_line
+from renewal_reminder.renewals.email_templates import RenderedEmail, TemplateProblem, one_line
 
 if TYPE_CHECKING:
     from flask_mail import _Mail  # Flask-Mail's per-app state: app.extensions["mail"]

@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from renewal_reminder.models import Relation
+from renewal_reminder.renewals import email_templates, mailer
+from renewal_reminder.renewals.decisions import RecordedDecisions
 from sqlalchemy.orm import Session
-
-from app.models import Relation
-from app.renewals import email_templates, mailer
-from app.renewals.decisions import RecordedDecisions
 
 log = logging.getLogger(__name__)
 

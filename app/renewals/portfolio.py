@@ -59,19 +59,18 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from flask_appbuilder.security.sqla.models import Role, User
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.orm import Session
-
-from app.models import Domain, DomainStatus, Relation, RelationKind
-from app.models.base import utcnow
-from app.renewals.access import ROLE_SALES
-from app.renewals.lifecycle import status_after_expiry_change
-from app.renewals.validation import (
+from renewal_reminder.models import Domain, DomainStatus, Relation, RelationKind
+from renewal_reminder.models.base import utcnow
+from renewal_reminder.renewals.access import ROLE_SALES
+from renewal_reminder.renewals.lifecycle import status_after_expiry_change
+from renewal_reminder.renewals.validation import (
     InvalidValue,
     check_expiry_date,
     normalize_domain_name,
     normalize_email,
 )
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
 
 REQUIRED_COLUMNS = ("domain", "expiry_date", "relation_number", "relation_name", "relation_email")
 OPTIONAL_COLUMNS = (

@@ -23,10 +23,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
-
-from app.models import (
+from renewal_reminder.models import (
     AWAITING_DECISION,
     Decision,
     DecisionChannel,
@@ -35,10 +32,12 @@ from app.models import (
     ProcessingState,
     RenewalDecision,
 )
-from app.models.base import utcnow
-from app.renewals import access
-from app.renewals.registrars import RegistrarBackend, RegistrarError
-from app.renewals.validation import InvalidValue, check_expiry_date
+from renewal_reminder.models.base import utcnow
+from renewal_reminder.renewals import access
+from renewal_reminder.renewals.registrars import RegistrarBackend, RegistrarError
+from renewal_reminder.renewals.validation import InvalidValue, check_expiry_date
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.models import Relation
+from renewal_reminder.models import Relation
 
 
 def customer_email_relation(relation: Relation) -> Relation:

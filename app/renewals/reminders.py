@@ -19,22 +19,31 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
-
-from app.models import (
+from renewal_reminder.models import (
     AWAITING_DECISION,
     Domain,
     Relation,
     ReminderLog,
     ReminderStatus,
 )
-from app.models.base import utcnow
-from app.models.domain import unicode_domain_name
-from app.renewals import email_templates, mailer
-from app.renewals.calendar import DEFAULT_OFFSETS, Offset, due_ranges, parse_offsets, remaining
-from app.renewals.claims import insert_ignoring_duplicates, outcome_update, record_outcomes
-from app.renewals.validation import InvalidValue, normalize_email
+from renewal_reminder.models.base import utcnow
+from renewal_reminder.models.domain import unicode_domain_name
+from renewal_reminder.renewals import email_templates, mailer
+from renewal_reminder.renewals.calendar import (
+    DEFAULT_OFFSETS,
+    Offset,
+    due_ranges,
+    parse_offsets,
+    remaining,
+)
+from renewal_reminder.renewals.claims import (
+    insert_ignoring_duplicates,
+    outcome_update,
+    record_outcomes,
+)
+from renewal_reminder.renewals.validation import InvalidValue, normalize_email
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 

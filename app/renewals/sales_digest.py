@@ -44,10 +44,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from flask_appbuilder.security.sqla.models import Role, User, assoc_user_role
-from sqlalchemy import and_, exists, func, not_, or_, select, update
-from sqlalchemy.orm import Session, aliased
-
-from app.models import (
+from renewal_reminder.models import (
     AWAITING_DECISION,
     Decision,
     DecisionChannel,
@@ -58,13 +55,19 @@ from app.models import (
     SalesDigestLog,
     SalesDigestStatus,
 )
-from app.models.base import utcnow
-from app.models.domain import unicode_domain_name
-from app.renewals import access, email_templates, mailer
-from app.renewals.claims import insert_ignoring_duplicates, outcome_update, record_outcomes
-from app.renewals.notifications import CHANNEL_NAMES
-from app.renewals.processing import OPEN_STATES
-from app.renewals.validation import InvalidValue, normalize_email
+from renewal_reminder.models.base import utcnow
+from renewal_reminder.models.domain import unicode_domain_name
+from renewal_reminder.renewals import access, email_templates, mailer
+from renewal_reminder.renewals.claims import (
+    insert_ignoring_duplicates,
+    outcome_update,
+    record_outcomes,
+)
+from renewal_reminder.renewals.notifications import CHANNEL_NAMES
+from renewal_reminder.renewals.processing import OPEN_STATES
+from renewal_reminder.renewals.validation import InvalidValue, normalize_email
+from sqlalchemy import and_, exists, func, not_, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 log = logging.getLogger(__name__)
 

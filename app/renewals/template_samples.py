@@ -14,18 +14,17 @@ import datetime as dt
 from collections.abc import Callable
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy.orm import Session
-
-from app.models import Relation, RelationKind
-from app.renewals import codes, mailer, notifications, reminders, sales_digest
-from app.renewals.calendar import Offset
-from app.renewals.email_templates import (
+from renewal_reminder.models import Relation, RelationKind
+from renewal_reminder.renewals import codes, mailer, notifications, reminders, sales_digest
+from renewal_reminder.renewals.calendar import Offset
+from renewal_reminder.renewals.email_templates import (
     CONFIRMATION_REQUEST,
     RENEWAL_REMINDER,
     SALES_DECISIONS,
     SALES_DIGEST,
 )
-from app.renewals.reminders import Digest, DueReminder, Recipient, ReminderSettings
+from renewal_reminder.renewals.reminders import Digest, DueReminder, Recipient, ReminderSettings
+from sqlalchemy.orm import Session
 
 # --- renewal reminders --------------------------------------------------------------------------
 
@@ -310,7 +309,7 @@ def sample_contexts(
         known = ", ".join(sorted(BUILDERS))
         raise KeyError(
             f"no sample data for email template {name!r} (known: {known}); "
-            "add a builder to app.renewals.template_samples.BUILDERS"
+            "add a builder to renewal_reminder.renewals.template_samples.BUILDERS"
         ) from None
     if reminder_settings is None:
         reminder_settings = ReminderSettings.from_config({})

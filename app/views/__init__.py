@@ -1,4 +1,4 @@
-"""FAB screens: thin views over ``app.renewals``; one module per screen family."""
+"""FAB screens: thin views over ``renewal_reminder.renewals``; one module per screen family."""
 
 from pathlib import Path
 

@@ -1,7 +1,8 @@
 """CRUD screens for relations, domains and the renewal-decision history.
 
 Admin sees and edits everything; Sales, Reseller and Client reach the same screens read-only
-and see only the rows ``app.renewals.access`` allows them (enforced by ``FilterByAccess``).
+and see only the rows ``renewal_reminder.renewals.access`` allows them (enforced by
+``FilterByAccess``).
 """
 
 from __future__ import annotations
@@ -13,11 +14,7 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.urltools import get_filter_args, get_order_args
-from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import or_, select
-from wtforms import BooleanField
-
-from app.models import (
+from renewal_reminder.models import (
     ConfirmationRequest,
     Domain,
     DomainStatus,
@@ -25,10 +22,10 @@ from app.models import (
     RelationKind,
     RenewalDecision,
 )
-from app.renewals import access, codes, mailer, processing
-from app.session import current_registrar
-from app.views.csv_export import csv_of_loaded, csv_response
-from app.views.forms import (
+from renewal_reminder.renewals import access, codes, mailer, processing
+from renewal_reminder.session import current_registrar
+from renewal_reminder.views.csv_export import csv_of_loaded, csv_response
+from renewal_reminder.views.forms import (
     DomainName,
     EmailAddress,
     ExpiryDate,
@@ -37,13 +34,16 @@ from app.views.forms import (
     Years,
     enum_select,
 )
-from app.views.params import positive_int
-from app.views.scoping import (
+from renewal_reminder.views.params import positive_int
+from renewal_reminder.views.scoping import (
     FilterByAccess,
     FilterUserHasRole,
     ScopedModelView,
     use_text_filters,
 )
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import or_, select
+from wtforms import BooleanField
 
 CSV_PAGE_SIZE = 1000
 

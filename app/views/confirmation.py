@@ -2,10 +2,10 @@
 declines one domain's renewal, without an account.
 
 Public on purpose: no ``@has_access``. What protects it instead: codes are long and random and
-stored only as HMACs (``app.renewals.codes``), every bad code gets the same message, each POST
-is CSRF-checked and rate-limited per client address (the limit is attached to this blueprint by
-the addon, from ``CONFIRMATION_RATE_LIMIT``), and the code is never put in a URL the server
-sees or in a log line. The page works without JavaScript.
+stored only as HMACs (``renewal_reminder.renewals.codes``), every bad code gets the same
+message, each POST is CSRF-checked and rate-limited per client address (the limit is attached
+to this blueprint by the addon, from ``CONFIRMATION_RATE_LIMIT``), and the code is never put in
+a URL the server sees or in a log line. The page works without JavaScript.
 """
 
 from __future__ import annotations
@@ -13,14 +13,13 @@ from __future__ import annotations
 from flask import current_app, render_template, request
 from flask_appbuilder import BaseView, expose
 from flask_wtf import FlaskForm
+from renewal_reminder.i18n import gettext as _
+from renewal_reminder.i18n import in_language
+from renewal_reminder.models import Decision, DecisionChannel
+from renewal_reminder.renewals import codes, decisions, mailer, notifications
+from renewal_reminder.views import TEMPLATE_FOLDER
 from wtforms import HiddenField, IntegerField, RadioField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
-
-from app.i18n import gettext as _
-from app.i18n import in_language
-from app.models import Decision, DecisionChannel
-from app.renewals import codes, decisions, mailer, notifications
-from app.views import TEMPLATE_FOLDER
 
 
 class CodeForm(FlaskForm):

@@ -2,7 +2,7 @@
 window, filtered, with totals per month and a CSV export of every matching row.
 
 Thin: parsing the query string and showing results; the rules (window, filters, scope) live in
-``app.renewals.expirations``. Read-only: GET forms only, so nothing here needs CSRF.
+``renewal_reminder.renewals.expirations``. Read-only: GET forms only, so nothing here needs CSRF.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ import datetime as dt
 from flask import current_app, g, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
-
-from app.models import Decision, DomainStatus
-from app.renewals import expirations
-from app.views import TEMPLATE_FOLDER
-from app.views.csv_export import CSV_HEADER, spreadsheet_safe, stream_csv
+from renewal_reminder.models import Decision, DomainStatus
+from renewal_reminder.renewals import expirations
+from renewal_reminder.views import TEMPLATE_FOLDER
+from renewal_reminder.views.csv_export import CSV_HEADER, spreadsheet_safe, stream_csv
 
 #: The expiration export: the domain columns of every domain export, then the decision.
 EXPORT_HEADER = [*CSV_HEADER, "sales_contact", "decision", "decision_years", "decision_state"]

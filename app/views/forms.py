@@ -1,4 +1,5 @@
-"""WTForms validators that wrap ``app.renewals.validation`` for FAB's generated forms."""
+"""WTForms validators that wrap ``renewal_reminder.renewals.validation`` for FAB's generated
+forms."""
 
 from __future__ import annotations
 
@@ -7,17 +8,16 @@ import enum
 
 from flask import current_app
 from flask_appbuilder.fieldwidgets import Select2Widget
-from wtforms import SelectField
-from wtforms.validators import InputRequired, ValidationError
-
-from app.models import RelationKind
-from app.renewals.validation import (
+from renewal_reminder.models import RelationKind
+from renewal_reminder.renewals.validation import (
     InvalidValue,
     check_expiry_date,
     normalize_domain_name,
     normalize_email,
     parse_years,
 )
+from wtforms import SelectField
+from wtforms.validators import InputRequired, ValidationError
 
 
 def form_error(message: str) -> ValidationError:

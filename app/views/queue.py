@@ -1,6 +1,7 @@
 """The renewal queue (``/queue/``): sales contacts carry out what customers decided.
 
-Thin: the queue, the claim and the registrar call live in ``app.renewals.processing``."""
+Thin: the queue, the claim and the registrar call live in
+``renewal_reminder.renewals.processing``."""
 
 from __future__ import annotations
 
@@ -11,15 +12,14 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_wtf import FlaskForm
-
-from app.models import Decision
-from app.models.base import utcnow
-from app.renewals import access, processing
-from app.renewals.registrars import renewed_expiry
-from app.renewals.validation import InvalidValue
-from app.session import current_registrar
-from app.views import TEMPLATE_FOLDER
-from app.views.params import positive_int
+from renewal_reminder.models import Decision
+from renewal_reminder.models.base import utcnow
+from renewal_reminder.renewals import access, processing
+from renewal_reminder.renewals.registrars import renewed_expiry
+from renewal_reminder.renewals.validation import InvalidValue
+from renewal_reminder.session import current_registrar
+from renewal_reminder.views import TEMPLATE_FOLDER
+from renewal_reminder.views.params import positive_int
 
 _EXPIRY_FIELD = re.compile(r"^new_expiry-([0-9]{1,9})$")
 

@@ -2,7 +2,7 @@
 
 Both are Admin-only (no builtin role grants them). Templates are checked before they are
 saved: every part must compile and render, in the same sandbox the emails use, on every
-sample context of its kind (``app.renewals.template_samples``: reminder digests, sales
+sample context of its kind (``renewal_reminder.renewals.template_samples``: reminder digests, sales
 notifications, ...). The first sample also feeds the preview page and the list of values on
 the edit page.
 """
@@ -18,28 +18,27 @@ from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.widgets import ListWidget
-from sqlalchemy import select
-from wtforms import TextAreaField
-from wtforms.validators import DataRequired
-from wtforms.widgets import TextArea
-
-from app import jobs
-from app.models import Domain, EmailTemplate, Relation, ReminderLog
-from app.models.base import utcnow
-from app.renewals import email_templates, reminders, template_samples
-from app.renewals.email_templates import (
+from renewal_reminder import jobs
+from renewal_reminder.models import Domain, EmailTemplate, Relation, ReminderLog
+from renewal_reminder.models.base import utcnow
+from renewal_reminder.renewals import email_templates, reminders, template_samples
+from renewal_reminder.renewals.email_templates import (
     DEFAULTS,
     PURPOSES,
     RENEWAL_REMINDER,
     TemplateProblem,
     TemplateSource,
 )
-from app.renewals.reminders import ReminderSettings
-from app.session import current_session
-from app.views import TEMPLATE_FOLDER
-from app.views.forms import form_error
-from app.views.params import positive_int
-from app.views.scoping import SafeListArgumentsMixin, use_text_filters
+from renewal_reminder.renewals.reminders import ReminderSettings
+from renewal_reminder.session import current_session
+from renewal_reminder.views import TEMPLATE_FOLDER
+from renewal_reminder.views.forms import form_error
+from renewal_reminder.views.params import positive_int
+from renewal_reminder.views.scoping import SafeListArgumentsMixin, use_text_filters
+from sqlalchemy import select
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired
+from wtforms.widgets import TextArea
 
 
 def _settings() -> ReminderSettings:

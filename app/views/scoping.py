@@ -1,4 +1,4 @@
-"""Row-level security for FAB ModelViews, built on ``app.renewals.access``.
+"""Row-level security for FAB ModelViews, built on ``renewal_reminder.renewals.access``.
 
 FAB's ``base_filters`` guard list, show, edit and delete, but not bulk actions (``action`` and
 ``action_post`` load rows by id without filters), not ``add``, and not an edit that moves a row
@@ -16,11 +16,10 @@ from flask_appbuilder.models.sqla.filters import (
     FilterNotEqual,
     get_field_setup_query,
 )
+from renewal_reminder.renewals import access
+from renewal_reminder.views import TEMPLATE_FOLDER
+from renewal_reminder.views.params import positive_int
 from sqlalchemy import false
-
-from app.renewals import access
-from app.views import TEMPLATE_FOLDER
-from app.views.params import positive_int
 
 
 class FilterByAccess(BaseFilter):

@@ -1,6 +1,6 @@
 """The renewal selection page (``/renewals/``): customers confirm or decline many renewals at
 once. Thin: who the page is for, parsing the form, and showing results; the rules live in
-``app.renewals.decisions``."""
+``renewal_reminder.renewals.decisions``."""
 
 from __future__ import annotations
 
@@ -11,15 +11,20 @@ from flask import abort, current_app, flash, g, redirect, request, session, url_
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_wtf import FlaskForm
+from renewal_reminder.i18n import gettext as _
+from renewal_reminder.i18n import in_language
+from renewal_reminder.models import (
+    Decision,
+    DecisionChannel,
+    Relation,
+    RelationKind,
+    RenewalDecision,
+)
+from renewal_reminder.renewals import access, decisions, mailer, notifications
+from renewal_reminder.renewals.validation import InvalidValue
+from renewal_reminder.views import TEMPLATE_FOLDER
+from renewal_reminder.views.params import positive_int
 from sqlalchemy import select
-
-from app.i18n import gettext as _
-from app.i18n import in_language
-from app.models import Decision, DecisionChannel, Relation, RelationKind, RenewalDecision
-from app.renewals import access, decisions, mailer, notifications
-from app.renewals.validation import InvalidValue
-from app.views import TEMPLATE_FOLDER
-from app.views.params import positive_int
 
 _FIELD = re.compile(r"^decision-([0-9]{1,9})$")  # ids are 32-bit integers
 SUMMARY_KEY = "rr_selection_summary"

@@ -27,7 +27,7 @@ class NoteView(ModelView):
 
 
 def create_host_app(
-    database_uri: str, addon: str = "app.addon.RenewalReminderManager", **config
+    database_uri: str, addon: str = "renewal_reminder.addon.RenewalReminderManager", **config
 ) -> Flask:
     app = Flask(__name__)
     app.config.update(

@@ -1,6 +1,6 @@
 """An addon whose set-up fails, to prove the failure stops start-up instead of being logged."""
 
-from app.addon import RenewalReminderManager
+from renewal_reminder.addon import RenewalReminderManager
 
 
 class BrokenManager(RenewalReminderManager):

@@ -34,15 +34,15 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from app.renewals.registrars.base import (
+from renewal_reminder.renewals.registrars.base import (
     DomainInfo,
     RegistrarBackend,
     RegistrarError,
     RenewResult,
     renewed_expiry,
 )
-from app.renewals.registrars.manual import ManualRegistrar
-from app.renewals.registrars.simulated import SHARED, SimulatedRegistrar
+from renewal_reminder.renewals.registrars.manual import ManualRegistrar
+from renewal_reminder.renewals.registrars.simulated import SHARED, SimulatedRegistrar
 
 __all__ = [
     "DomainInfo",

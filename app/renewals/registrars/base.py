@@ -29,9 +29,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
-
-from app.renewals.calendar import shifted
-from app.renewals.validation import MAX_YEARS, MIN_YEARS
+from renewal_reminder.renewals.calendar import shifted
+from renewal_reminder.renewals.validation import MAX_YEARS, MIN_YEARS
 
 # EPP result codes (RFC 5730 section 3) that the backends raise or an EPP server commonly answers.
 VALUE_RANGE_ERROR = 2004

@@ -19,9 +19,8 @@ import datetime as dt
 from collections.abc import Callable
 
 from dateutil.relativedelta import relativedelta
-
-from app.renewals.calendar import shifted
-from app.renewals.registrars.base import (
+from renewal_reminder.renewals.calendar import shifted
+from renewal_reminder.renewals.registrars.base import (
     DomainInfo,
     RegistrarBackend,
     RegistrarError,

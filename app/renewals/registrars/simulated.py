@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from app.renewals.registrars.base import (
+from renewal_reminder.renewals.registrars.base import (
     COMMAND_FAILED,
     OBJECT_DOES_NOT_EXIST,
     STATUS_CLIENT_HOLD,

@@ -1,0 +1,174 @@
+"""Renewal Reminder: the application factory of the standalone app.
+
+The product itself is the FAB addon in ``renewal_reminder.addon``; this factory is just its
+first host.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask
+from flask_appbuilder import AppBuilder
+from flask_wtf.csrf import CSRFProtect
+from renewal_reminder import web_security
+from renewal_reminder.extensions import db, migrate
+from renewal_reminder.roles import ensure_roles
+from sqlalchemy import inspect, text
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+MIGRATIONS_DIR = PROJECT_DIR / "migrations"
+
+#: Placeholder keys seen in examples; production refuses them like a missing key.
+_PLACEHOLDER_KEYS = {
+    "",
+    "secret",
+    "changeme",
+    "change-me",
+    "dev",
+    "development",
+    "thisismyscretkey",
+}
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration is unsafe or invalid; the app does not start."""
+
+
+def create_app(config: type | Mapping | None = None) -> Flask:
+    """Build the standalone app.
+
+    ``config`` is a config class, or a mapping of overrides applied on top of ``config.Config``
+    (tests pass a dict). Environment variables are read by ``config.Config`` itself.
+    """
+    app = Flask(__name__, instance_path=str(PROJECT_DIR / "instance"))
+    app.config.from_object("config.Config")
+    if isinstance(config, Mapping):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+    check_secret_key(app)
+    try:
+        web_security.install_proxy_fix(app)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    web_security.install_security_headers(app)
+    web_security.warn_about_per_process_rate_limits(app)
+
+    CSRFProtect(app)  # before AppBuilder, so FAB's JSON APIs get their CSRF exemption
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    with app.app_context():
+        first_start = False
+        if not _schema_exists():
+            # Before `flask db upgrade` has run there are no permission tables to write to.
+            app.config["FAB_UPDATE_PERMS"] = False
+        elif app.config.get("FAB_UPDATE_PERMS") and not _role_exists(app.config["AUTH_ROLE_ADMIN"]):
+            # Just migrated: FAB would grant each permission to an Admin role that does not
+            # exist yet (a traceback per view). Create the roles first, then the permissions.
+            app.config["FAB_UPDATE_PERMS"] = False
+            first_start = True
+        appbuilder = AppBuilder()
+        appbuilder.init_app(app, db.session)
+        if first_start:
+            ensure_roles(appbuilder.sm)
+            appbuilder.add_permissions(update_perms=True)
+            app.config["FAB_UPDATE_PERMS"] = True
+    app.before_request(_no_json_login)
+    app.register_error_handler(413, _too_large)
+    return app
+
+
+def _too_large(error):
+    """A page that says what was refused, instead of Werkzeug's bare 413 (MAX_CONTENT_LENGTH
+    for a whole request, MAX_FORM_MEMORY_SIZE for one form field)."""
+    from flask import current_app, render_template
+
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    return (
+        render_template(
+            "rr/too_large.html",
+            base_template=current_app.extensions["appbuilder"].base_template,
+            appbuilder=current_app.extensions["appbuilder"],
+            title="Too large",
+            limit=_size(limit) if limit else None,
+        ),
+        413,
+    )
+
+
+def _size(count: int) -> str:
+    for unit, size in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if count >= size:
+            return f"{count / size:.3g} {unit}"
+    return f"{count} bytes"
+
+
+#: FAB always serves a JSON login (JWT) API; this app has no API clients, so it is closed
+#: rather than left as a second, CSRF-exempt door (it is rate-limited like the form anyway).
+_CLOSED_ENDPOINTS = {"SecurityApi.login", "SecurityApi.refresh"}
+
+
+def _no_json_login():
+    from flask import abort, request
+
+    if request.endpoint in _CLOSED_ENDPOINTS:
+        abort(404)
+
+
+#: What a SECRET_KEY must have at least: 16 characters and, estimated from how often each
+#: character occurs, 64 bits of entropy (``secrets.token_hex(16)`` has about 120).
+MIN_SECRET_KEY_LENGTH = 16
+MIN_SECRET_KEY_BITS = 64
+
+
+def secret_key_entropy_bits(key: str) -> float:
+    """A rough estimate of the key's entropy: its length times the Shannon entropy of its
+    characters. ``0000000000000000`` scores 0, ``abababababababab`` 16, a random hex key of
+    32 characters about 120."""
+    if not key:
+        return 0.0
+    counts = Counter(key)
+    per_char = -sum(n / len(key) * math.log2(n / len(key)) for n in counts.values())
+    return per_char * len(key)
+
+
+def is_strong_secret_key(key: str) -> bool:
+    return (
+        key.strip().lower() not in _PLACEHOLDER_KEYS
+        and len(key) >= MIN_SECRET_KEY_LENGTH
+        and secret_key_entropy_bits(key) >= MIN_SECRET_KEY_BITS
+    )
+
+
+def check_secret_key(app: Flask) -> None:
+    """Refuse to run in production without a real SECRET_KEY (long and not guessable).
+
+    Debug, testing and demo mode get a random per-process key instead (sessions do not
+    survive a restart, which is fine there; run.py keeps a stable one under instance/).
+    """
+    key = app.config.get("SECRET_KEY") or ""
+    if is_strong_secret_key(key):
+        return
+    if app.debug or app.testing or app.config.get("DEMO_MODE"):
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+        return
+    raise ConfigurationError(
+        "SECRET_KEY is missing, a placeholder or too easy to guess. Set the SECRET_KEY "
+        "environment variable to a long random value "
+        "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)."
+    )
+
+
+def _schema_exists() -> bool:
+    return inspect(db.engine).has_table("ab_permission_view")
+
+
+def _role_exists(name: str) -> bool:
+    with db.engine.connect() as connection:
+        found = connection.execute(text("SELECT 1 FROM ab_role WHERE name = :name"), {"name": name})
+        return found.first() is not None
