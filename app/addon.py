@@ -18,7 +18,11 @@ from flask import current_app, request
 from flask_appbuilder.basemanager import BaseManager
 from flask_mail import Mail
 from flask_wtf.csrf import CSRFProtect
-from renewal_reminder.models import TABLE_PREFIX
+from sqlalchemy import event, inspect
+from sqlalchemy.exc import DataError
+
+from renewal_reminder import schema
+from renewal_reminder.models.base import use_user_model
 from renewal_reminder.renewals.automation import AutomationSettings
 from renewal_reminder.renewals.codes import CodeSettings
 from renewal_reminder.renewals.email_templates import ensure_default_templates
@@ -27,8 +31,6 @@ from renewal_reminder.renewals.reminders import ReminderSettings
 from renewal_reminder.roles import BUILTIN_ROLES, MENU_CATEGORY, ensure_roles
 from renewal_reminder.session import REGISTRAR_EXTENSION
 from renewal_reminder.views.fab_guard import check_fab_arguments
-from sqlalchemy import event, inspect
-from sqlalchemy.exc import DataError
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,8 @@ class RenewalReminderManager(BaseManager):
 
     def _install(self) -> None:
         app = current_app
+        # Relationships to users map to the host's own user class (never FAB's by import).
+        use_user_model(self.appbuilder.sm.user_model)
         for key, value in DEFAULT_SETTINGS.items():
             app.config.setdefault(key, value)
         self._check_settings(app)
@@ -136,28 +140,21 @@ class RenewalReminderManager(BaseManager):
             builtin.setdefault(name, permissions)  # a host's own definition wins
 
     def _install_tables(self) -> None:
-        """Create the product's tables and roles where the schema is managed at start-up.
+        """Bring the product's tables up to date where the schema is managed at start-up.
 
         With ``FAB_CREATE_DB`` (FAB's default) a host lets FAB create missing tables when it
-        starts; FAB does that before addons load, so the product does the same for its own
-        tables. The standalone app turns it off and migrates with Alembic instead.
+        starts; the product then applies its own migrations (``renewal_reminder.schema``) to
+        its own tables. A host that manages its schema itself (``FAB_CREATE_DB = False``) runs
+        ``flask renewals db upgrade`` instead.
         """
         session = self.appbuilder.session
         engine = session.get_bind()
-        existing = set(inspect(engine).get_table_names())
         if current_app.config.get("FAB_CREATE_DB", True):
-            from flask_appbuilder import Model
-
-            missing = [
-                table
-                for name, table in Model.metadata.tables.items()
-                if name.startswith(TABLE_PREFIX) and name not in existing
-            ]
-            if missing:
-                Model.metadata.create_all(engine, tables=missing)
+            schema.upgrade(engine)
+        existing = set(inspect(engine).get_table_names())
         if "ab_role" in existing:
             ensure_roles(self.appbuilder.sm)
-        if "rr_email_template" in existing or current_app.config.get("FAB_CREATE_DB", True):
+        if "rr_email_template" in existing:
             ensure_default_templates(session)
 
     def _register_views(self) -> None:

@@ -10,6 +10,8 @@ import contextlib
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy import select
+
 from renewal_reminder.jobs import run_processing, run_reminders, run_sales_digest
 from renewal_reminder.models import Domain
 from renewal_reminder.renewals import codes, demo, mailer
@@ -17,7 +19,6 @@ from renewal_reminder.renewals.accounts import create_login
 from renewal_reminder.renewals.portfolio import PortfolioImportError, import_portfolio
 from renewal_reminder.renewals.validation import InvalidValue, normalize_domain_name
 from renewal_reminder.session import current_session
-from sqlalchemy import select
 
 
 def _security_manager():

@@ -13,6 +13,9 @@ from collections.abc import Callable
 from typing import Protocol
 
 from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from renewal_reminder.models import JobRun
 from renewal_reminder.models.base import utcnow
 from renewal_reminder.renewals import automation
@@ -21,8 +24,6 @@ from renewal_reminder.renewals.mailer import MailSettings
 from renewal_reminder.renewals.reminders import ReminderSettings, RunSummary, send_reminders
 from renewal_reminder.renewals.sales_digest import DigestRunSummary, send_sales_digests
 from renewal_reminder.session import current_registrar, current_session
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 from flask_apscheduler import APScheduler
+
 from renewal_reminder import jobs
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,9 @@
 """What CLI commands, jobs and views take from the hosting app: its session and registrar."""
 
 from flask import current_app
-from renewal_reminder.renewals.registrars import RegistrarBackend
 from sqlalchemy.orm import Session
+
+from renewal_reminder.renewals.registrars import RegistrarBackend
 
 REGISTRAR_EXTENSION = "rr_registrar"
 

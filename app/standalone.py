@@ -15,10 +15,12 @@ from pathlib import Path
 from flask import Flask
 from flask_appbuilder import AppBuilder
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import inspect, text
+
 from renewal_reminder import web_security
 from renewal_reminder.extensions import db, migrate
 from renewal_reminder.roles import ensure_roles
-from sqlalchemy import inspect, text
+from renewal_reminder.setup import database_cli
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = PROJECT_DIR / "migrations"
@@ -80,6 +82,7 @@ def create_app(config: type | Mapping | None = None) -> Flask:
             app.config["FAB_UPDATE_PERMS"] = True
     app.before_request(_no_json_login)
     app.register_error_handler(413, _too_large)
+    app.cli.add_command(database_cli(app.cli.commands["db"]))
     return app
 
 

@@ -109,11 +109,12 @@ def build(
 ) -> None:
     """Build the steady-state database in ``db_file`` (via a temporary name, so an interrupted
     build is never reused)."""
+    from sqlalchemy import select
+
     from renewal_reminder.models import AWAITING_DECISION, Domain, JobRun, Relation, ReminderLog
     from renewal_reminder.renewals.calendar import due_ranges
     from renewal_reminder.renewals.reminders import ReminderSettings
     from renewal_reminder.standalone import create_app
-    from sqlalchemy import select
 
     partial = db_file.with_suffix(".partial")
     for path in (partial, Path(f"{partial}-journal")):
@@ -341,13 +342,14 @@ class Timers:
 def measure(db_file: Path, port: int, today: dt.date, profile: bool) -> dict:
     import smtplib
 
+    from sqlalchemy import event, func, select, text
+
     from renewal_reminder import jobs
     from renewal_reminder.models import ReminderLog
     from renewal_reminder.renewals import email_templates, mailer, reminders
     from renewal_reminder.renewals.calendar import due_ranges
     from renewal_reminder.session import current_session
     from renewal_reminder.standalone import create_app
-    from sqlalchemy import event, func, select, text
 
     result: dict = {"rss_at_start_mib": rss_mib()}
     config = base_config(db_file)

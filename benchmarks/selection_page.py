@@ -21,6 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sqlalchemy import insert  # noqa: E402
+
 from renewal_reminder.models import (  # noqa: E402
     Decision,
     DecisionChannel,
@@ -33,7 +35,6 @@ from renewal_reminder.models import (  # noqa: E402
 from renewal_reminder.models.base import utcnow  # noqa: E402
 from renewal_reminder.renewals.accounts import create_login  # noqa: E402
 from renewal_reminder.standalone import create_app  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
 
 PASSWORD = "benchmark-password"
 

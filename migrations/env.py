@@ -41,13 +41,18 @@ target_db = current_app.extensions['migrate'].db
 
 
 def get_metadata():
-    # FAB's models (ab_*) and the product's (rr_*) share flask_appbuilder.Model's metadata,
-    # which is not db.metadata: the standalone app owns and migrates both.
+    # The standalone app owns FAB's tables (ab_*, on flask_appbuilder.Model's metadata, which
+    # is not db.metadata) and migrates them here. The product's own tables (rr_*) have their
+    # own migrations and version table (renewal_reminder.schema), run after these.
     from flask_appbuilder import Model
 
-    import renewal_reminder.models  # noqa: F401  (registers the product's tables)
-
     return Model.metadata
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    """FAB's tables only: the product's rr_* tables are migrated by the product."""
+    table_name = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", "")
+    return not (table_name or "").startswith("rr_")
 
 
 def run_migrations_offline():
@@ -94,6 +99,8 @@ def run_migrations_online():
         conf_args["process_revision_directives"] = process_revision_directives
 
     connectable = get_engine()
+
+    conf_args.setdefault("include_object", include_object)
 
     with connectable.connect() as connection:
         context.configure(

@@ -19,16 +19,17 @@ from aiosmtpd.controller import Controller
 from flask import Flask
 from flask_appbuilder import Model
 from flask_mail import Mail
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from renewal_reminder.models import product_tables
 from renewal_reminder.renewals.accounts import create_login
 from renewal_reminder.renewals.registrars import get_backend
 from renewal_reminder.session import REGISTRAR_EXTENSION
 from renewal_reminder.standalone import create_app
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-#: Tables whose rows belong to one test. Roles and permissions stay for the whole session:
-#: they are the same in every test and slow to rebuild.
-PER_TEST_TABLES_PREFIXES = ("rr_",)
+#: Tables whose rows belong to one test (besides the product's own, all emptied). Roles and
+#: permissions stay for the whole session: they are the same in every test and slow to rebuild.
 PER_TEST_AB_TABLES = ("ab_user_role", "ab_user_group", "ab_api_key", "ab_register_user", "ab_user")
 FAST_PASSWORD_HASH = "pbkdf2:sha256:1000"
 PASSWORD = "correct-horse-battery"
@@ -70,6 +71,18 @@ def database_url(tmp_path_factory) -> Iterator[str]:
         prepare_database(app)
         app.extensions["sqlalchemy"].engine.dispose()
     yield url
+    _drop_database(url)
+
+
+@pytest.fixture
+def empty_database_url(tmp_path_factory) -> Iterator[str]:
+    """Another fresh database, empty (no schema), on the same engine as the suite's."""
+    url = _fresh_database_url(tmp_path_factory)
+    yield url
+    _drop_database(url)
+
+
+def _drop_database(url: str) -> None:
     if url.startswith("sqlite:////dev/shm/"):
         shutil.rmtree(os.path.dirname(make_url(url).database), ignore_errors=True)
     if url.startswith("postgresql"):
@@ -102,11 +115,8 @@ def _test_config(database_url: str, **overrides) -> dict:
 def _empty_per_test_tables(engine) -> None:
     """DELETE, not TRUNCATE: on PostgreSQL truncating a dozen nearly empty tables costs ten
     times as much, for every test."""
-    tables = [
-        table
-        for table in reversed(Model.metadata.sorted_tables)
-        if table.name.startswith(PER_TEST_TABLES_PREFIXES) or table.name in PER_TEST_AB_TABLES
-    ]
+    fab_tables = {table.name: table for table in Model.metadata.sorted_tables}
+    tables = [*reversed(product_tables()), *(fab_tables[name] for name in PER_TEST_AB_TABLES)]
     with engine.begin() as conn:
         conn.execute(text("UPDATE rr_relation SET parent_id = NULL"))  # self-reference
         for table in tables:

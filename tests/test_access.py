@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from renewal_reminder.models import Decision, DecisionChannel, Domain, RenewalDecision
 
+from renewal_reminder.models import Decision, DecisionChannel, Domain, RenewalDecision
 from tests.conftest import login
 
 #: FAB answers a signed-in user without the permission with 403 (a redirect in older versions).

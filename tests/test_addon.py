@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from renewal_reminder.addon import AddonStartupError
 from renewal_reminder.models import Domain, Relation, RelationKind
 from renewal_reminder.renewals.accounts import create_login
-
 from tests.host_app import Note, create_host_app
 
 

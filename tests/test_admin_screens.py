@@ -6,8 +6,8 @@ import datetime as dt
 import io
 
 import pytest
-from renewal_reminder.models import Domain, Relation
 
+from renewal_reminder.models import Domain, Relation
 from tests.conftest import login
 
 

@@ -8,6 +8,8 @@ import re
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+from sqlalchemy import func, select
+
 from renewal_reminder.models import (
     ConfirmationRequest,
     Decision,
@@ -18,8 +20,6 @@ from renewal_reminder.models import (
 )
 from renewal_reminder.renewals import codes
 from renewal_reminder.renewals.email_templates import ensure_default_templates
-from sqlalchemy import func, select
-
 from tests.conftest import PASSWORD, login
 
 DENIED = (302, 403)

@@ -6,6 +6,8 @@ import datetime as dt
 
 import pytest
 from dateutil.relativedelta import relativedelta
+from sqlalchemy import select
+
 from renewal_reminder.jobs import run_processing
 from renewal_reminder.models import (
     Decision,
@@ -16,8 +18,6 @@ from renewal_reminder.models import (
     RenewalDecision,
 )
 from renewal_reminder.renewals.registrars import simulated
-from sqlalchemy import select
-
 from tests.conftest import run_in_parallel
 
 TODAY = dt.date.today()  # the world fixture's domains expire 10-30 days from today

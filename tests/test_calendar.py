@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from renewal_reminder.renewals.calendar import (
     DEFAULT_OFFSETS,
     InvalidOffsets,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from renewal_reminder.models import RelationUser
 from sqlalchemy import func, select
+
+from renewal_reminder.models import RelationUser
 
 
 def count_users(session, security_manager) -> int:

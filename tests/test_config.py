@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from renewal_reminder.standalone import ConfigurationError, create_app
 
 

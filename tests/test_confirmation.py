@@ -7,6 +7,8 @@ import logging
 import re
 
 import pytest
+from sqlalchemy import func, select
+
 from renewal_reminder.models import (
     ConfirmationRequest,
     Decision,
@@ -18,8 +20,6 @@ from renewal_reminder.models import (
 )
 from renewal_reminder.renewals import codes
 from renewal_reminder.renewals.email_templates import ensure_default_templates
-from sqlalchemy import func, select
-
 from tests.conftest import login
 
 CODE = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b")

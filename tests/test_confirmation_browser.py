@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from renewal_reminder.models import Decision, DecisionChannel, RenewalDecision
-from renewal_reminder.renewals.email_templates import ensure_default_templates
 from sqlalchemy import select
 
+from renewal_reminder.models import Decision, DecisionChannel, RenewalDecision
+from renewal_reminder.renewals.email_templates import ensure_default_templates
 from tests.conftest import login, screenshot
 
 LINK = re.compile(r"(http://\S+/confirm/#code=[0-9A-Z-]+)")

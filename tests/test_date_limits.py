@@ -8,6 +8,8 @@ import io
 
 import pytest
 from dateutil.relativedelta import relativedelta
+from sqlalchemy import func, select
+
 from renewal_reminder.jobs import run_processing, run_reminders
 from renewal_reminder.models import (
     Decision,
@@ -25,8 +27,6 @@ from renewal_reminder.renewals.registrars.manual import check_new_expiry
 from renewal_reminder.renewals.sales_digest import send_sales_digests
 from renewal_reminder.renewals.validation import InvalidValue, check_expiry_date, latest_expiry
 from renewal_reminder.session import current_session
-from sqlalchemy import func, select
-
 from tests.conftest import login
 
 TODAY = dt.date.today()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from renewal_reminder.renewals.email_templates import TemplateProblem, TemplateSource, render
 
 CONTEXT = {"relation": {"name": "Dommelsen, V", "number": 1311}}

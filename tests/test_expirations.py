@@ -8,6 +8,7 @@ import datetime as dt
 import io
 
 import pytest
+
 from renewal_reminder.models import (
     Decision,
     DecisionChannel,
@@ -20,7 +21,6 @@ from renewal_reminder.models import (
 )
 from renewal_reminder.renewals import expirations
 from renewal_reminder.renewals.expirations import ExpirationFilters, InvalidFilter, parse_filters
-
 from tests.conftest import login
 
 TODAY = dt.date.today()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from renewal_reminder.models import Domain
 
+from renewal_reminder.models import Domain
 from tests.conftest import PASSWORD
 
 

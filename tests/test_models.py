@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, StatementError
+
 from renewal_reminder.models import (
     Decision,
     DecisionChannel,
@@ -16,8 +19,6 @@ from renewal_reminder.models import (
     RenewalDecision,
 )
 from renewal_reminder.renewals.lifecycle import status_after_expiry_change
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError, StatementError
 
 TODAY = dt.date(2026, 11, 25)
 

@@ -21,6 +21,8 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from flask_appbuilder import ModelView
+from sqlalchemy import func, select
+
 from renewal_reminder.models import (
     ConfirmationRequest,
     Decision,
@@ -33,8 +35,6 @@ from renewal_reminder.models import (
 )
 from renewal_reminder.renewals.email_templates import ensure_default_templates
 from renewal_reminder.renewals.portfolio import PortfolioImportError, import_portfolio
-from sqlalchemy import func, select
-
 from tests.conftest import PASSWORD, login
 
 #: Hostile values, already percent-encoded for a URL or a form body.

@@ -12,6 +12,8 @@ import logging
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import select, update
+
 from renewal_reminder.jobs import run_reminders
 from renewal_reminder.models import (
     ConfirmationRequest,
@@ -28,8 +30,6 @@ from renewal_reminder.renewals.email_templates import RenderedEmail, ensure_defa
 from renewal_reminder.renewals.mailer import MailSettings
 from renewal_reminder.renewals.sales_digest import send_sales_digests
 from renewal_reminder.session import current_session
-from sqlalchemy import select, update
-
 from tests.conftest import _free_port, _Inbox, login
 
 TODAY = dt.date.today()

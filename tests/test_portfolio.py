@@ -6,6 +6,8 @@ import datetime as dt
 import io
 
 import pytest
+from sqlalchemy import select, update
+
 from renewal_reminder.models import Domain, DomainStatus, Relation, RelationKind
 from renewal_reminder.renewals.portfolio import (
     ImportSummary,
@@ -13,7 +15,6 @@ from renewal_reminder.renewals.portfolio import (
     RowError,
     import_portfolio,
 )
-from sqlalchemy import select, update
 
 HEADER = (
     "domain,expiry_date,relation_number,relation_name,relation_email,"

@@ -8,6 +8,8 @@ import threading
 
 import pytest
 from dateutil.relativedelta import relativedelta
+from sqlalchemy import select
+
 from renewal_reminder.models import (
     Decision,
     DecisionChannel,
@@ -18,8 +20,6 @@ from renewal_reminder.models import (
 )
 from renewal_reminder.renewals import processing
 from renewal_reminder.renewals.registrars import SimulatedRegistrar, simulated
-from sqlalchemy import select
-
 from tests.conftest import login
 
 simulated_backend = pytest.mark.app_config(REGISTRAR_BACKEND="simulated")

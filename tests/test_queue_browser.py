@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from dateutil.relativedelta import relativedelta
+
 from renewal_reminder.models import (
     Decision,
     DecisionChannel,
@@ -13,7 +14,6 @@ from renewal_reminder.models import (
     RenewalDecision,
 )
 from renewal_reminder.renewals.registrars import simulated
-
 from tests.conftest import PASSWORD, screenshot
 
 

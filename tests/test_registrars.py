@@ -9,6 +9,7 @@ import threading
 import types
 
 import pytest
+
 from renewal_reminder.renewals.registrars import (
     InvalidBackend,
     ManualRegistrar,

@@ -8,6 +8,7 @@ import html
 import re
 
 import pytest
+
 from renewal_reminder.models import EmailTemplate, JobRun, Relation, ReminderLog, ReminderStatus
 from renewal_reminder.renewals import email_templates, mailer, template_samples
 from renewal_reminder.renewals.email_templates import (
@@ -16,7 +17,6 @@ from renewal_reminder.renewals.email_templates import (
     SALES_DECISIONS,
     ensure_default_templates,
 )
-
 from tests.conftest import login
 
 DENIED = (302, 403)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import func, select
+
 from renewal_reminder.addon import AddonStartupError
 from renewal_reminder.jobs import run_reminders
 from renewal_reminder.models import (
@@ -19,8 +21,6 @@ from renewal_reminder.models import (
 )
 from renewal_reminder.renewals.email_templates import RENEWAL_REMINDER, ensure_default_templates
 from renewal_reminder.standalone import create_app
-from sqlalchemy import func, select
-
 from tests.conftest import run_in_parallel
 
 TODAY = dt.date(2027, 1, 10)

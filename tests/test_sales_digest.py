@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import func, select
+
 from renewal_reminder.jobs import run_processing
 from renewal_reminder.models import (
     Decision,
@@ -26,8 +28,6 @@ from renewal_reminder.renewals.mailer import MailSettings
 from renewal_reminder.renewals.registrars import simulated
 from renewal_reminder.renewals.sales_digest import send_sales_digests
 from renewal_reminder.session import current_session
-from sqlalchemy import func, select
-
 from tests.conftest import run_in_parallel
 
 TODAY = dt.date.today()  # the world fixture's domains expire 10-30 days from today

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import func, select
+
 from renewal_reminder.models import (
     Decision,
     DecisionChannel,
@@ -13,8 +15,6 @@ from renewal_reminder.models import (
     ProcessingState,
     RenewalDecision,
 )
-from sqlalchemy import func, select
-
 from tests.conftest import login
 
 TODAY = dt.date.today()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from renewal_reminder.models import Decision, Domain, DomainStatus, RenewalDecision
 from sqlalchemy import select
 
+from renewal_reminder.models import Decision, Domain, DomainStatus, RenewalDecision
 from tests.conftest import PASSWORD, screenshot
 
 

@@ -10,6 +10,8 @@ import time
 import pytest
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy import select
+
 from renewal_reminder.jobs import run_reminders
 from renewal_reminder.models import Domain, EmailTemplate, Relation, ReminderLog, ReminderStatus
 from renewal_reminder.renewals import template_samples, template_sandbox
@@ -22,8 +24,6 @@ from renewal_reminder.renewals.email_templates import (
     render,
 )
 from renewal_reminder.renewals.reminders import ReminderSettings
-from sqlalchemy import select
-
 from tests.conftest import login
 
 #: Each refused well within the test's time, with a message naming the limit.

@@ -7,9 +7,9 @@ import logging
 import re
 
 import pytest
+
 from renewal_reminder.standalone import ConfigurationError, create_app, is_strong_secret_key
 from renewal_reminder.views.csv_export import spreadsheet_safe
-
 from tests.conftest import _test_config, login
 
 # --- headers ----------------------------------------------------------------------------------

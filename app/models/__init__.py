@@ -1,5 +1,6 @@
-"""The product's models. Importing this package registers every table on FAB's metadata."""
+"""The product's models, on their own metadata (``Base.metadata``; see ``models.base``)."""
 
+from renewal_reminder.models.base import TABLE_PREFIX, Base, product_tables
 from renewal_reminder.models.confirmation import ConfirmationRequest
 from renewal_reminder.models.decision import RenewalDecision
 from renewal_reminder.models.domain import Domain
@@ -17,11 +18,9 @@ from renewal_reminder.models.relation import Relation, RelationUser
 from renewal_reminder.models.reminder import EmailTemplate, JobRun, ReminderLog
 from renewal_reminder.models.sales_digest import SalesDigestLog, SalesDigestStatus
 
-#: Every table the product owns; the addon creates exactly these when the host lets FAB
-#: create missing tables, and the migrations filter on the prefix.
-TABLE_PREFIX = "rr_"
-
 __all__ = [
+    "Base",
+    "product_tables",
     "AWAITING_DECISION",
     "ConfirmationRequest",
     "OUT_OF_CYCLE",

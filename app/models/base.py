@@ -1,14 +1,95 @@
-"""Column helpers shared by the product's models.
+"""The product's declarative base, its own metadata, and column helpers.
 
-Every model subclasses ``flask_appbuilder.Model`` (not ``db.Model``) so that the product's
-tables share one metadata with FAB's ``ab_*`` tables and foreign keys to ``ab_user`` resolve.
+The product's tables live on their own ``MetaData``, apart from the host's (FAB keeps its
+``ab_*`` tables, and a host its own, on ``flask_appbuilder.Model.metadata``): the product's
+migrations and ``create_all`` touch exactly these tables. Foreign keys name FAB's user table
+(``ab_user.id``) by name; ``USER_TABLE`` below is only that name and key for this metadata,
+never created by the product.
+
+Relationships to users go to whatever class the host's security manager maps on ``ab_user``
+(``appbuilder.sm.user_model``), which the addon hands to ``use_user_model`` when it starts.
+The product never imports FAB's security model classes: a host such as Airflow maps its own
+classes on those tables, and a second mapping of them breaks every login there.
 """
+
+from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import DateTime, Enum
-from sqlalchemy.orm import mapped_column
+from sqlalchemy import Column, DateTime, Enum, Integer, MetaData, Table
+from sqlalchemy.orm import DeclarativeBase, foreign, mapped_column, relationship
+
+#: The table prefix of everything the product owns (tables, the migrations' version table).
+TABLE_PREFIX = "rr_"
+
+#: Constraint names as PostgreSQL gives them by default (which databases created before the
+#: product had its own metadata already carry), so that every later migration can name them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "fk": "%(table_name)s_%(column_0_N_name)s_fkey",
+    "pk": "%(table_name)s_pkey",
+}
+
+
+class Base(DeclarativeBase):
+    """The base of every model of the product (tables prefixed ``rr_``)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+#: FAB's user table, by name only, so that ``ForeignKey("ab_user.id")`` resolves here.
+USER_TABLE = Table("ab_user", Base.metadata, Column("id", Integer, primary_key=True))
+
+
+def product_tables() -> list[Table]:
+    """The tables the product owns, in dependency order."""
+    return [table for table in Base.metadata.sorted_tables if table.name.startswith(TABLE_PREFIX)]
+
+
+class UserModelMissing(RuntimeError):
+    """A relationship to users was used before the addon named the host's user model."""
+
+
+_user_model: type | None = None
+
+
+def use_user_model(user_model: type) -> None:
+    """Relationships to users map to ``user_model`` (the host's ``sm.user_model``).
+
+    Called by the addon at start-up, before the product's mappers are configured; a process
+    serves one user model (every app in it shares the mapped classes)."""
+    global _user_model
+    if _user_model is None:
+        _user_model = user_model
+    elif _user_model is not user_model and not issubclass(user_model, _user_model):
+        raise UserModelMissing(
+            f"the product's models already map users to {_user_model.__name__}; "
+            f"one process cannot also use {user_model.__name__}"
+        )
+
+
+def user_model() -> type:
+    if _user_model is None:
+        raise UserModelMissing(
+            "the product's models need the host's user model: enable the addon "
+            "(ADDON_MANAGERS = ['renewal_reminder.addon.RenewalReminderManager']) first"
+        )
+    return _user_model
+
+
+def user_relationship(foreign_key: Callable[[], Any]):
+    """A many-to-one relationship to the host's user model through a column of this model,
+    given lazily: ``user_relationship(lambda: Relation.sales_contact_id)``.
+
+    Target and join are resolved when the mappers are configured (at the first query), by
+    which time the addon has named the host's user model."""
+    return relationship(
+        user_model, primaryjoin=lambda: foreign(foreign_key()) == user_model().id, uselist=False
+    )
 
 
 def utcnow() -> dt.datetime:

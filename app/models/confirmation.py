@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask_appbuilder import Model
-from flask_appbuilder.security.sqla.models import User
-from renewal_reminder.models.base import utcnow
 from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from renewal_reminder.models.base import Base, user_relationship, utcnow
 
-class ConfirmationRequest(Model):
+
+class ConfirmationRequest(Base):
     """A code sent to a domain's holder so they can confirm or decline its renewal without an
     account. Only an HMAC of the code is stored; the code itself exists only in the email."""
 
@@ -37,7 +36,7 @@ class ConfirmationRequest(Model):
     note: Mapped[str | None] = mapped_column(Text)
 
     domain = relationship("Domain")
-    sent_by = relationship(User, foreign_keys=[sent_by_id])
+    sent_by = user_relationship(lambda: ConfirmationRequest.sent_by_id)
 
     @property
     def state(self) -> str:

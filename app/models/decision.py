@@ -5,10 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from flask_appbuilder import Model
-from flask_appbuilder.security.sqla.models import User
-from renewal_reminder.models.base import enum_column, utcnow
-from renewal_reminder.models.enums import Decision, DecisionChannel, ProcessingState
 from sqlalchemy import (
     CheckConstraint,
     Date,
@@ -22,11 +18,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from renewal_reminder.models.base import Base, enum_column, user_relationship, utcnow
+from renewal_reminder.models.enums import Decision, DecisionChannel, ProcessingState
+
 if TYPE_CHECKING:
     from renewal_reminder.models.domain import Domain
 
 
-class RenewalDecision(Model):
+class RenewalDecision(Base):
     """One customer (or staff, or automatic) decision to renew or decline a domain.
 
     A decision belongs to the expiry date it was made for (``expiry_date``): once a renewal
@@ -82,8 +81,8 @@ class RenewalDecision(Model):
     claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     domain: Mapped[Domain] = relationship("Domain", back_populates="decisions")
-    decided_by = relationship(User, foreign_keys=[decided_by_id])
-    processed_by = relationship(User, foreign_keys=[processed_by_id])
+    decided_by = user_relationship(lambda: RenewalDecision.decided_by_id)
+    processed_by = user_relationship(lambda: RenewalDecision.processed_by_id)
 
     @property
     def decided_by_label(self) -> str:

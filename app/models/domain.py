@@ -6,11 +6,11 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 import idna
-from flask_appbuilder import Model
-from renewal_reminder.models.base import created_column, enum_column, updated_column
-from renewal_reminder.models.enums import DomainStatus
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from renewal_reminder.models.base import Base, created_column, enum_column, updated_column
+from renewal_reminder.models.enums import DomainStatus
 
 if TYPE_CHECKING:
     from renewal_reminder.models.decision import RenewalDecision
@@ -27,7 +27,7 @@ def unicode_domain_name(ascii_name: str) -> str:
         return ascii_name
 
 
-class Domain(Model):
+class Domain(Base):
     """A registered domain name held by a relation.
 
     ``name`` is the ASCII (punycode) form in lower case; ``unicode_name`` is what people read.

@@ -5,18 +5,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from flask_appbuilder import Model
-from flask_appbuilder.security.sqla.models import User
-from renewal_reminder.models.base import created_column, enum_column, updated_column
-from renewal_reminder.models.enums import RelationKind
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from renewal_reminder.models.base import (
+    Base,
+    created_column,
+    enum_column,
+    updated_column,
+    user_relationship,
+)
+from renewal_reminder.models.enums import RelationKind
 
 if TYPE_CHECKING:
     from renewal_reminder.models.domain import Domain
 
 
-class Relation(Model):
+class Relation(Base):
     """A customer account: a reseller, or a client (end user), possibly under a reseller."""
 
     __tablename__ = "rr_relation"
@@ -51,7 +56,7 @@ class Relation(Model):
         "Relation", remote_side=[id], back_populates="clients"
     )
     clients: Mapped[list[Relation]] = relationship("Relation", back_populates="parent")
-    sales_contact = relationship(User, foreign_keys=[sales_contact_id])
+    sales_contact = user_relationship(lambda: Relation.sales_contact_id)
     domains: Mapped[list[Domain]] = relationship("Domain", back_populates="relation")
 
     def __str__(self) -> str:
@@ -61,7 +66,7 @@ class Relation(Model):
         return f"<Relation {self.number} {self.name!r}>"
 
 
-class RelationUser(Model):
+class RelationUser(Base):
     """Links a FAB login to the relation it acts for.
 
     A product-owned table instead of a custom User model: an addon cannot force its host
@@ -77,5 +82,5 @@ class RelationUser(Model):
         ForeignKey("rr_relation.id", ondelete="CASCADE"), nullable=False, index=True
     )
 
-    user = relationship(User)
+    user = user_relationship(lambda: RelationUser.user_id)
     relation: Mapped[Relation] = relationship("Relation")

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask_appbuilder import Model
-from renewal_reminder.models.base import enum_column, utcnow
-from renewal_reminder.models.enums import ReminderStatus
 from sqlalchemy import (
     Boolean,
     Date,
@@ -20,8 +17,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from renewal_reminder.models.base import Base, enum_column, utcnow
+from renewal_reminder.models.enums import ReminderStatus
 
-class ReminderLog(Model):
+
+class ReminderLog(Base):
     """One reminder of one domain for one expiry date and offset: at most one row, ever.
 
     The unique constraint is how concurrent runs (two app servers, two workers) claim work:
@@ -62,7 +62,7 @@ class ReminderLog(Model):
         return f"<ReminderLog {self.domain_id} {self.expiry_date} {self.offset_code} {self.status}>"
 
 
-class EmailTemplate(Model):
+class EmailTemplate(Base):
     """An editable email (subject, plain text, HTML) for one purpose and language.
 
     Rendered in Jinja's sandbox: an admin's template cannot reach Python internals.
@@ -85,7 +85,7 @@ class EmailTemplate(Model):
         return f"{self.name} ({self.language})"
 
 
-class JobRun(Model):
+class JobRun(Base):
     """One run of a scheduled job (or its CLI twin): when, how it went, when the next is due."""
 
     __tablename__ = "rr_job_run"

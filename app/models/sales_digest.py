@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from flask_appbuilder import Model
-from flask_appbuilder.security.sqla.models import User
-from renewal_reminder.models.base import enum_column, utcnow
 from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
+
+from renewal_reminder.models.base import Base, enum_column, user_relationship, utcnow
 
 
 class SalesDigestStatus(enum.StrEnum):
@@ -21,7 +20,7 @@ class SalesDigestStatus(enum.StrEnum):
     failed = "failed"
 
 
-class SalesDigestLog(Model):
+class SalesDigestLog(Base):
     """The daily digest of one sales contact for one day.
 
     The unique constraint is how concurrent runs claim a digest: whoever inserts the row sends
@@ -56,7 +55,7 @@ class SalesDigestLog(Model):
     automated_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
-    user = relationship(User, foreign_keys=[user_id])
+    user = user_relationship(lambda: SalesDigestLog.user_id)
 
     def __repr__(self) -> str:
         return f"<SalesDigestLog user={self.user_id} {self.digest_date} {self.status}>"

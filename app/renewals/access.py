@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from renewal_reminder.models import Domain, Relation, RelationUser
 from sqlalchemy import Select, false, or_, select
 from sqlalchemy.orm import Session, aliased
+
+from renewal_reminder.models import Domain, Relation, RelationUser
 
 ROLE_ADMIN = "Admin"
 ROLE_SALES = "Sales"

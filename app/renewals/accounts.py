@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from renewal_reminder.models import Relation, RelationKind, RelationUser
 from renewal_reminder.renewals.access import ROLE_ADMIN, ROLE_CLIENT, ROLE_RESELLER, ROLE_SALES
 from renewal_reminder.renewals.validation import InvalidValue, check_password, normalize_email
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 STAFF_ROLES = (ROLE_SALES, ROLE_ADMIN)
 

@@ -22,6 +22,10 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
 from renewal_reminder.models import (
     AWAITING_DECISION,
     Decision,
@@ -35,9 +39,6 @@ from renewal_reminder.models.base import utcnow
 from renewal_reminder.renewals import processing
 from renewal_reminder.renewals.registrars import RegistrarBackend
 from renewal_reminder.renewals.validation import InvalidValue
-from sqlalchemy import and_, or_, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 

@@ -19,14 +19,15 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
 from renewal_reminder.models import OUT_OF_CYCLE, ConfirmationRequest, Domain
 from renewal_reminder.models.base import utcnow
 from renewal_reminder.renewals import email_templates, mailer
 from renewal_reminder.renewals.notifications import sales_contact_of
 from renewal_reminder.renewals.recipients import customer_email_relation
 from renewal_reminder.renewals.validation import InvalidValue, normalize_email
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 

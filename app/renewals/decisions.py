@@ -17,6 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
 from renewal_reminder.models import (
     AWAITING_DECISION,
     Decision,
@@ -30,9 +34,6 @@ from renewal_reminder.models import (
 from renewal_reminder.models.base import utcnow
 from renewal_reminder.models.domain import unicode_domain_name
 from renewal_reminder.renewals.validation import InvalidValue, normalize_domain_name, parse_years
-from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
 
 #: Statuses a domain can have while a customer may still decide for its current expiry date.
 DECIDABLE = (*AWAITING_DECISION, DomainStatus.renewal_confirmed, DomainStatus.renewal_declined)

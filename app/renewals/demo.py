@@ -6,12 +6,13 @@ import datetime as dt
 import random
 import secrets
 
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
 from renewal_reminder.models import Domain, DomainStatus, Relation, RelationKind
 from renewal_reminder.renewals.access import ROLE_ADMIN, ROLE_SALES
 from renewal_reminder.renewals.accounts import create_login
 from renewal_reminder.renewals.validation import normalize_domain_name
-from sqlalchemy import exists, select
-from sqlalchemy.orm import Session
 
 DEMO_PASSWORDS = {
     "Admin": ("admin@demo.example", "demo-admin-2026"),

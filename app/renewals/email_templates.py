@@ -15,10 +15,11 @@ import functools
 from dataclasses import dataclass
 
 from jinja2 import StrictUndefined, TemplateError
-from renewal_reminder.models import EmailTemplate
-from renewal_reminder.renewals.template_sandbox import LimitedSandbox, limits, render_limited
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+from renewal_reminder.models import EmailTemplate
+from renewal_reminder.renewals.template_sandbox import LimitedSandbox, limits, render_limited
 
 DEFAULT_LANGUAGE = "en"
 RENEWAL_REMINDER = "renewal_reminder"

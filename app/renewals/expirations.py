@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from dateutil.relativedelta import relativedelta
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
 from renewal_reminder.models import (
     OUT_OF_CYCLE,
     Decision,
@@ -34,8 +37,6 @@ from renewal_reminder.models.domain import unicode_domain_name
 from renewal_reminder.renewals import access
 from renewal_reminder.renewals.decisions import current_decisions
 from renewal_reminder.renewals.validation import InvalidValue
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
 
 THIS_MONTH = "this_month"
 NEXT_3_MONTHS = "next_3_months"

@@ -32,6 +32,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from typing import TYPE_CHECKING, NamedTuple
 
 import idna
+
 from renewal_reminder.renewals.email_templates import RenderedEmail, TemplateProblem, one_line
 
 if TYPE_CHECKING:

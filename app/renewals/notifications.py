@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from sqlalchemy.orm import Session
+
 from renewal_reminder.models import Relation
 from renewal_reminder.renewals import email_templates, mailer
 from renewal_reminder.renewals.decisions import RecordedDecisions
-from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 

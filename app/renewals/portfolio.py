@@ -59,6 +59,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from flask_appbuilder.security.sqla.models import Role, User
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
 from renewal_reminder.models import Domain, DomainStatus, Relation, RelationKind
 from renewal_reminder.models.base import utcnow
 from renewal_reminder.renewals.access import ROLE_SALES
@@ -69,8 +72,6 @@ from renewal_reminder.renewals.validation import (
     normalize_domain_name,
     normalize_email,
 )
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.orm import Session
 
 REQUIRED_COLUMNS = ("domain", "expiry_date", "relation_number", "relation_name", "relation_email")
 OPTIONAL_COLUMNS = (

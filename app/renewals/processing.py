@@ -23,6 +23,9 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
 from renewal_reminder.models import (
     AWAITING_DECISION,
     Decision,
@@ -36,8 +39,6 @@ from renewal_reminder.models.base import utcnow
 from renewal_reminder.renewals import access
 from renewal_reminder.renewals.registrars import RegistrarBackend, RegistrarError
 from renewal_reminder.renewals.validation import InvalidValue, check_expiry_date
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 

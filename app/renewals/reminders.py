@@ -19,6 +19,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
 from renewal_reminder.models import (
     AWAITING_DECISION,
     Domain,
@@ -42,8 +45,6 @@ from renewal_reminder.renewals.claims import (
     record_outcomes,
 )
 from renewal_reminder.renewals.validation import InvalidValue, normalize_email
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 

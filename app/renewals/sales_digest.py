@@ -44,6 +44,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from flask_appbuilder.security.sqla.models import Role, User, assoc_user_role
+from sqlalchemy import and_, exists, func, not_, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
 from renewal_reminder.models import (
     AWAITING_DECISION,
     Decision,
@@ -66,8 +69,6 @@ from renewal_reminder.renewals.claims import (
 from renewal_reminder.renewals.notifications import CHANNEL_NAMES
 from renewal_reminder.renewals.processing import OPEN_STATES
 from renewal_reminder.renewals.validation import InvalidValue, normalize_email
-from sqlalchemy import and_, exists, func, not_, or_, select, update
-from sqlalchemy.orm import Session, aliased
 
 log = logging.getLogger(__name__)
 

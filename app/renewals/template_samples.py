@@ -14,6 +14,8 @@ import datetime as dt
 from collections.abc import Callable
 
 from dateutil.relativedelta import relativedelta
+from sqlalchemy.orm import Session
+
 from renewal_reminder.models import Relation, RelationKind
 from renewal_reminder.renewals import codes, mailer, notifications, reminders, sales_digest
 from renewal_reminder.renewals.calendar import Offset
@@ -24,7 +26,6 @@ from renewal_reminder.renewals.email_templates import (
     SALES_DIGEST,
 )
 from renewal_reminder.renewals.reminders import Digest, DueReminder, Recipient, ReminderSettings
-from sqlalchemy.orm import Session
 
 # --- renewal reminders --------------------------------------------------------------------------
 

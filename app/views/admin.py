@@ -14,6 +14,10 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.urltools import get_filter_args, get_order_args
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import or_, select
+from wtforms import BooleanField
+
 from renewal_reminder.models import (
     ConfirmationRequest,
     Domain,
@@ -41,9 +45,6 @@ from renewal_reminder.views.scoping import (
     ScopedModelView,
     use_text_filters,
 )
-from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import or_, select
-from wtforms import BooleanField
 
 CSV_PAGE_SIZE = 1000
 

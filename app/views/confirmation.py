@@ -13,13 +13,14 @@ from __future__ import annotations
 from flask import current_app, render_template, request
 from flask_appbuilder import BaseView, expose
 from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField, RadioField, StringField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
 from renewal_reminder.i18n import gettext as _
 from renewal_reminder.i18n import in_language
 from renewal_reminder.models import Decision, DecisionChannel
 from renewal_reminder.renewals import codes, decisions, mailer, notifications
 from renewal_reminder.views import TEMPLATE_FOLDER
-from wtforms import HiddenField, IntegerField, RadioField, StringField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 
 class CodeForm(FlaskForm):

@@ -12,6 +12,7 @@ import datetime as dt
 from flask import current_app, g, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
+
 from renewal_reminder.models import Decision, DomainStatus
 from renewal_reminder.renewals import expirations
 from renewal_reminder.views import TEMPLATE_FOLDER

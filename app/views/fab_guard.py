@@ -30,10 +30,11 @@ import re
 from flask import abort, current_app, request
 from flask_appbuilder.baseviews import BaseCRUDView, BaseFormView
 from flask_appbuilder.charts.views import BaseChartView
-from renewal_reminder.views.params import positive_int
-from renewal_reminder.views.scoping import SafeListArgumentsMixin, ScopedModelView
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.security import safe_join
+
+from renewal_reminder.views.params import positive_int
+from renewal_reminder.views.scoping import SafeListArgumentsMixin, ScopedModelView
 
 #: ``url_for``'s own keyword arguments: never valid in this app's query strings.
 URL_FOR_KEYWORDS = frozenset({"endpoint", "_method", "_scheme", "_external", "_anchor"})

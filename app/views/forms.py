@@ -8,6 +8,9 @@ import enum
 
 from flask import current_app
 from flask_appbuilder.fieldwidgets import Select2Widget
+from wtforms import SelectField
+from wtforms.validators import InputRequired, ValidationError
+
 from renewal_reminder.models import RelationKind
 from renewal_reminder.renewals.validation import (
     InvalidValue,
@@ -16,8 +19,6 @@ from renewal_reminder.renewals.validation import (
     normalize_email,
     parse_years,
 )
-from wtforms import SelectField
-from wtforms.validators import InputRequired, ValidationError
 
 
 def form_error(message: str) -> ValidationError:

@@ -9,6 +9,7 @@ from flask_appbuilder import SimpleFormView
 from flask_appbuilder.forms import DynamicForm
 from flask_wtf.file import FileField, FileRequired
 from markupsafe import Markup
+
 from renewal_reminder.renewals.portfolio import PortfolioImportError, import_portfolio
 
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024

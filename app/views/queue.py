@@ -12,6 +12,7 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_wtf import FlaskForm
+
 from renewal_reminder.models import Decision
 from renewal_reminder.models.base import utcnow
 from renewal_reminder.renewals import access, processing

@@ -18,6 +18,11 @@ from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.widgets import ListWidget
+from sqlalchemy import select
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired
+from wtforms.widgets import TextArea
+
 from renewal_reminder import jobs
 from renewal_reminder.models import Domain, EmailTemplate, Relation, ReminderLog
 from renewal_reminder.models.base import utcnow
@@ -35,10 +40,6 @@ from renewal_reminder.views import TEMPLATE_FOLDER
 from renewal_reminder.views.forms import form_error
 from renewal_reminder.views.params import positive_int
 from renewal_reminder.views.scoping import SafeListArgumentsMixin, use_text_filters
-from sqlalchemy import select
-from wtforms import TextAreaField
-from wtforms.validators import DataRequired
-from wtforms.widgets import TextArea
 
 
 def _settings() -> ReminderSettings:

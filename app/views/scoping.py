@@ -16,10 +16,11 @@ from flask_appbuilder.models.sqla.filters import (
     FilterNotEqual,
     get_field_setup_query,
 )
+from sqlalchemy import false
+
 from renewal_reminder.renewals import access
 from renewal_reminder.views import TEMPLATE_FOLDER
 from renewal_reminder.views.params import positive_int
-from sqlalchemy import false
 
 
 class FilterByAccess(BaseFilter):

@@ -11,6 +11,8 @@ from flask import abort, current_app, flash, g, redirect, request, session, url_
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_wtf import FlaskForm
+from sqlalchemy import select
+
 from renewal_reminder.i18n import gettext as _
 from renewal_reminder.i18n import in_language
 from renewal_reminder.models import (
@@ -24,7 +26,6 @@ from renewal_reminder.renewals import access, decisions, mailer, notifications
 from renewal_reminder.renewals.validation import InvalidValue
 from renewal_reminder.views import TEMPLATE_FOLDER
 from renewal_reminder.views.params import positive_int
-from sqlalchemy import select
 
 _FIELD = re.compile(r"^decision-([0-9]{1,9})$")  # ids are 32-bit integers
 SUMMARY_KEY = "rr_selection_summary"

@@ -1,4 +1,8 @@
-"""initial schema: FAB security tables and the product's tables
+"""initial schema: FAB security tables
+
+(Until 2026-12 this revision also created the product's first rr_* tables; those now come
+from the product's own migrations, renewal_reminder/migrations, with their own version
+table. Databases that ran the old version are stamped there at the baseline.)
 
 Revision ID: 715640718ca8
 Revises: 
@@ -150,29 +154,6 @@ def upgrade():
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('user_id', 'role_id')
     )
-    op.create_table('rr_relation',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('number', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('billing_email', sa.String(length=254), nullable=False),
-    sa.Column('kind', sa.Enum('reseller', 'client', name='ck_relationkind', native_enum=False, create_constraint=True, length=32), nullable=False),
-    sa.Column('parent_id', sa.Integer(), nullable=True),
-    sa.Column('sales_contact_id', sa.Integer(), nullable=True),
-    sa.Column('language', sa.String(length=8), nullable=False),
-    sa.Column('reminders_to_reseller', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=False),
-    sa.CheckConstraint('number > 0', name='ck_rr_relation_number_positive'),
-    sa.CheckConstraint('parent_id IS NULL OR parent_id <> id', name='ck_rr_relation_not_own_parent'),
-    sa.ForeignKeyConstraint(['parent_id'], ['rr_relation.id'], ondelete='RESTRICT'),
-    sa.ForeignKeyConstraint(['sales_contact_id'], ['ab_user.id'], ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('number')
-    )
-    with op.batch_alter_table('rr_relation', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_rr_relation_parent_id'), ['parent_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_rr_relation_sales_contact_id'), ['sales_contact_id'], unique=False)
-
     op.create_table('ab_permission_view_role',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('permission_view_id', sa.Integer(), nullable=True),
@@ -186,89 +167,16 @@ def upgrade():
         batch_op.create_index('idx_permission_view_id', ['permission_view_id'], unique=False)
         batch_op.create_index('idx_role_id', ['role_id'], unique=False)
 
-    op.create_table('rr_domain',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=253), nullable=False),
-    sa.Column('relation_id', sa.Integer(), nullable=False),
-    sa.Column('expiry_date', sa.Date(), nullable=False),
-    sa.Column('status', sa.Enum('active', 'renewal_confirmed', 'renewal_declined', 'renewed', 'deactivated', 'deleted', name='ck_domainstatus', native_enum=False, create_constraint=True, length=32), nullable=False),
-    sa.Column('renewal_years', sa.Integer(), nullable=True),
-    sa.Column('notes', sa.Text(), nullable=True),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=False),
-    sa.CheckConstraint('name = lower(name)', name='ck_rr_domain_name_lower'),
-    sa.CheckConstraint('renewal_years IS NULL OR (renewal_years BETWEEN 1 AND 10)', name='ck_rr_domain_renewal_years'),
-    sa.ForeignKeyConstraint(['relation_id'], ['rr_relation.id'], ondelete='RESTRICT'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('name')
-    )
-    with op.batch_alter_table('rr_domain', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_rr_domain_relation_id'), ['relation_id'], unique=False)
-        batch_op.create_index('ix_rr_domain_status_expiry', ['status', 'expiry_date'], unique=False)
-
-    op.create_table('rr_user_relation',
-    sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('relation_id', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['relation_id'], ['rr_relation.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('user_id')
-    )
-    with op.batch_alter_table('rr_user_relation', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_rr_user_relation_relation_id'), ['relation_id'], unique=False)
-
-    op.create_table('rr_renewal_decision',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('domain_id', sa.Integer(), nullable=False),
-    sa.Column('decision', sa.Enum('renew', 'decline', name='ck_decision', native_enum=False, create_constraint=True, length=32), nullable=False),
-    sa.Column('years', sa.Integer(), nullable=True),
-    sa.Column('expiry_date', sa.Date(), nullable=False),
-    sa.Column('channel', sa.Enum('selection_page', 'confirmation_code', 'sales', 'automatic', name='ck_decisionchannel', native_enum=False, create_constraint=True, length=32), nullable=False),
-    sa.Column('decided_by_id', sa.Integer(), nullable=True),
-    sa.Column('decided_at', sa.DateTime(), nullable=False),
-    sa.Column('remote_addr', sa.String(length=45), nullable=True),
-    sa.Column('state', sa.Enum('queued', 'done', 'failed', 'superseded', name='ck_processingstate', native_enum=False, create_constraint=True, length=32), nullable=False),
-    sa.Column('processed_by_id', sa.Integer(), nullable=True),
-    sa.Column('processed_at', sa.DateTime(), nullable=True),
-    sa.Column('message', sa.Text(), nullable=True),
-    sa.CheckConstraint("(decision = 'renew' AND years IS NOT NULL AND years BETWEEN 1 AND 10) OR (decision = 'decline' AND years IS NULL)", name='ck_rr_renewal_decision_years'),
-    sa.ForeignKeyConstraint(['decided_by_id'], ['ab_user.id'], ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['domain_id'], ['rr_domain.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['processed_by_id'], ['ab_user.id'], ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id')
-    )
-    with op.batch_alter_table('rr_renewal_decision', schema=None) as batch_op:
-        batch_op.create_index('ix_rr_renewal_decision_domain_expiry', ['domain_id', 'expiry_date'], unique=False)
-        batch_op.create_index('ix_rr_renewal_decision_state_decided', ['state', 'decided_at'], unique=False)
-
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
-    with op.batch_alter_table('rr_renewal_decision', schema=None) as batch_op:
-        batch_op.drop_index('ix_rr_renewal_decision_state_decided')
-        batch_op.drop_index('ix_rr_renewal_decision_domain_expiry')
-
-    op.drop_table('rr_renewal_decision')
-    with op.batch_alter_table('rr_user_relation', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_rr_user_relation_relation_id'))
-
-    op.drop_table('rr_user_relation')
-    with op.batch_alter_table('rr_domain', schema=None) as batch_op:
-        batch_op.drop_index('ix_rr_domain_status_expiry')
-        batch_op.drop_index(batch_op.f('ix_rr_domain_relation_id'))
-
-    op.drop_table('rr_domain')
     with op.batch_alter_table('ab_permission_view_role', schema=None) as batch_op:
         batch_op.drop_index('idx_role_id')
         batch_op.drop_index('idx_permission_view_id')
 
     op.drop_table('ab_permission_view_role')
-    with op.batch_alter_table('rr_relation', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_rr_relation_sales_contact_id'))
-        batch_op.drop_index(batch_op.f('ix_rr_relation_parent_id'))
-
-    op.drop_table('rr_relation')
     op.drop_table('ab_user_role')
     with op.batch_alter_table('ab_user_group', schema=None) as batch_op:
         batch_op.drop_index('idx_user_id')

@@ -29,6 +29,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
+
 from renewal_reminder.renewals.calendar import shifted
 from renewal_reminder.renewals.validation import MAX_YEARS, MIN_YEARS
 

@@ -19,6 +19,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from dateutil.relativedelta import relativedelta
+
 from renewal_reminder.renewals.calendar import shifted
 from renewal_reminder.renewals.registrars.base import (
     DomainInfo,

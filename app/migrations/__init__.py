@@ -1,0 +1,1 @@
+"""The product's Alembic migrations (see ``renewal_reminder.schema``)."""
