@@ -1,8 +1,9 @@
 """Configuration of the standalone Renewal Reminder application.
 
 Every setting can be overridden by an environment variable of the same name; nothing else
-configures the app. A host application that enables the addon uses its own config and may
-set the same ``RR_``-free keys documented in the README.
+configures the app. The product's own settings are the addon's ``RENEWALS_*`` keys (a host
+application that enables the addon sets those in its own config); here each is read from the
+environment variable the README documents (``BASE_URL`` sets ``RENEWALS_BASE_URL``, ...).
 """
 
 import os
@@ -32,7 +33,7 @@ class Config:
     # 16 MiB holds a portfolio CSV of well over 100,000 domains; import larger ones with the CLI.
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024)))
     # Demo mode (python run.py) may run with a generated key and loads demo data.
-    DEMO_MODE = _env_bool("DEMO_MODE", False)
+    RENEWALS_DEMO_MODE = _env_bool("DEMO_MODE", False)
 
     # --- Flask-AppBuilder ----------------------------------------------------------------------
     APP_NAME = "Renewal Reminder"
@@ -76,30 +77,31 @@ class Config:
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "renewals@localhost")
 
-    # --- Product -------------------------------------------------------------------------------
-    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+    # --- Product (the addon's RENEWALS_* settings) ---------------------------------------------
+    # The product's pages at the root, as they have always been here (hosts get a prefix).
+    RENEWALS_URL_PREFIX = ""
+    RENEWALS_BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
     # Reminder calendar: offsets before expiry (m = calendar months, d = days; +Nd = after it).
-    REMINDER_OFFSETS = os.environ.get("REMINDER_OFFSETS", "3m,2m,1m,15d,5d,4d,3d,2d,1d,0d")
+    RENEWALS_REMINDER_OFFSETS = os.environ.get("REMINDER_OFFSETS", "3m,2m,1m,15d,5d,4d,3d,2d,1d,0d")
     # A missed reminder is still sent if at most this many days late (0: only on the day).
-    REMINDER_CATCHUP_DAYS = os.environ.get("REMINDER_CATCHUP_DAYS", "7")
-    REMINDER_INTERVAL_HOURS = os.environ.get("REMINDER_INTERVAL_HOURS", "24")
+    RENEWALS_REMINDER_CATCHUP_DAYS = os.environ.get("REMINDER_CATCHUP_DAYS", "7")
+    RENEWALS_REMINDER_INTERVAL_HOURS = os.environ.get("REMINDER_INTERVAL_HOURS", "24")
     # Optional archive copy of every customer email (comma-separated addresses).
-    REMINDER_BCC = os.environ.get("REMINDER_BCC", "")
+    RENEWALS_REMINDER_BCC = os.environ.get("REMINDER_BCC", "")
     # The renewal selection page lists domains expiring within this many days.
-    RENEWAL_WINDOW_DAYS = int(os.environ.get("RENEWAL_WINDOW_DAYS", "92"))
+    RENEWALS_RENEWAL_WINDOW_DAYS = int(os.environ.get("RENEWAL_WINDOW_DAYS", "92"))
     # Renewal confirmation requests: how long an emailed activation code works, and how often
     # one client address may try codes on the public page.
-    CONFIRMATION_CODE_DAYS = os.environ.get("CONFIRMATION_CODE_DAYS", "30")
-    CONFIRMATION_RATE_LIMIT = os.environ.get("CONFIRMATION_RATE_LIMIT", "10 per minute;100 per day")
+    RENEWALS_CONFIRMATION_CODE_DAYS = os.environ.get("CONFIRMATION_CODE_DAYS", "30")
+    RENEWALS_CONFIRMATION_RATE_LIMIT = os.environ.get("CONFIRMATION_RATE_LIMIT", "10 per minute;100 per day")
     # Where renewals and deletions are carried out: manual (by hand at the registrar, confirmed
     # here), simulated (demo), or "package.module:Class" (e.g. an EPP backend).
-    REGISTRAR_BACKEND = os.environ.get("REGISTRAR_BACKEND", "manual")
+    RENEWALS_REGISTRAR_BACKEND = os.environ.get("REGISTRAR_BACKEND", "manual")
     # The automated removal and renewal job: execute queued renewals itself (needs a backend
     # that can), delete instead of only deactivate, and how long after expiry an undecided
     # domain is removed.
-    AUTO_EXECUTE_RENEWALS = _env_bool("AUTO_EXECUTE_RENEWALS", False)
-    AUTO_DELETE = _env_bool("AUTO_DELETE", False)
-    DELETION_GRACE_DAYS = int(os.environ.get("DELETION_GRACE_DAYS", "0"))
+    RENEWALS_AUTO_EXECUTE_RENEWALS = _env_bool("AUTO_EXECUTE_RENEWALS", False)
+    RENEWALS_AUTO_DELETE = _env_bool("AUTO_DELETE", False)
+    RENEWALS_DELETION_GRACE_DAYS = int(os.environ.get("DELETION_GRACE_DAYS", "0"))
     # python run.py starts the scheduler in-process unless this is 0.
     SCHEDULER_ENABLED = _env_bool("SCHEDULER_ENABLED", True)
-    SCHEDULER_API_ENABLED = False

@@ -1,6 +1,9 @@
 """The product's ``flask`` commands. Thin: parse, call ``renewal_reminder.renewals``, print.
 
-Registered on the host app by the addon, so they work as ``flask --app run <group> ...``.
+The addon registers one group on the host app, ``flask renewals ...`` (``renewals users
+create``, ``renewals reminders send``, ``renewals db upgrade``, ``renewals process``, ...).
+The standalone app also keeps its documented top-level commands (``flask users create``,
+``flask reminders send``, ...): ``standalone_commands``.
 """
 
 from __future__ import annotations
@@ -12,24 +15,28 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from renewal_reminder import schema, settings
 from renewal_reminder.jobs import run_processing, run_reminders, run_sales_digest
 from renewal_reminder.models import Domain
 from renewal_reminder.renewals import codes, demo, mailer
 from renewal_reminder.renewals.accounts import create_login
 from renewal_reminder.renewals.portfolio import PortfolioImportError, import_portfolio
 from renewal_reminder.renewals.validation import InvalidValue, normalize_domain_name
-from renewal_reminder.session import current_session
+from renewal_reminder.session import current_mail, current_session
 
 
 def _security_manager():
     return current_app.extensions["appbuilder"].sm
 
 
+renewals_group = click.Group(
+    "renewals", help="Renewal Reminder: reminders, renewals, logins, portfolio, its tables."
+)
 users = click.Group("users", help="Manage logins.")
 reminders = click.Group("reminders", help="The automated renewal reminder.")
-renewals = click.Group("renewals", help="Renewal confirmation requests and processing.")
 domains = click.Group("domains", help="Manage the domain portfolio.")
 demo_group = click.Group("demo", help="Demo data.")
+db_group = click.Group("db", help="The product's own tables (its own migrations).")
 
 
 @users.command("create")
@@ -88,7 +95,7 @@ def load_demo_command(force: bool):
     """
     session = current_session()
     try:
-        demo.check_demo_allowed(session, bool(current_app.config.get("DEMO_MODE")), force)
+        demo.check_demo_allowed(session, bool(settings.current()["DEMO_MODE"]), force)
     except demo.DemoRefused as exc:
         raise click.ClickException(f"demo not loaded: {exc}") from None
     try:
@@ -116,7 +123,7 @@ def send_reminders_command(day, dry_run: bool):
     _run_job(run_reminders, day, dry_run)
 
 
-@renewals.command("request")
+@renewals_group.command("request")
 @click.argument("domain_name")
 @with_appcontext
 def request_confirmation(domain_name: str):
@@ -131,9 +138,9 @@ def request_confirmation(domain_name: str):
         raise click.ClickException(f"there is no domain {domain_name}")
     outcome = codes.send_confirmation_request(
         session,
-        current_app.extensions["mail"],
-        mailer.MailSettings.from_config(current_app.config),
-        codes.CodeSettings.from_config(current_app.config),
+        current_mail(),
+        mailer.MailSettings.from_config(settings.current()),
+        codes.CodeSettings.from_config(settings.current()),
         domain,
         sent_by_id=None,
     )
@@ -142,7 +149,7 @@ def request_confirmation(domain_name: str):
     click.echo(f"Confirmation request for {domain.unicode_name} sent to {outcome.sent_to}.")
 
 
-@renewals.command("process")
+@renewals_group.command("process")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Run as of this date.")
 @click.option("--dry-run", is_flag=True, help="Print what would be done; change nothing.")
 @with_appcontext
@@ -151,7 +158,7 @@ def process_command(day, dry_run: bool):
     _run_job(run_processing, day, dry_run)
 
 
-@renewals.command("digest")
+@renewals_group.command("digest")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Run as of this date.")
 @click.option("--dry-run", is_flag=True, help="Print what would be sent; send nothing.")
 @with_appcontext
@@ -171,7 +178,7 @@ def _run_job(job, day, dry_run: bool) -> None:
         raise SystemExit(1)
 
 
-@click.command("scheduler")
+@renewals_group.command("scheduler")
 @with_appcontext
 def scheduler_command():
     """Run the job scheduler in this process (one per deployment; web workers run none)."""
@@ -183,4 +190,40 @@ def scheduler_command():
         scheduler.start()
 
 
-COMMAND_GROUPS = [users, domains, demo_group, reminders, renewals, scheduler_command]
+@db_group.command("upgrade")
+@with_appcontext
+def db_upgrade_command():
+    """Create or upgrade the product's tables (rr_*) to the newest schema."""
+    applied = schema.upgrade(current_session().get_bind())
+    click.echo(f"Applied {', '.join(applied)}." if applied else "The tables are up to date.")
+
+
+@db_group.command("current")
+@with_appcontext
+def db_current_command():
+    """Show the schema revision of the product's tables, and the newest one."""
+    with current_session().get_bind().connect() as connection:
+        current = schema.current_revision(connection)
+    click.echo(f"current: {current or 'none (no tables yet)'}; newest: {schema.head_revision()}")
+
+
+@db_group.command("revision")
+@click.option("-m", "--message", required=True, help="What the migration does.")
+@with_appcontext
+def db_revision_command(message: str):
+    """For developers: write a migration for what changed in the product's models."""
+    from alembic import command
+
+    config = schema.alembic_config()
+    with current_session().get_bind().begin() as connection:
+        config.attributes["connection"] = connection
+        command.revision(config, message=message, autogenerate=True)
+
+
+for _group in (users, domains, demo_group, reminders, db_group):
+    renewals_group.add_command(_group)
+
+
+def standalone_commands() -> list[click.Command]:
+    """The standalone app's documented top-level commands (also under ``flask renewals``)."""
+    return [users, domains, demo_group, reminders, scheduler_command]

@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from renewal_reminder import settings
 from renewal_reminder.models import JobRun
 from renewal_reminder.models.base import utcnow
 from renewal_reminder.renewals import automation
@@ -23,7 +24,7 @@ from renewal_reminder.renewals.automation import AutomationSettings, AutomationS
 from renewal_reminder.renewals.mailer import MailSettings
 from renewal_reminder.renewals.reminders import ReminderSettings, RunSummary, send_reminders
 from renewal_reminder.renewals.sales_digest import DigestRunSummary, send_sales_digests
-from renewal_reminder.session import current_registrar, current_session
+from renewal_reminder.session import EXTENSION, current_registrar, current_session
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +72,14 @@ def run_reminders(
     """One reminder run for ``today`` (default: the current date)."""
 
     def body(session: Session, day: dt.date) -> RunSummary:
-        settings = ReminderSettings.from_config(app.config)
+        reminder_settings = ReminderSettings.from_config(settings.read(app.config))
         return send_reminders(
-            session, app.extensions["mail"], day, settings, dry_run=dry_run, echo=echo
+            session,
+            app.extensions[EXTENSION].mail,
+            day,
+            reminder_settings,
+            dry_run=dry_run,
+            echo=echo,
         )
 
     return _recorded(app, REMINDERS, today, dry_run, next_run_at, body)
@@ -89,9 +95,9 @@ def run_processing(
     """One run of the automated removal and renewal for ``today``."""
 
     def body(session: Session, day: dt.date) -> AutomationSummary:
-        settings = AutomationSettings.from_config(app.config)
+        automation_settings = AutomationSettings.from_config(settings.read(app.config))
         return automation.run(
-            session, current_registrar(), day, settings, dry_run=dry_run, echo=echo
+            session, current_registrar(), day, automation_settings, dry_run=dry_run, echo=echo
         )
 
     return _recorded(app, PROCESSING, today, dry_run, next_run_at, body)
@@ -109,8 +115,8 @@ def run_sales_digest(
     def body(session: Session, day: dt.date) -> DigestRunSummary:
         return send_sales_digests(
             session,
-            app.extensions["mail"],
-            MailSettings.from_config(app.config),
+            app.extensions[EXTENSION].mail,
+            MailSettings.from_config(settings.read(app.config)),
             day,
             dry_run=dry_run,
             echo=echo,

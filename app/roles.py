@@ -1,21 +1,28 @@
 """The product's roles and what each may do on its screens.
 
-Sales, Reseller and Client are FAB *builtin* roles: their permissions live here, in code,
-checked in memory, and cannot be widened from the Security screens. Admin is FAB's own
-``AUTH_ROLE_ADMIN`` and receives every permission. None of these roles gets anything on FAB's
-Security views (users, roles, permissions): ``can_edit`` on roles would be a privilege escalation.
-Which *rows* a role sees is decided separately, by ``renewal_reminder.renewals.access``.
+Sales, Reseller and Client (names configurable: ``RENEWALS_ROLE_SALES``, ...) are FAB *builtin*
+roles: their permissions live here, in code, checked in memory, and cannot be widened from the
+Security screens. The admin role is the host's own (``AUTH_ROLE_ADMIN``) and receives every
+permission. None of these roles gets anything on FAB's Security views (users, roles,
+permissions): ``can_edit`` on roles would be a privilege escalation. Which *rows* a role sees
+is decided separately, by ``renewal_reminder.renewals.access``.
+
+FAB ignores the database permissions of a builtin role, so defining one under the name of a
+role the host already uses would silently take that role's permissions away: start-up refuses
+instead (``RoleConflict``), and the host picks other names.
 """
 
 from __future__ import annotations
 
-from renewal_reminder.renewals.access import ROLE_CLIENT, ROLE_RESELLER, ROLE_SALES
+from sqlalchemy import select
+
+from renewal_reminder.renewals.access import RoleNames, current_roles
 
 MENU_CATEGORY = "Renewals"
 
 
 def _exact(name: str) -> str:
-    """FAB matches builtin permissions with ``re.match``: anchor so "DomainView" does not
+    """FAB matches builtin permissions with ``re.match``: anchor so "RenewalsDomainView" does not
     also grant "DomainViewSomethingElse"."""
     return f"^{name}$"
 
@@ -31,20 +38,20 @@ def _menu(*items: str) -> list[list[str]]:
 _READ = ("can_list", "can_show")
 
 _CUSTOMER = [
-    *_grants("RenewalSelectionView", "can_select"),
+    *_grants("RenewalsSelectionView", "can_select"),
     *_menu("Renew domains"),
-    *_grants("RelationView", *_READ),
-    *_grants("DomainView", *_READ, "can_export_csv", "export_selected"),
-    *_grants("RenewalDecisionView", *_READ),
+    *_grants("RenewalsRelationView", *_READ),
+    *_grants("RenewalsDomainView", *_READ, "can_export_csv", "export_selected"),
+    *_grants("RenewalsDecisionView", *_READ),
     *_menu("Relations", "Domains", "Renewal decisions"),
 ]
 
 _SALES = [
-    *_grants("RenewalSelectionView", "can_select"),
+    *_grants("RenewalsSelectionView", "can_select"),
     *_menu("Renew domains"),
-    *_grants("RelationView", *_READ),
+    *_grants("RenewalsRelationView", *_READ),
     *_grants(
-        "DomainView",
+        "RenewalsDomainView",
         *_READ,
         "can_export_csv",
         "export_selected",
@@ -52,33 +59,65 @@ _SALES = [
         "deactivate_domain",
         "delete_domain",
     ),
-    *_grants("ConfirmationRequestView", *_READ),
+    *_grants("RenewalsConfirmationRequestView", *_READ),
     *_menu("Confirmation requests"),
-    *_grants("ExpirationListView", "can_view"),
+    *_grants("RenewalsExpirationListView", "can_view"),
     *_menu("Expiration list"),
-    *_grants("RenewalQueueView", "can_process"),
+    *_grants("RenewalsQueueView", "can_process"),
     *_menu("Renewal queue"),
-    *_grants("RenewalDecisionView", *_READ),
+    *_grants("RenewalsDecisionView", *_READ),
     *_menu("Relations", "Domains", "Renewal decisions"),
 ]
 
-BUILTIN_ROLES: dict[str, list[list[str]]] = {
-    ROLE_SALES: _SALES,
-    ROLE_RESELLER: _CUSTOMER,
-    ROLE_CLIENT: list(_CUSTOMER),
-}
+
+def builtin_roles(names: RoleNames) -> dict[str, list[list[str]]]:
+    """The product's roles under their names in this host, with their permissions."""
+    return {names.sales: _SALES, names.reseller: _CUSTOMER, names.client: list(_CUSTOMER)}
 
 
-def ensure_roles(security_manager) -> None:
+class RoleConflict(RuntimeError):
+    """A role of the product's would take over a host role of the same name."""
+
+
+def check_role_conflicts(security_manager, names: RoleNames) -> None:
+    """Refuse a product role name that the host already uses for a role of its own: a role
+    with permissions in the database, or one the host defines as builtin itself."""
+    ours = builtin_roles(names)
+    for name, permissions in ours.items():
+        defined = security_manager.builtin_roles.get(name)
+        if defined is not None and defined != permissions:
+            raise RoleConflict(_conflict(name, "is defined by the host's FAB_ROLES"))
+    role_model = security_manager.role_model
+    rows = security_manager.session.execute(
+        select(role_model).where(role_model.name.in_(list(ours)))
+    ).scalars()
+    for role in rows:
+        if role.permissions:
+            raise RoleConflict(
+                _conflict(role.name, f"already exists with {len(role.permissions)} permissions")
+            )
+
+
+def _conflict(name: str, what: str) -> str:
+    return (
+        f"the role {name!r} {what}; Renewal Reminder would replace its permissions. Give the "
+        "product's roles other names (RENEWALS_ROLE_SALES, RENEWALS_ROLE_RESELLER, "
+        "RENEWALS_ROLE_CLIENT) or rename the host's role."
+    )
+
+
+def ensure_roles(security_manager, names: RoleNames | None = None) -> None:
     """Create the role rows (names only; builtin permissions live in code). Idempotent.
 
     FAB's own ``create_db`` does this for builtin roles, but it runs before addons load and
-    not at all when the host sets ``FAB_CREATE_DB = False``.
+    not at all when the host sets ``FAB_CREATE_DB = False``. The public role is skipped when
+    the host has none (Airflow: ``AUTH_ROLE_PUBLIC`` unset).
     """
+    names = names or current_roles()
     for name in (
         security_manager.auth_role_admin,
         security_manager.auth_role_public,
-        *BUILTIN_ROLES,
+        *names.product,
     ):
-        if security_manager.find_role(name) is None:
+        if name and security_manager.find_role(name) is None:
             security_manager.add_role(name)

@@ -1,9 +1,13 @@
-"""The in-process scheduler (Flask-APScheduler) that runs the product's jobs.
+"""The in-process scheduler (APScheduler) that runs the product's jobs.
 
 Start it in exactly one process: ``python run.py`` does (unless ``SCHEDULER_ENABLED=0``), and
-``flask scheduler`` runs it alone for deployments with several web workers, which never start
-one (each gunicorn worker would otherwise run every job). The jobs are safe to run twice or
-concurrently anyway. Flask-APScheduler's HTTP API stays off: it has no authentication of its own.
+``flask renewals scheduler`` runs it alone for deployments with several web workers, which
+never start one (each gunicorn worker would otherwise run every job). The jobs are safe to run
+twice or concurrently anyway.
+
+Plain APScheduler rather than Flask-APScheduler: the latter configures itself from the host's
+``SCHEDULER_*`` keys, hangs itself on the app and may serve an unauthenticated HTTP API; the
+addon needs none of that and must not touch a host's scheduler settings.
 """
 
 from __future__ import annotations
@@ -12,11 +16,11 @@ import datetime as dt
 import logging
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
-from flask_apscheduler import APScheduler
 
-from renewal_reminder import jobs
+from renewal_reminder import jobs, settings
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +30,15 @@ SALES_DIGEST_JOB_ID = "rr-sales-digest"
 FIRST_RUN_DELAY = dt.timedelta(seconds=10)
 
 
-def create_scheduler(app: Flask, blocking: bool = False) -> APScheduler:
+#: One run at a time per job; a run missed while the process slept happens once, late.
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
+
+
+def create_scheduler(app: Flask, blocking: bool = False) -> BaseScheduler:
     """A scheduler with the product's jobs added (not started)."""
-    app.config["SCHEDULER_API_ENABLED"] = False
-    app.config.setdefault(
-        "SCHEDULER_JOB_DEFAULTS", {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
-    )
-    scheduler = APScheduler(BlockingScheduler() if blocking else BackgroundScheduler())
-    scheduler.init_app(app)
-    hours = float(app.config.get("REMINDER_INTERVAL_HOURS", 24))
+    scheduler_class = BlockingScheduler if blocking else BackgroundScheduler
+    scheduler = scheduler_class(job_defaults=JOB_DEFAULTS)
+    hours = float(settings.read(app.config)["REMINDER_INTERVAL_HOURS"])
 
     def scheduled(job_id: str, run):
         """The job as the scheduler runs it: own app context (inside ``run``), the next run
@@ -59,8 +63,8 @@ def create_scheduler(app: Flask, blocking: bool = False) -> APScheduler:
         (SALES_DIGEST_JOB_ID, jobs.run_sales_digest, FIRST_RUN_DELAY + dt.timedelta(minutes=15)),
     ):
         scheduler.add_job(
+            scheduled(job_id, run),
             id=job_id,
-            func=scheduled(job_id, run),
             trigger="interval",
             hours=hours,
             next_run_time=started + delay,

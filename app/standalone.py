@@ -15,12 +15,16 @@ from pathlib import Path
 from flask import Flask
 from flask_appbuilder import AppBuilder
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import inspect, text
+from sqlalchemy import event, inspect, text
+from sqlalchemy.exc import DataError
 
 from renewal_reminder import web_security
+from renewal_reminder.cli import standalone_commands
 from renewal_reminder.extensions import db, migrate
 from renewal_reminder.roles import ensure_roles
 from renewal_reminder.setup import database_cli
+from renewal_reminder.views.base import no_such_row
+from renewal_reminder.views.fab_guard import check_fab_arguments
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = PROJECT_DIR / "migrations"
@@ -65,6 +69,7 @@ def create_app(config: type | Mapping | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     with app.app_context():
+        _sqlite_pragmas_on(db.engine)
         first_start = False
         if not _schema_exists():
             # Before `flask db upgrade` has run there are no permission tables to write to.
@@ -80,10 +85,47 @@ def create_app(config: type | Mapping | None = None) -> Flask:
             ensure_roles(appbuilder.sm)
             appbuilder.add_permissions(update_perms=True)
             app.config["FAB_UPDATE_PERMS"] = True
+        _limit_json_login(appbuilder)
     app.before_request(_no_json_login)
+    # 400/404 where FAB's generic routes (its security screens too) would raise on odd URL
+    # arguments; the addon checks its own blueprints itself.
+    app.before_request(check_fab_arguments)
     app.register_error_handler(413, _too_large)
+    # Ids too large for the database on FAB's own screens: 404 (the addon's have their own).
+    app.register_error_handler(OverflowError, no_such_row)
+    app.register_error_handler(DataError, no_such_row)
     app.cli.add_command(database_cli(app.cli.commands["db"]))
+    for command in standalone_commands():
+        app.cli.add_command(command)
     return app
+
+
+def _limit_json_login(appbuilder) -> None:
+    """FAB limits only its login form; its JSON login API gets the same limit here."""
+    sm = appbuilder.sm
+    if sm.is_auth_limited:
+        for view in appbuilder.baseviews:
+            if isinstance(view, sm.security_api) and getattr(view, "blueprint", None):
+                sm.limiter.limit(sm.auth_rate_limit, methods=["POST"])(view.blueprint)
+
+
+def _sqlite_pragmas_on(engine) -> None:
+    if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _sqlite_pragmas):
+        event.listen(engine, "connect", _sqlite_pragmas)
+        engine.dispose()  # pooled connections were opened without the pragmas
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """Foreign keys on; wait for a writer instead of failing; write-ahead log with NORMAL
+    sync, so the jobs' commit after every email costs no disk flush (a committed outcome
+    survives a crash of the app; only a power cut may lose the last moment's commits)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    if dbapi_connection.execute("PRAGMA database_list").fetchone()[2]:  # a file, not :memory:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def _too_large(error):
@@ -157,7 +199,7 @@ def check_secret_key(app: Flask) -> None:
     key = app.config.get("SECRET_KEY") or ""
     if is_strong_secret_key(key):
         return
-    if app.debug or app.testing or app.config.get("DEMO_MODE"):
+    if app.debug or app.testing or app.config.get("RENEWALS_DEMO_MODE"):
         app.config["SECRET_KEY"] = secrets.token_hex(32)
         return
     raise ConfigurationError(

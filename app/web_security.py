@@ -104,7 +104,7 @@ def warn_about_per_process_rate_limits(app: Flask) -> None:
     and stay quiet), when limits are counted per process outside debug/demo/testing."""
     if not app.config.get("RATELIMIT_ENABLED"):
         return
-    if app.debug or app.testing or app.config.get("DEMO_MODE"):
+    if app.debug or app.testing or app.config.get("RENEWALS_DEMO_MODE"):
         return
     storage = str(app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
     if not storage.startswith("memory://"):

@@ -358,7 +358,7 @@ def measure(db_file: Path, port: int, today: dt.date, profile: bool) -> dict:
         MAIL_PORT=port,
         MAIL_SUPPRESS_SEND=False,
         MAIL_DEFAULT_SENDER="renewals@registrar.example",
-        BASE_URL="https://renewals.registrar.example",
+        RENEWALS_BASE_URL="https://renewals.registrar.example",
     )
     app = create_app(config)
     settings = reminders.ReminderSettings.from_config(app.config)

@@ -22,10 +22,11 @@ from flask_mail import Mail
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from renewal_reminder import settings
 from renewal_reminder.models import product_tables
 from renewal_reminder.renewals.accounts import create_login
 from renewal_reminder.renewals.registrars import get_backend
-from renewal_reminder.session import REGISTRAR_EXTENSION
+from renewal_reminder.session import EXTENSION
 from renewal_reminder.standalone import create_app
 
 #: Tables whose rows belong to one test (besides the product's own, all emptied). Roles and
@@ -103,7 +104,7 @@ def _test_config(database_url: str, **overrides) -> dict:
         "FAB_PASSWORD_HASH_METHOD": FAST_PASSWORD_HASH,
         "FAB_UPDATE_PERMS": False,
         "MAIL_SERVER": "127.0.0.1",
-        "BASE_URL": "http://renewals.test",
+        "RENEWALS_BASE_URL": "http://renewals.test",
         "SERVER_NAME": None,
         "MAIL_SUPPRESS_SEND": False,  # deliver to the loopback SMTP server for real
         "MAIL_DEFAULT_SENDER": "renewals@reseller.example.com",
@@ -167,9 +168,10 @@ class _AppCache:
         pristine = next(saved for app_, saved in self._apps.values() if app_ is application)
         application.config.clear()
         application.config.update(copy.deepcopy(pristine))
-        # Extensions that hold settings or state are rebuilt from the config.
-        application.extensions[REGISTRAR_EXTENSION] = get_backend(application.config)
-        Mail().init_app(application)
+        # The addon's state (registrar, mail settings) is rebuilt from the config.
+        state = application.extensions[EXTENSION]
+        state.registrar = get_backend(settings.read(application.config))
+        state.mail = Mail().init_mail(application.config, application.debug, application.testing)
         for limiter in application.extensions.get("limiter", ()):
             limiter.reset()
 

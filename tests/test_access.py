@@ -15,7 +15,7 @@ ALL_DOMAINS = {"reseller-one.com", "client-one.com", "client-two.com"}
 
 
 def visible_domains(client) -> set[str]:
-    response = client.get("/domains/list/?psize_DomainView=100")
+    response = client.get("/domains/list/?psize_RenewalsDomainView=100")
     assert response.status_code == 200
     body = response.get_data(as_text=True)
     return {name for name in ALL_DOMAINS if name in body}
@@ -166,7 +166,7 @@ def domain_editor(world, session, security_manager):
     inside their own relations."""
     role = security_manager.add_role("DomainEditor")
     for permission in ("can_edit", "can_add"):
-        pv = security_manager.find_permission_view_menu(permission, "DomainView")
+        pv = security_manager.find_permission_view_menu(permission, "RenewalsDomainView")
         assert pv is not None, "permissions are created by prepare_database"
         security_manager.add_permission_role(role, pv)
     world.sales_a.roles.append(role)

@@ -11,6 +11,8 @@ from renewal_reminder.models import Domain, Relation, RelationKind
 from renewal_reminder.renewals.accounts import create_login
 from tests.host_app import Note, create_host_app
 
+PREFIX = "/renewal-reminder"
+
 
 @pytest.fixture
 def host_app(tmp_path):
@@ -67,16 +69,24 @@ def test_host_app_serves_its_own_screens_and_the_products(host_app):
     client = host_app.test_client()
     client.post("/login/", data={"username": "host-admin", "password": "host-admin-password"})
     assert "a host note" in client.get("/notes/list/").get_data(as_text=True)
-    assert "host-customer.com" in client.get("/domains/list/").get_data(as_text=True)
-    assert client.get("/health/").json == {"status": "ok", "database": "ok"}
+    # The product's pages live under its URL prefix, away from the host's own paths.
+    assert client.get("/domains/list/").status_code == 404
+    listing = client.get(f"{PREFIX}/domains/list/").get_data(as_text=True)
+    assert "host-customer.com" in listing
+    assert f'href="{PREFIX}/renewals/' in listing, "menu links follow the prefix"
+    assert client.get(f"{PREFIX}/health/").json == {"status": "ok", "database": "ok"}
     client.get("/logout/")
     client.post(
         "/login/", data={"username": "client@host.example.com", "password": "client-password-1"}
     )
-    assert "host-customer.com" in client.get("/domains/list/").get_data(as_text=True)
+    assert "host-customer.com" in client.get(f"{PREFIX}/domains/list/").get_data(as_text=True)
     assert client.get("/notes/list/").status_code in (302, 403)  # not the client's screen
-    # The product's CLI commands are registered on the host too.
-    assert {"users", "domains", "demo"} <= set(host_app.cli.commands)
+    # The product's CLI is one group on the host; the standalone app's aliases are not added.
+    assert "renewals" in host_app.cli.commands
+    assert not {"users", "domains", "demo", "reminders"} & set(host_app.cli.commands)
+    assert {"users", "domains", "reminders", "db", "process"} <= set(
+        host_app.cli.commands["renewals"].commands
+    )
 
 
 def test_addon_that_fails_stops_start_up(tmp_path):
@@ -87,5 +97,76 @@ def test_addon_that_fails_stops_start_up(tmp_path):
         )
 
 
-def test_addon_registers_csrf_protection_when_the_host_did_not(host_app):
-    assert "csrf" in host_app.extensions
+def test_the_addon_changes_nothing_the_host_owns(host_app, tmp_path):
+    """Compared with the same host without it: no app-wide CSRFProtect, hooks, error
+    handlers, extensions or config keys from the addon; only its own blueprints."""
+    bare = create_host_app(f"sqlite:///{tmp_path / 'bare.db'}", addon=None)
+    assert "csrf" not in host_app.extensions and "mail" not in host_app.extensions
+    assert set(host_app.extensions) - set(bare.extensions) == {"renewal_reminder"}
+    assert set(host_app.config) == set(bare.config), "no config key written"
+    assert _names(host_app.error_handler_spec[None]) == _names(bare.error_handler_spec[None])
+    for hooks in ("before_request_funcs", "after_request_funcs", "teardown_request_funcs"):
+        assert _names(getattr(host_app, hooks).get(None)) == _names(getattr(bare, hooks).get(None))
+    added = set(host_app.blueprints) - set(bare.blueprints)
+    assert added and all(name.startswith("Renewals") for name in added), added
+    with bare.app_context():
+        bare.extensions["sqlalchemy"].engine.dispose()
+
+
+def _names(registry):
+    """Hooks or handlers by their functions' names (each app has its own function objects)."""
+    if isinstance(registry, dict):
+        return {key: _names(value) for key, value in registry.items()}
+    if isinstance(registry, list):
+        return [getattr(function, "__qualname__", repr(function)) for function in registry]
+    return getattr(registry, "__qualname__", registry)
+
+
+def test_host_get_delete_works_as_before_but_not_on_the_products_screens(host_app):
+    """Without CSRFProtect FAB deletes on a GET (the host's choice, kept); the product's
+    views never do."""
+    with host_app.app_context():
+        appbuilder = host_app.extensions["appbuilder"]
+        sm = appbuilder.sm
+        sm.add_user(
+            "admin", "A", "B", "a@host.example.com", sm.find_role("Admin"), password="pw-123456789"
+        )
+        note = Note(text="to be deleted")
+        relation = Relation(number=9, name="R", billing_email="r@host.example.com")
+        appbuilder.session.add_all([note, relation])
+        appbuilder.session.commit()
+        note_id, relation_id = note.id, relation.id
+    client = host_app.test_client()
+    client.post("/login/", data={"username": "admin", "password": "pw-123456789"})
+    client.get(f"/notes/delete/{note_id}")
+    client.get(f"{PREFIX}/relations/delete/{relation_id}")
+    with host_app.app_context():
+        session = host_app.extensions["appbuilder"].session
+        assert session.get(Note, note_id) is None, "the host's GET delete still works"
+        assert session.get(Relation, relation_id) is not None, "the product's does not"
+
+
+def test_products_posts_need_a_csrf_token_in_a_host_without_csrfprotect(tmp_path):
+    app = create_host_app(f"sqlite:///{tmp_path / 'csrf.db'}", WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        appbuilder = app.extensions["appbuilder"]
+        sm = appbuilder.sm
+        sm.add_user(
+            "admin", "A", "B", "a@host.example.com", sm.find_role("Admin"), password="pw-123456789"
+        )
+        relation = Relation(number=9, name="R", billing_email="r@host.example.com")
+        appbuilder.session.add(relation)
+        appbuilder.session.commit()
+        relation_id = relation.id
+    client = app.test_client()
+    login_page = client.get("/login/").get_data(as_text=True)
+    token = login_page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    client.post(
+        "/login/", data={"username": "admin", "password": "pw-123456789", "csrf_token": token}
+    )
+    refused = client.post(f"{PREFIX}/relations/delete/{relation_id}")
+    assert refused.status_code == 400
+    with app.app_context():
+        assert app.extensions["appbuilder"].session.get(Relation, relation_id) is not None
+    with app.app_context():
+        app.extensions["sqlalchemy"].engine.dispose()

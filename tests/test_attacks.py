@@ -10,6 +10,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from sqlalchemy import func, select
 
+from renewal_reminder import settings as rr_settings
 from renewal_reminder.models import (
     ConfirmationRequest,
     Decision,
@@ -205,11 +206,12 @@ def test_no_privilege_escalation_through_fab_security_forms(
 
 def test_builtin_roles_grant_exactly_what_roles_py_lists(app, world, session, security_manager):
     """Match every permission-on-view FAB knows against each builtin role's regexes."""
-    from renewal_reminder.roles import BUILTIN_ROLES
+    from renewal_reminder.renewals.access import current_roles
+    from renewal_reminder.roles import builtin_roles
 
     pvs = session.scalars(select(security_manager.permissionview_model)).all()
     assert pvs, "permission rows exist (prepare_database)"
-    for role_name, grants in BUILTIN_ROLES.items():
+    for role_name, grants in builtin_roles(current_roles()).items():
         role = security_manager.find_role(role_name)
         declared = {(v.strip("^$"), p.strip("^$")) for v, p in grants}
         granted = {
@@ -310,8 +312,8 @@ def test_ordering_by_a_hidden_column_is_ignored(client, world, session, smtp, te
     def order(direction):
         html = body(
             client.get(
-                "/confirmation-requests/list/?_oc_ConfirmationRequestView=code_hash"
-                f"&_od_ConfirmationRequestView={direction}"
+                "/confirmation-requests/list/?_oc_RenewalsConfirmationRequestView=code_hash"
+                f"&_od_RenewalsConfirmationRequestView={direction}"
             )
         )
         return re.findall(r"/confirmation-requests/show/(\d+)", html)
@@ -368,12 +370,12 @@ def test_customers_see_no_staff_ip_addresses(client, world, session, login_attr)
         "/relations/list/?_flt_0_sales_contact_id=sales-b",
         "/relations/list/?_flt_0_billing_email=c2",
         "/relations/list/?_flt_0_number=200",
-        "/domains/list/?_oc_DomainView=notes&_od_DomainView=asc",
-        "/domains/list/?psize_DomainView=100000",
+        "/domains/list/?_oc_RenewalsDomainView=notes&_od_RenewalsDomainView=asc",
+        "/domains/list/?psize_RenewalsDomainView=100000",
         "/domains/export.csv",
         "/domains/export.csv?_flt_0_relation_id=200",
         "/domains/export.csv?_flt_0_name=client-two",
-        "/domains/export.csv?_oc_DomainView=relation.name&_od_DomainView=desc",
+        "/domains/export.csv?_oc_RenewalsDomainView=relation.name&_od_RenewalsDomainView=desc",
     ],
 )
 def test_customers_never_see_other_relations_by_filters(client, world, login_attr, url):
@@ -419,11 +421,11 @@ def test_sales_search_dropdowns_list_only_their_relations(client, world):
         "/domains/show/99999999999999999999999",
         "/domains/show/-1",
         "/domains/show/abc",
-        "/domains/list/?page_DomainView=abc",
-        "/domains/list/?page_DomainView=-5",
-        "/domains/list/?psize_DomainView=abc",
-        "/domains/list/?psize_DomainView=-1",
-        "/domains/list/?_oc_DomainView=relation.name&_od_DomainView=asc",
+        "/domains/list/?page_RenewalsDomainView=abc",
+        "/domains/list/?page_RenewalsDomainView=-5",
+        "/domains/list/?psize_RenewalsDomainView=abc",
+        "/domains/list/?psize_RenewalsDomainView=-1",
+        "/domains/list/?_oc_RenewalsDomainView=relation.name&_od_RenewalsDomainView=asc",
         "/domains/list/?_flt_0_expiry_date=not-a-date",
         "/domains/list/?_flt_0_renewal_years=abc",
         "/relations/list/?_flt_0_number=99999999999999999999999",
@@ -455,7 +457,7 @@ def test_page_size_is_capped(client, world, session):
     )
     session.commit()
     login(client, world.client1_login.username)
-    html = body(client.get("/domains/list/?psize_DomainView=100000000"))
+    html = body(client.get("/domains/list/?psize_RenewalsDomainView=100000000"))
     assert len(set(re.findall(r"bulk\d+\.com", html))) <= 100
 
 
@@ -841,7 +843,7 @@ def test_confirm_code_in_the_url_is_not_accepted(client, world, session, smtp, t
         assert "client-two.com" not in body(response)
 
 
-@pytest.mark.app_config(RATELIMIT_ENABLED=True, CONFIRMATION_RATE_LIMIT="4 per minute")
+@pytest.mark.app_config(RATELIMIT_ENABLED=True, RENEWALS_CONFIRMATION_RATE_LIMIT="4 per minute")
 def test_confirm_rate_limit_is_shared_by_both_steps(client, world, templates):
     statuses = [
         client.post("/confirm/", data={"code": "AAAA-BBBB-CCC1"}).status_code,
@@ -860,7 +862,7 @@ def test_confirm_rate_limit_is_shared_by_both_steps(client, world, templates):
     assert statuses[:4] == [400] * 4 and statuses[4:] == [429, 429], statuses
 
 
-@pytest.mark.app_config(RATELIMIT_ENABLED=True, CONFIRMATION_RATE_LIMIT="3 per minute")
+@pytest.mark.app_config(RATELIMIT_ENABLED=True, RENEWALS_CONFIRMATION_RATE_LIMIT="3 per minute")
 def test_confirm_rate_limit_ignores_spoofed_forwarding_headers(client, world, templates):
     statuses = [
         client.post(
@@ -877,7 +879,7 @@ def test_confirm_rate_limit_ignores_spoofed_forwarding_headers(client, world, te
     assert statuses[3:] == [429, 429], statuses
 
 
-@pytest.mark.app_config(RATELIMIT_ENABLED=True, CONFIRMATION_RATE_LIMIT="3 per minute")
+@pytest.mark.app_config(RATELIMIT_ENABLED=True, RENEWALS_CONFIRMATION_RATE_LIMIT="3 per minute")
 def test_confirm_rate_limit_is_not_bypassed_by_method_or_path_tricks(client, world, templates):
     for n in range(3):
         client.post("/confirm/", data={"code": f"AAAA-BBBB-CC{n:02d}"})
@@ -990,7 +992,7 @@ def test_confirm_hash_lookup_is_keyed(app, world, session, smtp, templates, clie
         assert response.status_code == 400
     unkeyed = codes.CodeSettings(b"", 30)
     assert codes.code_hash(unkeyed, "0" * 12) != codes.code_hash(
-        codes.CodeSettings.from_config(app.config), "0" * 12
+        codes.CodeSettings.from_config(rr_settings.read(app.config)), "0" * 12
     )
 
 
@@ -1040,7 +1042,7 @@ def domain_editor(world, session, security_manager):
         session,
         world.sales_a,
         "DomainEditor",
-        "DomainView",
+        "RenewalsDomainView",
         ("can_add", "can_edit"),
     )
 
@@ -1052,7 +1054,7 @@ def relation_editor(world, session, security_manager):
         session,
         world.sales_a,
         "RelationEditor",
-        "RelationView",
+        "RenewalsRelationView",
         ("can_add", "can_edit"),
     )
 
@@ -1181,7 +1183,7 @@ def test_language_switch_is_harmless(client, world, locale):
 
 @pytest.fixture
 def expirations_route(app):
-    if "ExpirationListView.index" not in app.view_functions:
+    if "RenewalsExpirationListView.index" not in app.view_functions:
         pytest.skip("no /expirations/ in this build")
 
 

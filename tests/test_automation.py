@@ -21,7 +21,9 @@ from renewal_reminder.renewals.registrars import simulated
 from tests.conftest import run_in_parallel
 
 TODAY = dt.date.today()  # the world fixture's domains expire 10-30 days from today
-executing = pytest.mark.app_config(REGISTRAR_BACKEND="simulated", AUTO_EXECUTE_RENEWALS=True)
+executing = pytest.mark.app_config(
+    RENEWALS_REGISTRAR_BACKEND="simulated", RENEWALS_AUTO_EXECUTE_RENEWALS=True
+)
 
 
 @pytest.fixture
@@ -89,7 +91,7 @@ def decisions_of(session, domain):
 
 
 @executing
-@pytest.mark.app_config(DELETION_GRACE_DAYS=2)
+@pytest.mark.app_config(RENEWALS_DELETION_GRACE_DAYS=2)
 def test_renews_confirmed_and_removes_lapsed_domains(app, session, domains, registry):
     summary = run_processing(app, TODAY)
     assert summary.ok
@@ -133,7 +135,7 @@ def test_running_twice_does_each_action_once(app, session, domains, registry):
 
 
 @executing
-@pytest.mark.app_config(AUTO_DELETE=True)
+@pytest.mark.app_config(RENEWALS_AUTO_DELETE=True)
 def test_auto_delete_deletes(app, session, domains, registry):
     summary = run_processing(app, TODAY)
     assert summary.deleted == 3 and summary.deactivated == 0
@@ -141,7 +143,7 @@ def test_auto_delete_deletes(app, session, domains, registry):
     assert registry.info("undecided.com").deleted
 
 
-@pytest.mark.app_config(REGISTRAR_BACKEND="simulated")
+@pytest.mark.app_config(RENEWALS_REGISTRAR_BACKEND="simulated")
 def test_without_auto_execute_renewals_wait_for_a_person(app, session, domains, registry):
     run_processing(app, TODAY)
     assert status(session, domains["confirmed"]) is DomainStatus.renewal_confirmed

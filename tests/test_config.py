@@ -12,7 +12,7 @@ def _config(database_url: str, **overrides) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "TESTING": False,
         "DEBUG": False,
-        "DEMO_MODE": False,
+        "RENEWALS_DEMO_MODE": False,
         "SECRET_KEY": None,
     }
     config.update(overrides)
@@ -31,7 +31,7 @@ def test_production_starts_with_a_real_secret_key(database_url):
 
 
 def test_demo_mode_gets_a_random_key(database_url):
-    app = create_app(_config(database_url, DEMO_MODE=True))
+    app = create_app(_config(database_url, RENEWALS_DEMO_MODE=True))
     assert len(app.config["SECRET_KEY"]) >= 32
 
 
@@ -47,7 +47,7 @@ def test_environment_variables_configure_the_app(monkeypatch):
     try:
         assert reloaded.Config.SQLALCHEMY_DATABASE_URI == "postgresql+psycopg://u@db.example.com/rr"
         assert reloaded.Config.MAIL_PORT == 2525
-        assert reloaded.Config.BASE_URL == "https://renewals.example.com"
+        assert reloaded.Config.RENEWALS_BASE_URL == "https://renewals.example.com"
         assert reloaded.Config.RATELIMIT_ENABLED is True
         assert reloaded.Config.WTF_CSRF_ENABLED is True
     finally:

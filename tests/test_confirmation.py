@@ -287,7 +287,7 @@ def test_the_code_never_reaches_the_logs(client, world, session, smtp, templates
     assert code not in logged and code.replace("-", "") not in logged
 
 
-@pytest.mark.app_config(RATELIMIT_ENABLED=True, CONFIRMATION_RATE_LIMIT="3 per minute")
+@pytest.mark.app_config(RATELIMIT_ENABLED=True, RENEWALS_CONFIRMATION_RATE_LIMIT="3 per minute")
 def test_attempts_are_rate_limited_per_client(client, world, templates):
     statuses = [enter(client, f"AAAA-BBBB-CC{n:02d}").status_code for n in range(5)]
     assert statuses == [400, 400, 400, 429, 429]

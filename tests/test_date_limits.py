@@ -10,6 +10,7 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
 
+from renewal_reminder import settings
 from renewal_reminder.jobs import run_processing, run_reminders
 from renewal_reminder.models import (
     Decision,
@@ -261,7 +262,7 @@ def extremes(world, session):
         "/expirations/?window=this_month",
         "/expirations/export.csv?window=expired",
         "/domains/list/",
-        "/domains/list/?_oc_DomainView=expiry_date&_od_DomainView=desc",
+        "/domains/list/?_oc_RenewalsDomainView=expiry_date&_od_RenewalsDomainView=desc",
         "/domains/export.csv",
         "/decisions/list/",
     ],
@@ -300,12 +301,15 @@ def test_customer_page_tolerates_stored_extreme_dates(client, world, extremes):
     assert "extreme0.com" in response.get_data(as_text=True)
 
 
-@pytest.mark.app_config(REGISTRAR_BACKEND="simulated")
+@pytest.mark.app_config(RENEWALS_REGISTRAR_BACKEND="simulated")
 def test_jobs_tolerate_stored_extreme_dates(app, world, extremes, smtp):
     assert run_reminders(app, TODAY).ok
     run_processing(app, TODAY)
     with app.app_context():
         summary = send_sales_digests(
-            current_session(), app.extensions["mail"], MailSettings.from_config(app.config), TODAY
+            current_session(),
+            app.extensions["renewal_reminder"].mail,
+            MailSettings.from_config(settings.read(app.config)),
+            TODAY,
         )
     assert summary.ok

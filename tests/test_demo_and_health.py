@@ -26,7 +26,7 @@ def _demo_passwords(output: str) -> dict[str, str]:
     return dict(re.findall(r"^\s+\w+\s+(\S+@demo\.example) / (\S+)$", output, re.MULTILINE))
 
 
-@pytest.mark.app_config(DEMO_MODE=True)
+@pytest.mark.app_config(RENEWALS_DEMO_MODE=True)
 def test_demo_load_creates_portfolio_and_logins(app, session, security_manager):
     result = _load(app)
     assert result.exit_code == 0, result.output
@@ -56,7 +56,7 @@ def test_demo_load_creates_portfolio_and_logins(app, session, security_manager):
     assert session.query(Domain).count() == len(domains)
 
 
-@pytest.mark.app_config(DEMO_MODE=True)
+@pytest.mark.app_config(RENEWALS_DEMO_MODE=True)
 def test_demo_logins_work(app, client, session, security_manager):
     printed = _demo_passwords(_load(app).output)
     login_name = DEMO_PASSWORDS["Client"][0]
@@ -85,7 +85,7 @@ def test_demo_load_with_force_on_an_empty_database(app, session):
     assert session.scalar(select(func.count()).select_from(Domain)) >= 45
 
 
-@pytest.mark.app_config(DEMO_MODE=True)
+@pytest.mark.app_config(RENEWALS_DEMO_MODE=True)
 def test_demo_load_is_all_or_nothing(app, session, security_manager, monkeypatch):
     """A failure while creating the last login leaves no relation, domain or login behind."""
     from renewal_reminder.renewals import demo

@@ -403,7 +403,7 @@ def test_csv_neutralises_formulas(client, world, session):
     assert "=HYPERLINK" in page(client)  # the page shows the name as it is (escaped HTML)
 
 
-@pytest.mark.app_config(EXPIRATION_LIST_LIMIT=2)
+@pytest.mark.app_config(RENEWALS_EXPIRATION_LIST_LIMIT=2)
 def test_page_says_when_it_shows_only_the_first_rows(client, world, session):
     session.add_all(
         Domain(name=f"many-{i}.com", relation=world.r1, expiry_date=TODAY + dt.timedelta(40 + i))

@@ -149,12 +149,12 @@ def rows(world, session):
     session.add_all([decision, request, log])
     session.commit()
     return {
-        "RelationView": world.c1.id,
-        "DomainView": domain.id,
-        "RenewalDecisionView": decision.id,
-        "ConfirmationRequestView": request.id,
-        "ReminderLogView": log.id,
-        "EmailTemplateView": session.query(EmailTemplate).first().id,
+        "RenewalsRelationView": world.c1.id,
+        "RenewalsDomainView": domain.id,
+        "RenewalsDecisionView": decision.id,
+        "RenewalsConfirmationRequestView": request.id,
+        "RenewalsReminderLogView": log.id,
+        "RenewalsEmailTemplateView": session.query(EmailTemplate).first().id,
         "UserDBModelView": world.sales_b.id,
     }
 
@@ -213,7 +213,7 @@ class Walker:
     def names(self, view) -> list[str]:
         """Every parameter name worth a hostile value on ``view``'s routes."""
         names = list(GENERIC_NAMES)
-        domain_id = self.rows["DomainView"]
+        domain_id = self.rows["RenewalsDomainView"]
         names += [f"decision-{domain_id}", f"years-{domain_id}", f"new_expiry-{domain_id}"]
         if isinstance(view, ModelView):
             names += list(dict.fromkeys([*view.add_columns, *view.edit_columns]))
@@ -391,12 +391,20 @@ OWN_LIST_ARGUMENTS = "_oc_{v}=zzz&_od_{v}=x&page_{v}=-1"
         # ordering and paging garbage on the Admin lists
         (
             "admin",
-            "/email-templates/list/?" + OWN_LIST_ARGUMENTS.format(v="EmailTemplateView"),
+            "/email-templates/list/?" + OWN_LIST_ARGUMENTS.format(v="RenewalsEmailTemplateView"),
             200,
         ),
-        ("admin", "/reminder-log/list/?" + OWN_LIST_ARGUMENTS.format(v="ReminderLogView"), 200),
-        ("admin", "/email-templates/list/?psize_EmailTemplateView=abc", 400),
-        ("admin", "/reminder-log/list/?page_ReminderLogView=x&psize_ReminderLogView=abc", 400),
+        (
+            "admin",
+            "/reminder-log/list/?" + OWN_LIST_ARGUMENTS.format(v="RenewalsReminderLogView"),
+            200,
+        ),
+        ("admin", "/email-templates/list/?psize_RenewalsEmailTemplateView=abc", 400),
+        (
+            "admin",
+            "/reminder-log/list/?page_RenewalsReminderLogView=x&psize_RenewalsReminderLogView=abc",
+            400,
+        ),
         ("admin", "/users/list/?_oc_UserDBModelView=password&_od_UserDBModelView=asc", 400),
         ("admin", "/roles/list/?page_RoleModelView=99999999999999999999", 400),
         # NUL characters, which no text column stores (PostgreSQL raises)
@@ -433,18 +441,18 @@ def test_unknown_enum_value_filters_out_every_row(client, world):
 def test_export_link_carries_only_the_lists_arguments(client, world):
     login(client, world.sales_a.username)
     html = client.get(
-        "/domains/list/?_flt_0_status=active&_oc_DomainView=name&_od_DomainView=desc"
+        "/domains/list/?_flt_0_status=active&_oc_RenewalsDomainView=name&_od_RenewalsDomainView=desc"
         "&endpoint=x&_anchor=y&other=z"
     ).get_data(as_text=True)
     [link] = re.findall(r'href="([^"]*export\.csv[^"]*)"', html)
     link = link.replace("&amp;", "&")
-    assert "_flt_0_status=active" in link and "_oc_DomainView=name" in link
+    assert "_flt_0_status=active" in link and "_oc_RenewalsDomainView=name" in link
     assert "endpoint" not in link and "_anchor" not in link and "other" not in link
 
 
 def test_preview_with_odd_relation_number_shows_the_sample(client, world, rows):
     login(client, world.admin.username)
-    pk = rows["EmailTemplateView"]
+    pk = rows["RenewalsEmailTemplateView"]
     for number in ("%C2%B2", "-1", "99999999999999999999", "x" * 30):
         response = client.get(f"/email-templates/preview/{pk}?relation={number}")
         assert response.status_code == 200, number

@@ -14,6 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
+from renewal_reminder import settings
 from renewal_reminder.jobs import run_reminders
 from renewal_reminder.models import (
     ConfirmationRequest,
@@ -52,7 +53,7 @@ def ascii_only_smtp(app, _ascii_only_controller, monkeypatch):
     emptied."""
     controller, inbox = _ascii_only_controller
     inbox.clear()
-    monkeypatch.setattr(app.extensions["mail"], "port", controller.port)
+    monkeypatch.setattr(app.extensions["renewal_reminder"].mail, "port", controller.port)
     return inbox
 
 
@@ -211,7 +212,9 @@ def test_each_outcome_is_recorded_as_it_happens(app, session, smtp, customers, m
 def test_an_international_bcc_is_left_out_when_the_server_lacks_smtputf8(
     app, session, ascii_only_smtp, customers, caplog, monkeypatch
 ):
-    monkeypatch.setitem(app.config, "REMINDER_BCC", "archief@example.com, bcc-müller@example.nl")
+    monkeypatch.setitem(
+        app.config, "RENEWALS_REMINDER_BCC", "archief@example.com, bcc-müller@example.nl"
+    )
     with caplog.at_level(logging.WARNING, logger="renewal_reminder.renewals.mailer"):
         summary = run_reminders(app, TODAY)
     assert (summary.sent, summary.failed) == (2, 1)
@@ -247,7 +250,10 @@ def sales_contacts(session, world, make_user):
 def run_digest(app):
     with app.app_context():
         return send_sales_digests(
-            current_session(), app.extensions["mail"], MailSettings.from_config(app.config), TODAY
+            current_session(),
+            app.extensions["renewal_reminder"].mail,
+            MailSettings.from_config(settings.read(app.config)),
+            TODAY,
         )
 
 
@@ -446,7 +452,7 @@ def test_outbox_never_raises_for_one_email(app, smtp):
     smtp.refuse.add("refused@example.com")
     fine = RenderedEmail("Hello", "text", "<p>html</p>")
     results = mailer.send_all(
-        app.extensions["mail"],
+        app.extensions["renewal_reminder"].mail,
         [
             mailer.OutgoingEmail(ANNA, fine),
             mailer.OutgoingEmail("x@bü..example", fine),  # no IDNA form

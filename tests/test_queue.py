@@ -22,7 +22,7 @@ from renewal_reminder.renewals import processing
 from renewal_reminder.renewals.registrars import SimulatedRegistrar, simulated
 from tests.conftest import login
 
-simulated_backend = pytest.mark.app_config(REGISTRAR_BACKEND="simulated")
+simulated_backend = pytest.mark.app_config(RENEWALS_REGISTRAR_BACKEND="simulated")
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from renewal_reminder.renewals.registrars import simulated
 from tests.conftest import PASSWORD, screenshot
 
 
-@pytest.mark.app_config(REGISTRAR_BACKEND="simulated")
+@pytest.mark.app_config(RENEWALS_REGISTRAR_BACKEND="simulated")
 def test_sales_executes_a_renewal_from_the_queue(world, session, live_url, browser_page):
     simulated.SHARED.reset()
     simulated.SHARED.register(world.d_c1.name, world.d_c1.expiry_date)

@@ -205,7 +205,7 @@ def test_reminder_more_than_catchup_days_late_is_not_sent(app, session, smtp, po
     assert smtp.messages == []
 
 
-@pytest.mark.app_config(REMINDER_CATCHUP_DAYS=0)
+@pytest.mark.app_config(RENEWALS_REMINDER_CATCHUP_DAYS=0)
 def test_catchup_zero_sends_only_on_the_day(app, session, smtp, portfolio):
     add_domain(session, "exact.com", portfolio["direct"], days(18))
     run(app, today=days(4))
@@ -237,7 +237,7 @@ def test_smtp_down_marks_nothing_sent_and_the_next_run_retries(
     assert {row.status for row in rows} == {ReminderStatus.failed}
     assert all("unreachable" in row.error for row in rows)
     # The server is back later that day: the next run retries both, and sends them once.
-    app.extensions["mail"].port = _smtp_controller[0].port
+    app.extensions["renewal_reminder"].mail.port = _smtp_controller[0].port
     summary = run(app)
     assert summary.ok and summary.sent == 2
     assert {row.status for row in log_rows(session)} == {ReminderStatus.sent}
@@ -253,7 +253,7 @@ def test_a_failed_reminder_gives_way_to_the_next_one(
     """Retries obey the catch-up rule: once a newer reminder is due, only that one is sent."""
     add_domain(session, "retry.com", portfolio["direct"], days(5))
     run(app)
-    app.extensions["mail"].port = _smtp_controller[0].port
+    app.extensions["renewal_reminder"].mail.port = _smtp_controller[0].port
     run(app, today=days(1))
     [message] = smtp.messages
     assert "expire in 4 days: retry.com" in body(message)
@@ -319,7 +319,7 @@ def test_a_name_with_a_newline_cannot_inject_a_header(app, session, smtp, portfo
     assert smtp.envelopes[0][1] == ["billing@acme.example.com"]
 
 
-@pytest.mark.app_config(REMINDER_BCC="archive@reseller.example.com")
+@pytest.mark.app_config(RENEWALS_REMINDER_BCC="archive@reseller.example.com")
 def test_reminder_bcc_gets_a_copy(app, session, smtp, portfolio):
     add_domain(session, "copy.com", portfolio["direct"], days(5))
     run(app)
@@ -358,12 +358,12 @@ def test_cli_rejects_a_bad_date(app):
 @pytest.mark.parametrize(
     ("setting", "value", "message"),
     [
-        ("REMINDER_OFFSETS", "3m,banana", "not an offset"),
-        ("REMINDER_OFFSETS", "1m,30d", "swap order"),
-        ("REMINDER_CATCHUP_DAYS", "-1", "cannot be negative"),
-        ("REMINDER_CATCHUP_DAYS", "week", "whole number"),
-        ("REMINDER_INTERVAL_HOURS", "0", "more than 0"),
-        ("REMINDER_BCC", "not-an-address", "not a valid email"),
+        ("RENEWALS_REMINDER_OFFSETS", "3m,banana", "not an offset"),
+        ("RENEWALS_REMINDER_OFFSETS", "1m,30d", "swap order"),
+        ("RENEWALS_REMINDER_CATCHUP_DAYS", "-1", "cannot be negative"),
+        ("RENEWALS_REMINDER_CATCHUP_DAYS", "week", "whole number"),
+        ("RENEWALS_REMINDER_INTERVAL_HOURS", "0", "more than 0"),
+        ("RENEWALS_REMINDER_BCC", "not-an-address", "not a valid email"),
     ],
 )
 def test_bad_reminder_settings_stop_start_up(app_config, setting, value, message):
@@ -372,7 +372,7 @@ def test_bad_reminder_settings_stop_start_up(app_config, setting, value, message
         create_app(app_config)
 
 
-@pytest.mark.app_config(REMINDER_OFFSETS="1m,7d,+3d")
+@pytest.mark.app_config(RENEWALS_REMINDER_OFFSETS="1m,7d,+3d")
 def test_post_expiry_notice(app, session, smtp, portfolio):
     """+3d: ICANN ERRP's notice after expiry, for a domain neither renewed nor deleted."""
     add_domain(session, "expired.com", portfolio["direct"], days(-3))
@@ -390,7 +390,7 @@ def test_scheduler_runs_the_job_in_its_own_context(app, session, smtp, portfolio
     scheduler = create_scheduler(app)
     job = scheduler.get_job(REMINDER_JOB_ID)
     assert job.trigger.interval == dt.timedelta(hours=24)
-    assert app.config["SCHEDULER_API_ENABLED"] is False
+    assert not any(key.startswith("SCHEDULER_") for key in app.config if key != "SCHEDULER_ENABLED")
     job.func()  # what the scheduler calls, outside any request or app context
     assert len(smtp.messages) == 1
     session.expire_all()

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+from renewal_reminder import settings
 from renewal_reminder.jobs import run_processing
 from renewal_reminder.models import (
     Decision,
@@ -43,8 +44,8 @@ def run(app, today=TODAY, **kwargs):
     with app.app_context():
         return send_sales_digests(
             current_session(),
-            app.extensions["mail"],
-            MailSettings.from_config(app.config),
+            app.extensions["renewal_reminder"].mail,
+            MailSettings.from_config(settings.read(app.config)),
             today,
             **kwargs,
         )
@@ -99,7 +100,7 @@ def templates(session):
 # --- the three sections -----------------------------------------------------------------------
 
 
-@pytest.mark.app_config(REGISTRAR_BACKEND="simulated", DELETION_GRACE_DAYS=5)
+@pytest.mark.app_config(RENEWALS_REGISTRAR_BACKEND="simulated", RENEWALS_DELETION_GRACE_DAYS=5)
 def test_digest_with_all_three_sections(app, session, world, smtp, registry, templates):
     # Expiring without a decision: expired within the grace period (first), a renewed domain's
     # new cycle, and the reseller's own domain on day 30. Not: day 31, a deactivated domain.
@@ -381,7 +382,7 @@ def test_concurrent_runs_send_one_email_per_sales_contact(
 # --- automated actions, once ------------------------------------------------------------------
 
 
-@pytest.mark.app_config(REGISTRAR_BACKEND="simulated")
+@pytest.mark.app_config(RENEWALS_REGISTRAR_BACKEND="simulated")
 def test_automated_actions_are_reported_once(app, session, world, smtp, registry):
     add_domain(session, "lapsed.com", world.c1, days(-3))
     registry.register("lapsed.com", days(-3))

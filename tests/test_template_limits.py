@@ -12,6 +12,7 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 
+from renewal_reminder import settings as rr_settings
 from renewal_reminder.jobs import run_reminders
 from renewal_reminder.models import Domain, EmailTemplate, Relation, ReminderLog, ReminderStatus
 from renewal_reminder.renewals import template_samples, template_sandbox
@@ -193,7 +194,7 @@ def test_ordinary_templates_render_as_plain_jinja_does(text, autoescape):
 
 
 def test_default_templates_render_as_plain_jinja_does(app):
-    settings = ReminderSettings.from_config(app.config)
+    settings = ReminderSettings.from_config(rr_settings.read(app.config))
     today = dt.date(2027, 1, 10)
     for (name, language), shipped in DEFAULTS.items():
         if not template_samples.has_samples(name):

@@ -84,7 +84,7 @@ def test_rate_limits_count_the_forwarded_client(app_config):
             "TRUSTED_PROXIES": 1,
             "RATELIMIT_ENABLED": True,
             "RATELIMIT_STORAGE_URI": "memory://",
-            "CONFIRMATION_RATE_LIMIT": "2 per minute",
+            "RENEWALS_CONFIRMATION_RATE_LIMIT": "2 per minute",
         }
     )
     client = app.test_client()

@@ -19,7 +19,8 @@ import enum
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Enum, Integer, MetaData, Table
+from flask import current_app, has_app_context
+from sqlalchemy import Column, DateTime, Enum, Integer, MetaData, Select, Table, select
 from sqlalchemy.orm import DeclarativeBase, foreign, mapped_column, relationship
 
 #: The table prefix of everything the product owns (tables, the migrations' version table).
@@ -73,12 +74,26 @@ def use_user_model(user_model: type) -> None:
 
 
 def user_model() -> type:
+    """The host's user class, as named by the addon (or found on the app in context)."""
+    if _user_model is None and has_app_context() and "appbuilder" in current_app.extensions:
+        use_user_model(current_app.extensions["appbuilder"].sm.user_model)
     if _user_model is None:
         raise UserModelMissing(
             "the product's models need the host's user model: enable the addon "
             "(ADDON_MANAGERS = ['renewal_reminder.addon.RenewalReminderManager']) first"
         )
     return _user_model
+
+
+def role_model() -> type:
+    """The host's role class (the target of its user model's ``roles``)."""
+    return user_model().roles.property.mapper.class_
+
+
+def user_ids_with_role(role_name: str) -> Select:
+    """``SELECT`` of the ids of users who have the role named ``role_name``."""
+    users, roles = user_model(), role_model()
+    return select(users.id).join(users.roles).where(roles.name == role_name)
 
 
 def user_relationship(foreign_key: Callable[[], Any]):

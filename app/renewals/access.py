@@ -8,19 +8,49 @@ subquery of relation ids (``None`` meaning "no restriction"), so a check is one 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
+from flask import current_app, has_app_context
 from sqlalchemy import Select, false, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from renewal_reminder.models import Domain, Relation, RelationUser
 
-ROLE_ADMIN = "Admin"
-ROLE_SALES = "Sales"
-ROLE_RESELLER = "Reseller"
-ROLE_CLIENT = "Client"
-CUSTOMER_ROLES = (ROLE_RESELLER, ROLE_CLIENT)
-STAFF_ROLES = (ROLE_ADMIN, ROLE_SALES)
+
+@dataclass(frozen=True)
+class RoleNames:
+    """What the roles are called in this host: the admin role is the host's own
+    (``AUTH_ROLE_ADMIN``); the product's three are configurable (``RENEWALS_ROLE_*``)."""
+
+    admin: str = "Admin"
+    sales: str = "Sales"
+    reseller: str = "Reseller"
+    client: str = "Client"
+
+    @property
+    def staff(self) -> tuple[str, str]:
+        return (self.admin, self.sales)
+
+    @property
+    def customers(self) -> tuple[str, str]:
+        return (self.reseller, self.client)
+
+    @property
+    def product(self) -> tuple[str, str, str]:
+        """The roles the product defines (FAB builtin roles)."""
+        return (self.sales, self.reseller, self.client)
+
+
+DEFAULT_ROLES = RoleNames()
+
+
+def current_roles() -> RoleNames:
+    """The role names of the app in context (the defaults outside one)."""
+    if not has_app_context():
+        return DEFAULT_ROLES
+    state = current_app.extensions.get("renewal_reminder")
+    return state.roles if state is not None else DEFAULT_ROLES
 
 
 class AccessDenied(Exception):
@@ -43,12 +73,12 @@ def role_names(user: UserLike | None) -> set[str]:
 
 
 def is_admin(user: UserLike | None) -> bool:
-    return ROLE_ADMIN in role_names(user)
+    return current_roles().admin in role_names(user)
 
 
 def is_staff(user: UserLike | None) -> bool:
     """Admin or Sales: people who work for the reseller, not its customers."""
-    return bool(role_names(user) & set(STAFF_ROLES))
+    return bool(role_names(user) & set(current_roles().staff))
 
 
 def visible_relation_ids(user: UserLike | None) -> Select | None:
@@ -61,15 +91,16 @@ def visible_relation_ids(user: UserLike | None) -> Select | None:
     A user with several roles sees the union.
     """
     names = role_names(user)
-    if ROLE_ADMIN in names:
+    roles = current_roles()
+    if roles.admin in names:
         return None
     conditions = []
-    if ROLE_SALES in names:
+    if roles.sales in names:
         reseller = aliased(Relation)
         assigned_resellers = select(reseller.id).where(reseller.sales_contact_id == user.id)
         conditions.append(Relation.sales_contact_id == user.id)
         conditions.append(Relation.parent_id.in_(assigned_resellers))
-    if names.intersection(CUSTOMER_ROLES):
+    if names.intersection(roles.customers):
         linked = select(RelationUser.relation_id).where(RelationUser.user_id == user.id)
         conditions.append(Relation.id.in_(linked))
         conditions.append(Relation.parent_id.in_(linked))

@@ -6,14 +6,24 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from renewal_reminder.models import Relation, RelationKind, RelationUser
-from renewal_reminder.renewals.access import ROLE_ADMIN, ROLE_CLIENT, ROLE_RESELLER, ROLE_SALES
+from renewal_reminder.renewals.access import current_roles
 from renewal_reminder.renewals.validation import InvalidValue, check_password, normalize_email
 
-STAFF_ROLES = (ROLE_SALES, ROLE_ADMIN)
+
+def staff_role_name(role: str) -> str:
+    """The host's name of a staff role given as ``sales`` or ``admin`` (or by that name)."""
+    roles = current_roles()
+    by_kind = {"sales": roles.sales, "admin": roles.admin}
+    by_kind.update({name.lower(): name for name in roles.staff})
+    role_name = by_kind.get(role.strip().lower())
+    if role_name is None:
+        raise InvalidValue(f"unknown staff role {role!r}: choose Sales or Admin")
+    return role_name
 
 
 def customer_role_for(relation: Relation) -> str:
-    return ROLE_RESELLER if relation.kind is RelationKind.reseller else ROLE_CLIENT
+    roles = current_roles()
+    return roles.reseller if relation.kind is RelationKind.reseller else roles.client
 
 
 def create_login(
@@ -57,9 +67,7 @@ def create_login(
             raise InvalidValue(f"there is no relation with number {relation_number}")
         role_name = customer_role_for(relation)
     else:
-        role_name = next((name for name in STAFF_ROLES if name.lower() == role.lower()), None)
-        if role_name is None:
-            raise InvalidValue(f"unknown staff role {role!r}: choose Sales or Admin")
+        role_name = staff_role_name(role)
     role_row = security_manager.find_role(role_name)
     if role_row is None:
         raise InvalidValue(f"the role {role_name} does not exist yet: run `flask db upgrade`")

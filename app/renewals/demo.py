@@ -10,7 +10,6 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from renewal_reminder.models import Domain, DomainStatus, Relation, RelationKind
-from renewal_reminder.renewals.access import ROLE_ADMIN, ROLE_SALES
 from renewal_reminder.renewals.accounts import create_login
 from renewal_reminder.renewals.validation import normalize_domain_name
 
@@ -135,7 +134,7 @@ def load_demo(
         security_manager,
         email=logins["Sales"][0],
         password=logins["Sales"][1],
-        role=ROLE_SALES,
+        role="sales",
         first_name="Sam",
         last_name="Sales",
     )
@@ -144,7 +143,7 @@ def load_demo(
         security_manager,
         email=logins["Admin"][0],
         password=logins["Admin"][1],
-        role=ROLE_ADMIN,
+        role="admin",
         first_name="Ada",
         last_name="Admin",
     )

@@ -36,28 +36,31 @@ import idna
 from renewal_reminder.renewals.email_templates import RenderedEmail, TemplateProblem, one_line
 
 if TYPE_CHECKING:
-    from flask_mail import _Mail  # Flask-Mail's per-app state: app.extensions["mail"]
+    from flask_mail import _Mail  # Flask-Mail's settings: session.current_mail()
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class MailSettings:
-    """Where links in emails point and who sends them (BASE_URL, MAIL_DEFAULT_SENDER)."""
+    """Where links in emails point and who sends them (the product's settings BASE_URL,
+    URL_PREFIX and MAIL_SENDER, see ``renewal_reminder.settings``)."""
 
     base_url: str
     sender: str
+    url_prefix: str = ""
 
     @classmethod
     def from_config(cls, config: Mapping) -> MailSettings:
         return cls(
             base_url=str(config.get("BASE_URL") or "").rstrip("/"),
-            sender=str(config.get("MAIL_DEFAULT_SENDER") or "renewals@localhost"),
+            sender=str(config.get("MAIL_SENDER") or "renewals@localhost"),
+            url_prefix=str(config.get("URL_PREFIX") or "").rstrip("/"),
         )
 
     def url(self, path: str) -> str:
-        """An absolute link for an email: ``url("/renewals/")``."""
-        return f"{self.base_url}/{path.lstrip('/')}"
+        """An absolute link to one of the product's pages: ``url("/renewals/")``."""
+        return f"{self.base_url}{self.url_prefix}/{path.lstrip('/')}"
 
 
 @dataclass
@@ -101,7 +104,7 @@ class _Wire(NamedTuple):
 class Outbox:
     """One SMTP connection, opened on first use and reused for every email until ``close``.
 
-    ``mail`` is Flask-Mail's state (``app.extensions["mail"]``). Every email gets a
+    ``mail`` is Flask-Mail's settings object (``session.current_mail()``). Every email gets a
     ``SendResult``; nothing it does raises (see the module's docstring). A refused recipient
     fails only its email. A dropped connection is reopened once per email. If the server
     cannot be reached at all, every remaining email fails at once with that reason instead

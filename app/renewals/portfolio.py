@@ -58,13 +58,12 @@ import typing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from flask_appbuilder.security.sqla.models import Role, User
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from renewal_reminder.models import Domain, DomainStatus, Relation, RelationKind
-from renewal_reminder.models.base import utcnow
-from renewal_reminder.renewals.access import ROLE_SALES
+from renewal_reminder.models.base import user_ids_with_role, user_model, utcnow
+from renewal_reminder.renewals.access import current_roles
 from renewal_reminder.renewals.lifecycle import status_after_expiry_change
 from renewal_reminder.renewals.validation import (
     InvalidValue,
@@ -680,7 +679,7 @@ class _Validator:
                         add_error(
                             rel.line,
                             f"sales_contact_email {rel.sales_email} belongs to a user without "
-                            f"the {ROLE_SALES} role",
+                            f"the {current_roles().sales} role",
                         )
                     else:
                         add_error(
@@ -730,7 +729,10 @@ class _Validator:
     def _sales_users(self, emails: set[str]) -> dict[str, int]:
         if not emails:
             return {}
-        query = select(User.id, User.email).join(User.roles).where(Role.name == ROLE_SALES)
+        User = user_model()  # noqa: N806 (the host's user class)
+        query = select(User.id, User.email).where(
+            User.id.in_(user_ids_with_role(current_roles().sales))
+        )
         found: dict[str, int] = {}
         for chunk in _chunks(sorted(emails), _LOOKUP_CHUNK):
             for user_id, email in self.session.execute(
@@ -740,6 +742,7 @@ class _Validator:
         return found
 
     def _users_by_email(self, emails: set[str]) -> set[str]:
+        User = user_model()  # noqa: N806 (the host's user class)
         found: set[str] = set()
         for chunk in _chunks(sorted(emails), _LOOKUP_CHUNK):
             found.update(

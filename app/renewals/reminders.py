@@ -338,7 +338,7 @@ def send_reminders(
     echo: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """One reminder run for ``today``: at most one email per recipient. Safe to run twice or
-    concurrently. ``mail_state`` is Flask-Mail's ``app.extensions["mail"]``."""
+    concurrently. ``mail_state`` is Flask-Mail's settings (``session.current_mail()``)."""
     summary = RunSummary(today, dry_run)
     all_digests = digests(session, due(session, today, settings))
     if dry_run:

@@ -43,7 +43,6 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from flask_appbuilder.security.sqla.models import Role, User, assoc_user_role
 from sqlalchemy import and_, exists, func, not_, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
@@ -58,7 +57,7 @@ from renewal_reminder.models import (
     SalesDigestLog,
     SalesDigestStatus,
 )
-from renewal_reminder.models.base import utcnow
+from renewal_reminder.models.base import user_ids_with_role, user_model, utcnow
 from renewal_reminder.models.domain import unicode_domain_name
 from renewal_reminder.renewals import access, email_templates, mailer
 from renewal_reminder.renewals.claims import (
@@ -100,11 +99,8 @@ class SalesContact:
 
 def sales_contacts(session: Session) -> list[SalesContact]:
     """Active logins with the Sales role that are the sales contact of at least one relation."""
-    has_sales_role = (
-        select(assoc_user_role.c.user_id)
-        .join(Role, Role.id == assoc_user_role.c.role_id)
-        .where(Role.name == access.ROLE_SALES)
-    )
+    has_sales_role = user_ids_with_role(access.current_roles().sales)
+    User = user_model()  # noqa: N806 (the host's user class)
     rows = session.execute(
         select(User.id, User.first_name, User.username, User.email)
         .where(
@@ -295,7 +291,7 @@ def _collect_expiring(
 
 def _collect_queue(session: Session, digests: dict[int, SalesDigest]) -> None:
     parent, (own, via_reseller) = _scope_columns()
-    decider = aliased(User)
+    decider = aliased(user_model())
     wanted = set(digests)
     rows = session.execute(
         select(
@@ -551,7 +547,7 @@ def send_sales_digests(
 ) -> DigestRunSummary:
     """One run for ``today``: at most one digest per sales contact per day, none when there
     is nothing to report. Safe to run again (a failed digest is retried) or concurrently.
-    ``mail_state`` is Flask-Mail's ``app.extensions["mail"]``."""
+    ``mail_state`` is Flask-Mail's settings (``session.current_mail()``)."""
     summary = DigestRunSummary(today, dry_run)
     say = echo or (lambda _text: None)
     now = utcnow()

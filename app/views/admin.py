@@ -7,7 +7,7 @@ and see only the rows ``renewal_reminder.renewals.access`` allows them (enforced
 
 from __future__ import annotations
 
-from flask import current_app, flash, g, redirect, request, url_for
+from flask import flash, g, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.filters import BaseFilter
@@ -18,6 +18,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import or_, select
 from wtforms import BooleanField
 
+from renewal_reminder import settings
 from renewal_reminder.models import (
     ConfirmationRequest,
     Domain,
@@ -27,7 +28,7 @@ from renewal_reminder.models import (
     RenewalDecision,
 )
 from renewal_reminder.renewals import access, codes, mailer, processing
-from renewal_reminder.session import current_registrar
+from renewal_reminder.session import current_mail, current_registrar
 from renewal_reminder.views.csv_export import csv_of_loaded, csv_response
 from renewal_reminder.views.forms import (
     DomainName,
@@ -120,7 +121,7 @@ class FilterHiddenFromCustomers(BaseFilter):
         return query.filter(Domain.status != status)
 
 
-class RelationView(ScopedModelView):
+class RenewalsRelationView(ScopedModelView):
     route_base = "/relations"
     datamodel = SQLAInterface(Relation)
     base_filters = [["id", FilterByAccess, access.visible_relation_ids]]
@@ -185,7 +186,7 @@ class RelationView(ScopedModelView):
             ["kind", FilterEqual, RelationKind.reseller],
             ["id", FilterByAccess, access.visible_relation_ids],
         ],
-        "sales_contact": [["roles", FilterUserHasRole, access.ROLE_SALES]],
+        "sales_contact": [["roles", FilterUserHasRole, lambda: access.current_roles().sales]],
     }
     edit_form_query_rel_fields = add_form_query_rel_fields
     # Dropdowns in the search form list only what the user may see.
@@ -233,7 +234,7 @@ class RelationView(ScopedModelView):
                 raise ValueError("A relation cannot be its own reseller.")
 
 
-class DomainView(ScopedModelView):
+class RenewalsDomainView(ScopedModelView):
     route_base = "/domains"
     datamodel = SQLAInterface(Domain)
     base_filters = [
@@ -301,7 +302,7 @@ class DomainView(ScopedModelView):
 
     def render_template(self, template, **kwargs):
         if template == self.list_template:
-            kwargs["export_url"] = url_for("DomainView.export_csv", **_list_arguments())
+            kwargs["export_url"] = url_for("RenewalsDomainView.export_csv", **_list_arguments())
         return super().render_template(template, **kwargs)
 
     #: The reseller's internal remarks about a customer's domain.
@@ -345,9 +346,9 @@ class DomainView(ScopedModelView):
         outcomes = [
             codes.send_confirmation_request(
                 self.datamodel.session,
-                current_app.extensions["mail"],
-                mailer.MailSettings.from_config(current_app.config),
-                codes.CodeSettings.from_config(current_app.config),
+                current_mail(),
+                mailer.MailSettings.from_config(settings.current()),
+                codes.CodeSettings.from_config(settings.current()),
                 domain,
                 sent_by_id=g.user.id,
             )
@@ -417,7 +418,7 @@ class DomainView(ScopedModelView):
         return csv_of_loaded(domains)
 
 
-class RenewalDecisionView(ScopedModelView):
+class RenewalsDecisionView(ScopedModelView):
     """The decision history: read-only for everyone, Admin included (it is append-only)."""
 
     route_base = "/decisions"
@@ -457,7 +458,7 @@ class RenewalDecisionView(ScopedModelView):
     }
 
 
-class ConfirmationRequestView(ScopedModelView):
+class RenewalsConfirmationRequestView(ScopedModelView):
     """Who sent which confirmation request when, to whom, and what became of its code. The code
     itself is never stored; its hash is never shown or searchable."""
 
@@ -485,4 +486,4 @@ class ConfirmationRequestView(ScopedModelView):
 
 # A domain's page lists its decisions and confirmation requests (FAB's related views, still
 # scoped by their base filters).
-DomainView.related_views = [RenewalDecisionView, ConfirmationRequestView]
+RenewalsDomainView.related_views = [RenewalsDecisionView, RenewalsConfirmationRequestView]

@@ -16,11 +16,14 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, RadioField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from renewal_reminder import settings as addon_settings
 from renewal_reminder.i18n import gettext as _
 from renewal_reminder.i18n import in_language
 from renewal_reminder.models import Decision, DecisionChannel
 from renewal_reminder.renewals import codes, decisions, mailer, notifications
+from renewal_reminder.session import current_mail
 from renewal_reminder.views import TEMPLATE_FOLDER
+from renewal_reminder.views.base import AddonView
 
 
 class CodeForm(FlaskForm):
@@ -37,10 +40,16 @@ class DecisionForm(FlaskForm):
     years = IntegerField("Years", default=1, validators=[Optional(), NumberRange(min=1, max=10)])
 
 
-class ConfirmationView(BaseView):
+class RenewalsConfirmationView(AddonView, BaseView):
     route_base = "/confirm"
     default_view = "enter_code"
     template_folder = TEMPLATE_FOLDER
+
+    def create_blueprint(self, appbuilder, endpoint=None, static_folder=None):
+        blueprint = super().create_blueprint(appbuilder, endpoint, static_folder)
+        blueprint.after_request(_not_cached)
+        blueprint.register_error_handler(429, too_many_attempts)
+        return blueprint
 
     @expose("/", methods=["GET", "POST"])
     def enter_code(self):
@@ -104,8 +113,8 @@ class ConfirmationView(BaseView):
         if recorded.changed:
             notifications.notify_sales_of_decisions(
                 session,
-                current_app.extensions["mail"],
-                mailer.MailSettings.from_config(current_app.config),
+                current_mail(),
+                mailer.MailSettings.from_config(addon_settings.current()),
                 domain.relation,
                 recorded,
                 decided_by=f"The holder of {domain.unicode_name}, with the emailed activation code",
@@ -144,13 +153,17 @@ class ConfirmationView(BaseView):
 
 
 def _code_settings() -> codes.CodeSettings:
-    return codes.CodeSettings.from_config(current_app.config)
+    return codes.CodeSettings.from_config(addon_settings.current())
+
+
+def _not_cached(response):
+    """Step 2 carries the code in a hidden field: keep these pages out of caches."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def too_many_attempts(error):
-    """The friendly 429 page of the confirmation page; other pages keep the default answer."""
-    if request.blueprint != ConfirmationView.__name__:
-        return error
+    """The friendly 429 page of the confirmation page (its blueprint's error handler)."""
     appbuilder = current_app.extensions["appbuilder"]
     return (
         render_template(

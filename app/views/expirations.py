@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import current_app, g, request, url_for
+from flask import g, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 
+from renewal_reminder import settings
 from renewal_reminder.models import Decision, DomainStatus
 from renewal_reminder.renewals import expirations
 from renewal_reminder.views import TEMPLATE_FOLDER
+from renewal_reminder.views.base import AddonView
 from renewal_reminder.views.csv_export import CSV_HEADER, spreadsheet_safe, stream_csv
 
 #: The expiration export: the domain columns of every domain export, then the decision.
@@ -34,7 +36,7 @@ DECISION_LABELS = {
 }
 
 
-class ExpirationListView(BaseView):
+class RenewalsExpirationListView(AddonView, BaseView):
     route_base = "/expirations"
     default_view = "index"
     template_folder = TEMPLATE_FOLDER
@@ -53,9 +55,7 @@ class ExpirationListView(BaseView):
             g.user,
             filters,
             today,
-            limit=max(
-                1, int(current_app.config.get("EXPIRATION_LIST_LIMIT", expirations.PAGE_LIMIT))
-            ),
+            limit=max(1, int(settings.current()["EXPIRATION_LIST_LIMIT"])),
         )
         return self._page(today, filters, result)
 
@@ -92,7 +92,7 @@ class ExpirationListView(BaseView):
             },
             window=filters.window if filters else (args.get("window") or "")[:40],
             export_url=url_for(".export_csv", **filters.as_params()) if filters else None,
-            domain_url=url_for("DomainView.show", pk=0)[:-1],
+            domain_url=url_for("RenewalsDomainView.show", pk=0)[:-1],
             windows=WINDOW_LABELS,
             statuses=[status.value for status in DomainStatus],
             decision_labels=DECISION_LABELS,

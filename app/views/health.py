@@ -6,8 +6,10 @@ from flask import jsonify
 from flask_appbuilder import BaseView, expose
 from sqlalchemy import text
 
+from renewal_reminder.views.base import AddonView
 
-class HealthView(BaseView):
+
+class RenewalsHealthView(AddonView, BaseView):
     """Public on purpose (no ``@has_access``): it reveals nothing but "up" or "down"."""
 
     route_base = "/health"

@@ -11,6 +11,7 @@ from flask_wtf.file import FileField, FileRequired
 from markupsafe import Markup
 
 from renewal_reminder.renewals.portfolio import PortfolioImportError, import_portfolio
+from renewal_reminder.views.base import AddonView
 
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 
@@ -25,7 +26,7 @@ class PortfolioUploadForm(DynamicForm):
     )
 
 
-class PortfolioImportView(SimpleFormView):
+class RenewalsImportView(AddonView, SimpleFormView):
     route_base = "/portfolio-import"
     form = PortfolioUploadForm
     form_title = "Import portfolio"

@@ -20,6 +20,7 @@ from renewal_reminder.renewals.registrars import renewed_expiry
 from renewal_reminder.renewals.validation import InvalidValue
 from renewal_reminder.session import current_registrar
 from renewal_reminder.views import TEMPLATE_FOLDER
+from renewal_reminder.views.base import AddonView
 from renewal_reminder.views.params import positive_int
 
 _EXPIRY_FIELD = re.compile(r"^new_expiry-([0-9]{1,9})$")
@@ -29,7 +30,7 @@ class QueueForm(FlaskForm):
     """Carries the CSRF token; the selected rows are parsed from the form by the view."""
 
 
-class RenewalQueueView(BaseView):
+class RenewalsQueueView(AddonView, BaseView):
     route_base = "/queue"
     default_view = "index"
     template_folder = TEMPLATE_FOLDER

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget
@@ -23,7 +23,7 @@ from wtforms import TextAreaField
 from wtforms.validators import DataRequired
 from wtforms.widgets import TextArea
 
-from renewal_reminder import jobs
+from renewal_reminder import jobs, settings
 from renewal_reminder.models import Domain, EmailTemplate, Relation, ReminderLog
 from renewal_reminder.models.base import utcnow
 from renewal_reminder.renewals import email_templates, reminders, template_samples
@@ -37,13 +37,14 @@ from renewal_reminder.renewals.email_templates import (
 from renewal_reminder.renewals.reminders import ReminderSettings
 from renewal_reminder.session import current_session
 from renewal_reminder.views import TEMPLATE_FOLDER
+from renewal_reminder.views.base import AddonView
 from renewal_reminder.views.forms import form_error
 from renewal_reminder.views.params import positive_int
 from renewal_reminder.views.scoping import SafeListArgumentsMixin, use_text_filters
 
 
 def _settings() -> ReminderSettings:
-    return ReminderSettings.from_config(current_app.config)
+    return ReminderSettings.from_config(settings.current())
 
 
 def _variables(row: EmailTemplate) -> list[dict] | None:
@@ -142,7 +143,7 @@ def _template_field(label: str, description: str) -> TextAreaField:
     )
 
 
-class EmailTemplateView(SafeListArgumentsMixin, ModelView):
+class RenewalsEmailTemplateView(AddonView, SafeListArgumentsMixin, ModelView):
     """Admin edits the shipped emails; rows are created at start-up and never deleted."""
 
     route_base = "/email-templates"
@@ -317,7 +318,7 @@ class ShortErrorsListWidget(ListWidget):
         super().__init__(**{**kwargs, "formatters_columns": formatters})
 
 
-class ReminderLogView(SafeListArgumentsMixin, ModelView):
+class RenewalsReminderLogView(AddonView, SafeListArgumentsMixin, ModelView):
     """Every reminder the job claimed, sent, failed or skipped; read-only."""
 
     route_base = "/reminder-log"

@@ -20,6 +20,7 @@ from sqlalchemy import false
 
 from renewal_reminder.renewals import access
 from renewal_reminder.views import TEMPLATE_FOLDER
+from renewal_reminder.views.base import AddonView
 from renewal_reminder.views.params import positive_int
 
 
@@ -128,7 +129,7 @@ class SafeListArgumentsMixin:
         )
 
 
-class ScopedModelView(SafeListArgumentsMixin, ModelView):
+class ScopedModelView(AddonView, SafeListArgumentsMixin, ModelView):
     """A ModelView whose every row-loading path obeys ``base_filters``.
 
     Subclasses set ``base_filters`` with ``FilterByAccess`` and name the relationship to the
@@ -253,12 +254,15 @@ class ScopedModelView(SafeListArgumentsMixin, ModelView):
 
 
 class FilterUserHasRole(BaseFilter):
-    """For relation dropdowns of FAB users: only users holding the named role."""
+    """For relation dropdowns of FAB users: only users holding the named role (the name, or a
+    function returning it, evaluated per query: role names are per host)."""
 
     name = "Has role"
     arg_name = None
 
     def apply(self, query, role_name):
+        if callable(role_name):
+            role_name = role_name()
         role_model = self.datamodel.obj.roles.property.mapper.class_
         return query.filter(self.datamodel.obj.roles.any(role_model.name == role_name))
 

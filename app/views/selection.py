@@ -7,12 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from flask import abort, current_app, flash, g, redirect, request, session, url_for
+from flask import abort, flash, g, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
+from renewal_reminder import settings
 from renewal_reminder.i18n import gettext as _
 from renewal_reminder.i18n import in_language
 from renewal_reminder.models import (
@@ -24,7 +25,9 @@ from renewal_reminder.models import (
 )
 from renewal_reminder.renewals import access, decisions, mailer, notifications
 from renewal_reminder.renewals.validation import InvalidValue
+from renewal_reminder.session import current_mail
 from renewal_reminder.views import TEMPLATE_FOLDER
+from renewal_reminder.views.base import AddonView
 from renewal_reminder.views.params import positive_int
 
 _FIELD = re.compile(r"^decision-([0-9]{1,9})$")  # ids are 32-bit integers
@@ -36,7 +39,7 @@ class SelectionForm(FlaskForm):
     the CSRF token."""
 
 
-class RenewalSelectionView(BaseView):
+class RenewalsSelectionView(AddonView, BaseView):
     route_base = "/renewals"
     default_view = "index"
     template_folder = TEMPLATE_FOLDER
@@ -79,8 +82,8 @@ class RenewalSelectionView(BaseView):
                 if recorded.changed:
                     notifications.notify_sales_of_decisions(
                         db,
-                        current_app.extensions["mail"],
-                        mailer.MailSettings.from_config(current_app.config),
+                        current_mail(),
+                        mailer.MailSettings.from_config(settings.current()),
                         relation,
                         recorded,
                         decided_by=_person(g.user),
@@ -150,7 +153,7 @@ class RenewalSelectionView(BaseView):
         return self.render_template("rr/selection_choose.html", title="Renewal selection", t=_)
 
     def _page(self, db, relation: Relation, form, submitted, row_errors=None):
-        window = int(current_app.config.get("RENEWAL_WINDOW_DAYS", 92))
+        window = int(settings.current()["RENEWAL_WINDOW_DAYS"])
         name_filter = (request.args.get("q") or "").replace("\x00", "")[:100]
         client = (request.args.get("client") or "").strip()
         client_number = positive_int(client)

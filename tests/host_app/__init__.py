@@ -27,17 +27,20 @@ class NoteView(ModelView):
 
 
 def create_host_app(
-    database_uri: str, addon: str = "renewal_reminder.addon.RenewalReminderManager", **config
+    database_uri: str,
+    addon: str | None = "renewal_reminder.addon.RenewalReminderManager",
+    **config,
 ) -> Flask:
+    """The host app; ``addon=None`` builds it without the product, to compare."""
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY="host-app-secret-key-0123456789",
         SQLALCHEMY_DATABASE_URI=database_uri,
         WTF_CSRF_ENABLED=False,
         FAB_PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",
-        ADDON_MANAGERS=[addon],  # the one line that enables the product
-        **config,
+        ADDON_MANAGERS=[addon] if addon else [],  # the one line that enables the product
     )
+    app.config.update(config)
     db.init_app(app)
     with app.app_context():
         appbuilder = AppBuilder()

@@ -1,0 +1,82 @@
+"""The product's settings: read from the host's config under one prefix, ``RENEWALS_``.
+
+A host configures the addon with ``RENEWALS_BASE_URL``, ``RENEWALS_REMINDER_OFFSETS`` and so
+on; the addon never writes a default into the host's config, and reads no generic key except
+Flask's own ``SECRET_KEY`` (to sign activation codes) and, as the fallback sender, Flask-Mail's
+``MAIL_DEFAULT_SENDER``. The standalone app maps its documented environment variables
+(``BASE_URL``, ``REMINDER_OFFSETS``, ...) onto these keys in ``config.py``.
+
+``read(config)`` returns the settings without the prefix, defaults filled in; the domain
+modules' ``*.from_config`` functions take that mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import current_app
+
+PREFIX = "RENEWALS_"
+
+#: Every setting, without the prefix, and its default.
+DEFAULTS: dict[str, Any] = {
+    # Where links in emails point: the public URL of the host app (with its mount point,
+    # e.g. https://airflow.example.com/auth), without the addon's URL prefix.
+    "BASE_URL": "http://127.0.0.1:5000",
+    # The sender of the product's emails; empty: Flask-Mail's MAIL_DEFAULT_SENDER.
+    "MAIL_SENDER": "",
+    # Where the product's pages live in the host app ("" puts them at the root, as the
+    # standalone app does).
+    "URL_PREFIX": "/renewal-reminder",
+    # The product's roles (FAB builtin roles, permissions in code).
+    "ROLE_SALES": "Sales",
+    "ROLE_RESELLER": "Reseller",
+    "ROLE_CLIENT": "Client",
+    "REMINDER_OFFSETS": "3m,2m,1m,15d,5d,4d,3d,2d,1d,0d",
+    "REMINDER_CATCHUP_DAYS": 7,
+    "REMINDER_INTERVAL_HOURS": 24,
+    "REMINDER_BCC": "",
+    "RENEWAL_WINDOW_DAYS": 92,
+    "CONFIRMATION_CODE_DAYS": 30,
+    "CONFIRMATION_RATE_LIMIT": "10 per minute;100 per day",
+    "EXPIRATION_LIST_LIMIT": 2000,
+    "REGISTRAR_BACKEND": "manual",
+    "AUTO_EXECUTE_RENEWALS": False,
+    "AUTO_DELETE": False,
+    "DELETION_GRACE_DAYS": 0,
+    "DEMO_MODE": False,
+}
+
+#: Keys of the host's config the product reads besides its own (see the module docstring).
+_FROM_HOST = {"SECRET_KEY": "SECRET_KEY"}
+_FALLBACK_SENDER = "renewals@localhost"
+
+
+def read(config: Mapping) -> dict[str, Any]:
+    """The product's settings from a host config: ``{"BASE_URL": ..., ...}``, no prefix."""
+    values = {name: config.get(PREFIX + name, default) for name, default in DEFAULTS.items()}
+    # Settings of pluggable parts (e.g. an EPP backend's RENEWALS_EPP_HOST) come along too.
+    values.update(
+        (key[len(PREFIX) :], value)
+        for key, value in config.items()
+        if key.startswith(PREFIX) and key[len(PREFIX) :] not in values
+    )
+    for name, host_key in _FROM_HOST.items():
+        values[name] = config.get(host_key)
+    values["MAIL_SENDER"] = (
+        values["MAIL_SENDER"] or config.get("MAIL_DEFAULT_SENDER") or _FALLBACK_SENDER
+    )
+    values["URL_PREFIX"] = normalize_prefix(values["URL_PREFIX"])
+    return values
+
+
+def current() -> dict[str, Any]:
+    """The settings of the app in context."""
+    return read(current_app.config)
+
+
+def normalize_prefix(prefix: object) -> str:
+    """``"renewals/"`` → ``"/renewals"``; ``""`` or ``"/"`` → ``""`` (the root)."""
+    text = str(prefix or "").strip().strip("/")
+    return f"/{text}" if text else ""

@@ -1,0 +1,82 @@
+"""What every view of the addon shares: its place under the URL prefix, and protections that
+stay on the addon's own blueprints.
+
+A host app keeps its own behaviour: the addon registers no app-wide hook, error handler or
+CSRFProtect. Instead each of its views
+
+- lives under ``RENEWALS_URL_PREFIX`` (the standalone app sets it to ``""``);
+- checks the CSRF token of every state-changing request itself (Flask-WTF's ``validate_csrf``;
+  FAB's forms check theirs too), unless the host's own CSRFProtect already did, and never
+  changes data on a GET (FAB allows GET deletes and actions when the host has no CSRFProtect);
+- answers odd URL arguments FAB's generic routes would crash on with 400/404
+  (``fab_guard``), and ids too large for the database with 404, on its own blueprint.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, request
+from flask_appbuilder.hooks import before_request
+from flask_wtf.csrf import CSRFError, validate_csrf
+from sqlalchemy.exc import DataError
+from werkzeug.exceptions import NotFound
+from wtforms import ValidationError
+
+from renewal_reminder import settings
+from renewal_reminder.views import TEMPLATE_FOLDER
+
+#: Methods that may change something (Flask-WTF's default ``WTF_CSRF_METHODS``).
+_UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class AddonView:
+    """Mixin for every view the addon registers (put it before FAB's view class)."""
+
+    template_folder = TEMPLATE_FOLDER
+
+    def create_blueprint(self, appbuilder, endpoint=None, static_folder=None):
+        prefix = settings.current()["URL_PREFIX"]
+        own_base = self.route_base or "/" + type(self).__name__.lower()
+        self.route_base = prefix + own_base
+        blueprint = super().create_blueprint(appbuilder, endpoint, static_folder)
+        blueprint.register_error_handler(OverflowError, no_such_row)
+        blueprint.register_error_handler(DataError, no_such_row)
+        return blueprint
+
+    def is_get_mutation_allowed(self) -> bool:
+        """Never delete or run an action on a GET, whatever the host registered (FAB asks
+        this on its delete and action routes, which take both GET and POST)."""
+        return request.method != "GET"
+
+    @before_request
+    def _protect_request(self):
+        from renewal_reminder.views.fab_guard import check_fab_arguments  # imports the views
+
+        check_fab_arguments()
+        if request.method in _UNSAFE_METHODS:
+            check_csrf()
+
+
+def check_csrf() -> None:
+    """Refuse a state-changing request without a valid CSRF token (400), unless CSRF is
+    switched off (``WTF_CSRF_ENABLED``) or the host's CSRFProtect has checked it already."""
+    config = current_app.config
+    if not config.get("WTF_CSRF_ENABLED", True) or "csrf" in current_app.extensions:
+        return
+    field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    token = request.form.get(field)
+    if not token:
+        for header in config.get("WTF_CSRF_HEADERS", ["X-CSRFToken", "X-CSRF-Token"]):
+            token = request.headers.get(header)
+            if token:
+                break
+    try:
+        validate_csrf(token)
+    except ValidationError as exc:
+        raise CSRFError(exc.args[0]) from None
+
+
+def no_such_row(error):
+    """An id or number too large for the database (SQLite: OverflowError; PostgreSQL:
+    DataError) cannot name a row: answer 404, not 500."""
+    current_app.extensions["appbuilder"].session.rollback()
+    return NotFound()
