@@ -93,7 +93,9 @@ class Config:
     # Renewal confirmation requests: how long an emailed activation code works, and how often
     # one client address may try codes on the public page.
     RENEWALS_CONFIRMATION_CODE_DAYS = os.environ.get("CONFIRMATION_CODE_DAYS", "30")
-    RENEWALS_CONFIRMATION_RATE_LIMIT = os.environ.get("CONFIRMATION_RATE_LIMIT", "10 per minute;100 per day")
+    RENEWALS_CONFIRMATION_RATE_LIMIT = os.environ.get(
+        "CONFIRMATION_RATE_LIMIT", "10 per minute;100 per day"
+    )
     # Where renewals and deletions are carried out: manual (by hand at the registrar, confirmed
     # here), simulated (demo), or "package.module:Class" (e.g. an EPP backend).
     RENEWALS_REGISTRAR_BACKEND = os.environ.get("REGISTRAR_BACKEND", "manual")
