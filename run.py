@@ -10,7 +10,8 @@ import os
 import secrets
 from pathlib import Path
 
-from renewal_reminder.standalone import PROJECT_DIR, create_app
+from config import INSTANCE_DIR
+from renewal_reminder.standalone import create_app
 
 __all__ = ["create_app", "main"]
 
@@ -25,7 +26,7 @@ def _demo_secret_key(instance_dir: Path) -> str:
 
 
 def main() -> None:
-    instance_dir = PROJECT_DIR / "instance"
+    instance_dir = INSTANCE_DIR
     instance_dir.mkdir(exist_ok=True)
     os.environ.setdefault("SECRET_KEY", _demo_secret_key(instance_dir))
     os.environ.setdefault("DEMO_MODE", "1")

@@ -26,8 +26,14 @@ from renewal_reminder.setup import database_cli
 from renewal_reminder.views.base import no_such_row
 from renewal_reminder.views.fab_guard import check_fab_arguments
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-MIGRATIONS_DIR = PROJECT_DIR / "migrations"
+
+def project_dir() -> Path:
+    """The standalone app's folder: where ``config.py``, ``migrations/`` and ``instance/`` are
+    (the repository's root; the wheel does not carry them)."""
+    import config
+
+    return Path(config.__file__).resolve().parent
+
 
 #: Placeholder keys seen in examples; production refuses them like a missing key.
 _PLACEHOLDER_KEYS = {
@@ -51,7 +57,9 @@ def create_app(config: type | Mapping | None = None) -> Flask:
     ``config`` is a config class, or a mapping of overrides applied on top of ``config.Config``
     (tests pass a dict). Environment variables are read by ``config.Config`` itself.
     """
-    app = Flask(__name__, instance_path=str(PROJECT_DIR / "instance"))
+    import config as standalone_config
+
+    app = Flask(__name__, instance_path=str(standalone_config.INSTANCE_DIR))
     app.config.from_object("config.Config")
     if isinstance(config, Mapping):
         app.config.update(config)
@@ -67,7 +75,7 @@ def create_app(config: type | Mapping | None = None) -> Flask:
 
     CSRFProtect(app)  # before AppBuilder, so FAB's JSON APIs get their CSRF exemption
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    migrate.init_app(app, db, directory=str(project_dir() / "migrations"), render_as_batch=True)
     with app.app_context():
         _sqlite_pragmas_on(db.engine)
         first_start = False
