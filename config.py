@@ -13,7 +13,7 @@ BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
 
 
-def _env_bool(name: str, default: bool) -> bool:
+def env_bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     if value is None:
         return default
@@ -33,7 +33,7 @@ class Config:
     # 16 MiB holds a portfolio CSV of well over 100,000 domains; import larger ones with the CLI.
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024)))
     # Demo mode (python run.py) may run with a generated key and loads demo data.
-    RENEWALS_DEMO_MODE = _env_bool("DEMO_MODE", False)
+    RENEWALS_DEMO_MODE = env_bool("DEMO_MODE", False)
 
     # --- Flask-AppBuilder ----------------------------------------------------------------------
     APP_NAME = "Renewal Reminder"
@@ -43,7 +43,7 @@ class Config:
     FAB_CREATE_DB = False
     # Permission rows are written at start-up by default; with several workers set it to 0 and
     # run `flask fab create-permissions` once per deploy instead.
-    FAB_UPDATE_PERMS = _env_bool("FAB_UPDATE_PERMS", True)
+    FAB_UPDATE_PERMS = env_bool("FAB_UPDATE_PERMS", True)
     FAB_ADD_SECURITY_API = False
     AUTH_TYPE = 1  # AUTH_DB
     AUTH_ROLE_ADMIN = "Admin"
@@ -57,13 +57,13 @@ class Config:
 
     # --- Security: CSRF and rate limits (FAB leaves both off) ----------------------------------
     WTF_CSRF_ENABLED = True
-    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     AUTH_RATE_LIMITED = True
     AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 20 second")
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
     # How many reverse proxies stand in front of the app (0: none). Only then are the client's
     # address and scheme taken from X-Forwarded-For/-Proto (rate limits, recorded addresses).
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
@@ -71,8 +71,8 @@ class Config:
     # --- Mail ----------------------------------------------------------------------------------
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
-    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
-    MAIL_USE_SSL = _env_bool("MAIL_USE_SSL", False)
+    MAIL_USE_TLS = env_bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = env_bool("MAIL_USE_SSL", False)
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "renewals@localhost")
@@ -102,8 +102,8 @@ class Config:
     # The automated removal and renewal job: execute queued renewals itself (needs a backend
     # that can), delete instead of only deactivate, and how long after expiry an undecided
     # domain is removed.
-    RENEWALS_AUTO_EXECUTE_RENEWALS = _env_bool("AUTO_EXECUTE_RENEWALS", False)
-    RENEWALS_AUTO_DELETE = _env_bool("AUTO_DELETE", False)
+    RENEWALS_AUTO_EXECUTE_RENEWALS = env_bool("AUTO_EXECUTE_RENEWALS", False)
+    RENEWALS_AUTO_DELETE = env_bool("AUTO_DELETE", False)
     RENEWALS_DELETION_GRACE_DAYS = int(os.environ.get("DELETION_GRACE_DAYS", "0"))
     # python run.py starts the scheduler in-process unless this is 0.
-    SCHEDULER_ENABLED = _env_bool("SCHEDULER_ENABLED", True)
+    SCHEDULER_ENABLED = env_bool("SCHEDULER_ENABLED", True)

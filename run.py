@@ -10,7 +10,7 @@ import os
 import secrets
 from pathlib import Path
 
-from config import INSTANCE_DIR
+from config import INSTANCE_DIR, env_bool
 from renewal_reminder.standalone import create_app
 
 __all__ = ["create_app", "main"]
@@ -26,21 +26,24 @@ def _demo_secret_key(instance_dir: Path) -> str:
 
 
 def main() -> None:
-    instance_dir = INSTANCE_DIR
-    instance_dir.mkdir(exist_ok=True)
-    os.environ.setdefault("SECRET_KEY", _demo_secret_key(instance_dir))
-    os.environ.setdefault("DEMO_MODE", "1")
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    # config.py has read the environment already: the demo's settings go in as overrides.
+    demo_settings = {
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or _demo_secret_key(INSTANCE_DIR),
+        "RENEWALS_DEMO_MODE": env_bool("DEMO_MODE", True),
+    }
 
     from renewal_reminder.setup import prepare_database
 
-    app = create_app()
+    app = create_app(demo_settings)
     with app.app_context():
         logins = prepare_database(app, load_demo_data=True)
     if app.config.get("SCHEDULER_ENABLED", True):
         from renewal_reminder.scheduler import create_scheduler
 
         create_scheduler(app).start()
-        print(f"Scheduler: reminders every {app.config['REMINDER_INTERVAL_HOURS']} h.")
+        hours = app.config["RENEWALS_REMINDER_INTERVAL_HOURS"]
+        print(f"Scheduler: reminders every {hours} h.")
     port = int(os.environ.get("PORT", "5000"))
     print(f"\nRenewal Reminder is running on http://127.0.0.1:{port}/")
     for role, (login, password) in logins.items():

@@ -35,3 +35,47 @@ def test_upgrade_then_commands_print_no_traceback(tmp_path):
         output = result.stdout + result.stderr
         assert result.returncode == 0, output
         assert "Traceback" not in output and "Error" not in output, output
+
+
+def test_python_run_py_serves_the_demo(tmp_path):
+    """The README's first command: `python run.py` migrates, loads the demo and serves it."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("SECRET_KEY", "DATABASE_URL", "DEMO_MODE")
+    }
+    env.update(INSTANCE_PATH=str(tmp_path), PORT=str(port), SCHEDULER_ENABLED="0")
+    server = subprocess.Popen(
+        [sys.executable, "run.py"],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert server.poll() is None, server.stdout.read()
+                assert time.monotonic() < deadline, "run.py did not start in 60 s"
+                time.sleep(0.3)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=5) as login:
+            assert login.status == 200
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=10)[0]
+    assert "admin@demo.example / demo-admin-2026" in output
+    assert "Traceback" not in output
+    assert (tmp_path / "renewal_reminder.db").exists()
