@@ -14,8 +14,9 @@ instead (``RoleConflict``), and the host picks other names.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
+from renewal_reminder.models import ProductRole
 from renewal_reminder.renewals.access import RoleNames, current_roles
 
 MENU_CATEGORY = "Renewals"
@@ -81,18 +82,22 @@ class RoleConflict(RuntimeError):
 
 def check_role_conflicts(security_manager, names: RoleNames) -> None:
     """Refuse a product role name that the host already uses for a role of its own: a role
-    with permissions in the database, or one the host defines as builtin itself."""
+    with permissions in the database that the product did not create, or one the host
+    defines as builtin itself."""
     ours = builtin_roles(names)
     for name, permissions in ours.items():
         defined = security_manager.builtin_roles.get(name)
         if defined is not None and defined != permissions:
             raise RoleConflict(_conflict(name, "is defined by the host's FAB_ROLES"))
     role_model = security_manager.role_model
-    rows = security_manager.session.execute(
-        select(role_model).where(role_model.name.in_(list(ours)))
-    ).scalars()
+    rows = (
+        security_manager.session.execute(select(role_model).where(role_model.name.in_(list(ours))))
+        .scalars()
+        .unique()  # a host's role model may load its permissions eagerly (Airflow does)
+    )
+    owned = _owned_roles(security_manager.session) or set()
     for role in rows:
-        if role.permissions:
+        if role.permissions and role.name not in owned:
             raise RoleConflict(
                 _conflict(role.name, f"already exists with {len(role.permissions)} permissions")
             )
@@ -114,10 +119,22 @@ def ensure_roles(security_manager, names: RoleNames | None = None) -> None:
     the host has none (Airflow: ``AUTH_ROLE_PUBLIC`` unset).
     """
     names = names or current_roles()
-    for name in (
-        security_manager.auth_role_admin,
-        security_manager.auth_role_public,
-        *names.product,
-    ):
+    for name in (security_manager.auth_role_admin, security_manager.auth_role_public):
         if name and security_manager.find_role(name) is None:
             security_manager.add_role(name)
+    session = security_manager.session
+    owned = _owned_roles(session)
+    for name in names.product:
+        role = security_manager.find_role(name)
+        if role is None:
+            security_manager.add_role(name)
+        if owned is not None and name not in owned and (role is None or not role.permissions):
+            session.add(ProductRole(name=name))  # created now, or claimed while empty
+    session.commit()
+
+
+def _owned_roles(session) -> set[str] | None:
+    """The roles the product created; None before its tables exist."""
+    if not inspect(session.get_bind()).has_table(ProductRole.__tablename__):
+        return None
+    return set(session.scalars(select(ProductRole.name)))

@@ -170,3 +170,51 @@ def test_products_posts_need_a_csrf_token_in_a_host_without_csrfprotect(tmp_path
         assert app.extensions["appbuilder"].session.get(Relation, relation_id) is not None
     with app.app_context():
         app.extensions["sqlalchemy"].engine.dispose()
+
+
+def test_email_links_follow_the_hosts_mount_point_and_the_url_prefix():
+    from renewal_reminder import settings
+    from renewal_reminder.renewals.mailer import MailSettings
+
+    host = settings.read(
+        {"RENEWALS_BASE_URL": "https://airflow.example.com/auth/", "MAIL_DEFAULT_SENDER": "a@b.c"}
+    )
+    mail = MailSettings.from_config(host)
+    assert mail.url("/renewals/") == "https://airflow.example.com/auth/renewal-reminder/renewals/"
+    assert mail.sender == "a@b.c"
+    standalone = settings.read({"RENEWALS_BASE_URL": "http://x.test", "RENEWALS_URL_PREFIX": ""})
+    assert MailSettings.from_config(standalone).url("/confirm/") == "http://x.test/confirm/"
+
+
+def test_a_permission_the_host_grants_the_products_role_is_no_conflict(tmp_path):
+    """Airflow grants every role "can read on Website": the product's roles included. The
+    product remembers the roles it created, so the next start still works."""
+    database = f"sqlite:///{tmp_path / 'grants.db'}"
+    first = create_host_app(database)
+    with first.app_context():
+        sm = first.extensions["appbuilder"].sm
+        sales = sm.find_role("Sales")
+        sm.add_permission_role(sales, sm.find_permission_view_menu("can_list", "NoteView"))
+        first.extensions["sqlalchemy"].engine.dispose()
+    again = create_host_app(database)
+    assert "renewal_reminder" in again.extensions
+    with again.app_context():
+        again.extensions["sqlalchemy"].engine.dispose()
+
+
+def test_a_host_role_of_the_same_name_stops_start_up(tmp_path):
+    database = f"sqlite:///{tmp_path / 'taken.db'}"
+    bare = create_host_app(database, addon=None)
+    with bare.app_context():
+        sm = bare.extensions["appbuilder"].sm
+        role = sm.add_role("Client")
+        sm.add_permission_role(role, sm.find_permission_view_menu("can_list", "NoteView"))
+        bare.extensions["sqlalchemy"].engine.dispose()
+    with pytest.raises(AddonStartupError, match="RENEWALS_ROLE_CLIENT"):
+        create_host_app(database)
+    renamed = create_host_app(database, RENEWALS_ROLE_CLIENT="Renewals Client")
+    with renamed.app_context():
+        sm = renamed.extensions["appbuilder"].sm
+        assert len(sm.find_role("Client").permissions) == 1
+        assert "Client" not in sm.builtin_roles and "Renewals Client" in sm.builtin_roles
+        renamed.extensions["sqlalchemy"].engine.dispose()

@@ -15,7 +15,7 @@ from renewal_reminder.models.enums import (
     ReminderStatus,
 )
 from renewal_reminder.models.relation import Relation, RelationUser
-from renewal_reminder.models.reminder import EmailTemplate, JobRun, ReminderLog
+from renewal_reminder.models.reminder import EmailTemplate, JobRun, ProductRole, ReminderLog
 from renewal_reminder.models.sales_digest import SalesDigestLog, SalesDigestStatus
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "Relation",
     "RelationKind",
     "RelationUser",
+    "ProductRole",
     "ReminderLog",
     "ReminderStatus",
     "RenewalDecision",

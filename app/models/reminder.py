@@ -101,3 +101,13 @@ class JobRun(Base):
     summary: Mapped[str | None] = mapped_column(Text)
     #: When the scheduler that ran it will run it next (None when run by hand).
     next_run_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class ProductRole(Base):
+    """A role the product created (or claimed while it had no permissions): the product's
+    own, so the permissions a host grants every role later (Airflow does) are no conflict."""
+
+    __tablename__ = "rr_product_role"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
