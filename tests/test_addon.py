@@ -218,3 +218,20 @@ def test_a_host_role_of_the_same_name_stops_start_up(tmp_path):
         assert len(sm.find_role("Client").permissions) == 1
         assert "Client" not in sm.builtin_roles and "Renewals Client" in sm.builtin_roles
         renamed.extensions["sqlalchemy"].engine.dispose()
+
+
+def test_importing_the_addon_has_no_side_effects():
+    """No standalone factory, no Flask-Migrate, no FAB security model classes (Airflow maps
+    its own on those tables), no app: importing only defines things."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, renewal_reminder.addon, renewal_reminder.models, renewal_reminder.cli\n"
+        "print(sorted(m for m in ('renewal_reminder.standalone', 'flask_migrate', "
+        "'flask_appbuilder.security.sqla.models', 'config') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
