@@ -13,6 +13,21 @@ BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
 
 
+class SettingError(ValueError):
+    """An environment variable holds a value the setting cannot take."""
+
+
+def env_int(name: str, default: int) -> int:
+    """A whole-number setting from the environment, with a clear error for anything else."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingError(f"{name} must be a whole number, not {value!r}") from None
+
+
 def env_bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     if value is None:
@@ -31,7 +46,7 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     # The largest request body (an upload or a form) in bytes; larger ones get a 413 page.
     # 16 MiB holds a portfolio CSV of well over 100,000 domains; import larger ones with the CLI.
-    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024)))
+    MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
     # Demo mode (python run.py) may run with a generated key and loads demo data.
     RENEWALS_DEMO_MODE = env_bool("DEMO_MODE", False)
 
@@ -66,11 +81,11 @@ class Config:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
     # How many reverse proxies stand in front of the app (0: none). Only then are the client's
     # address and scheme taken from X-Forwarded-For/-Proto (rate limits, recorded addresses).
-    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+    TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
 
     # --- Mail ----------------------------------------------------------------------------------
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
-    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_PORT = env_int("MAIL_PORT", 25)
     MAIL_USE_TLS = env_bool("MAIL_USE_TLS", False)
     MAIL_USE_SSL = env_bool("MAIL_USE_SSL", False)
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
@@ -89,7 +104,7 @@ class Config:
     # Optional archive copy of every customer email (comma-separated addresses).
     RENEWALS_REMINDER_BCC = os.environ.get("REMINDER_BCC", "")
     # The renewal selection page lists domains expiring within this many days.
-    RENEWALS_RENEWAL_WINDOW_DAYS = int(os.environ.get("RENEWAL_WINDOW_DAYS", "92"))
+    RENEWALS_RENEWAL_WINDOW_DAYS = env_int("RENEWAL_WINDOW_DAYS", 92)
     # Renewal confirmation requests: how long an emailed activation code works, and how often
     # one client address may try codes on the public page.
     RENEWALS_CONFIRMATION_CODE_DAYS = os.environ.get("CONFIRMATION_CODE_DAYS", "30")
@@ -104,6 +119,6 @@ class Config:
     # domain is removed.
     RENEWALS_AUTO_EXECUTE_RENEWALS = env_bool("AUTO_EXECUTE_RENEWALS", False)
     RENEWALS_AUTO_DELETE = env_bool("AUTO_DELETE", False)
-    RENEWALS_DELETION_GRACE_DAYS = int(os.environ.get("DELETION_GRACE_DAYS", "0"))
+    RENEWALS_DELETION_GRACE_DAYS = env_int("DELETION_GRACE_DAYS", 0)
     # python run.py starts the scheduler in-process unless this is 0.
     SCHEDULER_ENABLED = env_bool("SCHEDULER_ENABLED", True)

@@ -10,8 +10,8 @@ import os
 import secrets
 from pathlib import Path
 
-from config import INSTANCE_DIR, env_bool
-from renewal_reminder.standalone import create_app
+from renewal_reminder.renewals.demo import DemoRefused
+from renewal_reminder.standalone import ConfigurationError, create_app
 
 __all__ = ["create_app", "main"]
 
@@ -26,6 +26,17 @@ def _demo_secret_key(instance_dir: Path) -> str:
 
 
 def main() -> None:
+    try:
+        serve()
+    except (ConfigurationError, DemoRefused) as exc:
+        raise SystemExit(f"Renewal Reminder cannot start: {exc}") from None
+
+
+def serve() -> None:
+    try:
+        from config import INSTANCE_DIR, env_bool
+    except ValueError as exc:  # config.SettingError: a bad environment variable
+        raise ConfigurationError(str(exc)) from None
     INSTANCE_DIR.mkdir(exist_ok=True)
     # config.py has read the environment already: the demo's settings go in as overrides.
     demo_settings = {

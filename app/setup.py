@@ -14,7 +14,13 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from renewal_reminder import schema
-from renewal_reminder.renewals.demo import DEMO_PASSWORDS, load_demo
+from renewal_reminder.renewals.demo import (
+    DEMO_PASSWORDS,
+    DemoRefused,
+    database_is_empty,
+    demo_loaded,
+    load_demo,
+)
 from renewal_reminder.renewals.email_templates import ensure_default_templates
 from renewal_reminder.roles import ensure_roles
 
@@ -31,7 +37,15 @@ def prepare_database(app: Flask, load_demo_data: bool = False) -> dict:
     ensure_default_templates(appbuilder.session)
     appbuilder.add_permissions(update_perms=True)
     if load_demo_data:
-        load_demo(appbuilder.session, appbuilder.sm)
+        session = appbuilder.session
+        if not demo_loaded(session) and not database_is_empty(session):
+            raise DemoRefused(
+                "the database already holds relations or domains that are not the demo's; "
+                "python run.py loads its demo (with the README's passwords) only into an "
+                "empty database or its own. Point DATABASE_URL elsewhere, or run the app "
+                "as in the README's Production section."
+            )
+        load_demo(session, appbuilder.sm)
         appbuilder.session.commit()
         return DEMO_PASSWORDS
     return {}

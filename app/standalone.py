@@ -36,15 +36,22 @@ def project_dir() -> Path:
 
 
 #: Placeholder keys seen in examples; production refuses them like a missing key.
-_PLACEHOLDER_KEYS = {
-    "",
+#: Words that give a key away as an example or placeholder (FAB's own published default is
+#: "\2\1thisismyscretkey\1\2\e\y\y\h").
+_PLACEHOLDER_WORDS = (
     "secret",
-    "changeme",
-    "change-me",
-    "dev",
+    "scret",
+    "change",
+    "example",
+    "password",
+    "default",
+    "placeholder",
+    "insecure",
+    "your",
     "development",
-    "thisismyscretkey",
-}
+)
+#: Keyboard rows: a key typed along one of them is no secret.
+_KEYBOARD_ROWS = ("1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm")
 
 
 class ConfigurationError(RuntimeError):
@@ -60,7 +67,10 @@ def create_app(config: type | Mapping | None = None) -> Flask:
     import config as standalone_config
 
     app = Flask(__name__, instance_path=str(standalone_config.INSTANCE_DIR))
-    app.config.from_object("config.Config")
+    try:
+        app.config.from_object("config.Config")
+    except ValueError as exc:  # config.SettingError: a bad environment variable
+        raise ConfigurationError(str(exc)) from None
     if isinstance(config, Mapping):
         app.config.update(config)
     elif config is not None:
@@ -173,10 +183,10 @@ def _no_json_login():
         abort(404)
 
 
-#: What a SECRET_KEY must have at least: 16 characters and, estimated from how often each
-#: character occurs, 64 bits of entropy (``secrets.token_hex(16)`` has about 120).
-MIN_SECRET_KEY_LENGTH = 16
-MIN_SECRET_KEY_BITS = 64
+#: What a SECRET_KEY must have at least: 24 characters and, estimated from how often each
+#: character occurs, 80 bits of entropy (``secrets.token_hex(16)`` has about 113).
+MIN_SECRET_KEY_LENGTH = 24
+MIN_SECRET_KEY_BITS = 80
 
 
 def secret_key_entropy_bits(key: str) -> float:
@@ -191,11 +201,32 @@ def secret_key_entropy_bits(key: str) -> float:
 
 
 def is_strong_secret_key(key: str) -> bool:
+    """Long, varied, no placeholder word, and not typed along the alphabet or a keyboard."""
+    lowered = key.lower()
     return (
-        key.strip().lower() not in _PLACEHOLDER_KEYS
-        and len(key) >= MIN_SECRET_KEY_LENGTH
+        len(key) >= MIN_SECRET_KEY_LENGTH
+        and not any(word in lowered for word in _PLACEHOLDER_WORDS)
         and secret_key_entropy_bits(key) >= MIN_SECRET_KEY_BITS
+        and _sequential_share(lowered) < 0.5
     )
+
+
+def _sequential_share(key: str) -> float:
+    """The share of neighbouring characters that follow each other in the alphabet, the
+    digits or a keyboard row (``abcdef``, ``123456``, ``qwerty``)."""
+    pairs = list(zip(key, key[1:], strict=False))
+    if not pairs:
+        return 1.0
+
+    def follows(a: str, b: str) -> bool:
+        if abs(ord(a) - ord(b)) == 1:
+            return True
+        return any(
+            a in row and b in row and abs(row.index(a) - row.index(b)) == 1
+            for row in _KEYBOARD_ROWS
+        )
+
+    return sum(follows(a, b) for a, b in pairs) / len(pairs)
 
 
 def check_secret_key(app: Flask) -> None:

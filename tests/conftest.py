@@ -34,6 +34,8 @@ from renewal_reminder.standalone import create_app
 PER_TEST_AB_TABLES = ("ab_user_role", "ab_user_group", "ab_api_key", "ab_register_user", "ab_user")
 FAST_PASSWORD_HASH = "pbkdf2:sha256:1000"
 PASSWORD = "correct-horse-battery"
+#: Strong enough for the standalone app's check (a weak one would get a random key per app).
+TEST_SECRET_KEY = "7f3c9a1e5b2d4c6e8a0f1b3d5c7e9a2b"
 
 
 # --- database ---------------------------------------------------------------------------------
@@ -97,7 +99,7 @@ def _drop_database(url: str) -> None:
 def _test_config(database_url: str, **overrides) -> dict:
     config = {
         "TESTING": True,
-        "SECRET_KEY": "test-secret-key-not-for-production",
+        "SECRET_KEY": TEST_SECRET_KEY,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,

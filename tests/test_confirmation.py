@@ -20,7 +20,7 @@ from renewal_reminder.models import (
 )
 from renewal_reminder.renewals import codes
 from renewal_reminder.renewals.email_templates import ensure_default_templates
-from tests.conftest import login
+from tests.conftest import TEST_SECRET_KEY, login
 
 CODE = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b")
 GENERIC = "This code is not valid"
@@ -75,7 +75,7 @@ def test_staff_sends_a_request_and_only_a_hash_is_stored(client, world, session,
     normalized = code.replace("-", "")
     assert not any(code in value or normalized in value for value in stored)
     assert request.code_hash == codes.code_hash(
-        codes.CodeSettings.from_config({"SECRET_KEY": "test-secret-key-not-for-production"}),
+        codes.CodeSettings.from_config({"SECRET_KEY": TEST_SECRET_KEY}),
         normalized,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +80,45 @@ def test_python_run_py_serves_the_demo(tmp_path):
     assert "admin@demo.example / demo-admin-2026" in output
     assert "Traceback" not in output
     assert (tmp_path / "renewal_reminder.db").exists()
+
+
+def _run_py(tmp_path, **env_overrides) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DATABASE_URL")}
+    env.update(INSTANCE_PATH=str(tmp_path), PORT="1", SCHEDULER_ENABLED="0", **env_overrides)
+    return subprocess.run(
+        [sys.executable, "run.py"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_run_py_refuses_a_bad_setting_without_a_traceback(tmp_path):
+    result = _run_py(tmp_path, TRUSTED_PROXIES="two")
+    assert result.returncode != 0
+    assert "TRUSTED_PROXIES must be a whole number, not 'two'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_py_never_loads_its_demo_into_a_real_portfolio(tmp_path):
+    """A DATABASE_URL with a real portfolio: no demo logins with the README's passwords."""
+    database = tmp_path / "real.db"
+    upgrade = _flask(tmp_path, "db", "upgrade")
+    assert upgrade.returncode == 0, upgrade.stderr
+    import sqlite3
+
+    shutil.copy(tmp_path / "fresh.db", database)
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            "INSERT INTO rr_relation (number, name, billing_email, kind, language, "
+            "reminders_to_reseller, created_at, updated_at) VALUES (7, 'Real BV', "
+            "'billing@real.example', 'client', 'en', 0, '2026-01-01', '2026-01-01')"
+        )
+    result = _run_py(tmp_path, DATABASE_URL=f"sqlite:///{database}")
+    assert result.returncode != 0
+    assert "not the demo's" in result.stderr and "Traceback" not in result.stderr
+    with sqlite3.connect(database) as connection:
+        users = connection.execute("SELECT count(*) FROM ab_user").fetchone()[0]
+    assert users == 0

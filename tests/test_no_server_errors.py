@@ -630,3 +630,35 @@ def test_too_large_post_gets_the_413_page_before_anything_reads_it(client, world
     response = client.post("/login/", data={"username": "x" * 5000, "password": "x"})
     assert response.status_code == 413
     assert "Too large" in response.get_data(as_text=True)
+
+
+# --- what a second review found -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "url", "field"),
+    [
+        (None, "/login/", "username"),
+        (None, "/confirm/", "code"),
+        ("admin", "/domains/add", "name"),
+        ("admin", "/relations/add", "name"),
+    ],
+)
+def test_a_file_in_a_text_field_is_refused(client, world, role, url, field):
+    if role:
+        login(client, getattr(world, role).username)
+    response = client.post(
+        url,
+        data={field: (io.BytesIO(b"not text"), "x.txt")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "2147483648", "-2147483649"])
+@pytest.mark.parametrize("path", ["/domains/export.csv", "/domains/list/"])
+def test_integer_filters_beyond_the_column_are_refused(client, world, path, value):
+    login(client, world.client1_login.username)
+    response = client.get(f"{path}?_flt_0_renewal_years={value}")
+    assert response.status_code == 400
+    assert client.get(f"{path}?_flt_0_renewal_years=2").status_code == 200

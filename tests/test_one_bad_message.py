@@ -170,17 +170,16 @@ def test_an_exception_in_the_template_context_fails_only_that_email(
 def test_an_exception_while_sending_fails_only_that_email(
     app, session, smtp, customers, monkeypatch
 ):
-    """An error smtplib does not classify (here while writing to the socket) in the middle of
+    """An error smtplib does not classify (here while naming the recipient) in the middle of
     a transaction: the connection is dropped and the next email goes over a new one."""
-    send = mailer.smtplib.SMTP.sendmail
+    rcpt = mailer.smtplib.SMTP.rcpt
 
-    def patched(self, from_addr, to_addrs, *args, **kwargs):
-        if to_addrs[0] == ANNA:
-            self.mail(from_addr)  # half-way through a transaction
+    def patched(self, recipient, *args, **kwargs):
+        if recipient == ANNA:
             raise ValueError("cannot write this")
-        return send(self, from_addr, to_addrs, *args, **kwargs)
+        return rcpt(self, recipient, *args, **kwargs)
 
-    monkeypatch.setattr(mailer.smtplib.SMTP, "sendmail", patched)
+    monkeypatch.setattr(mailer.smtplib.SMTP, "rcpt", patched)
     summary = run_reminders(app, TODAY)
     assert (summary.sent, summary.failed) == (2, 1), summary.problems
     assert received(smtp) == sorted([CARL, MULLER])
@@ -188,6 +187,52 @@ def test_an_exception_while_sending_fails_only_that_email(
         reminder_log(session)[ANNA].error
         == "the email could not be sent: ValueError: cannot write this"
     )
+
+
+def test_a_connection_lost_on_one_email_fails_only_that_email(
+    app, session, smtp, customers, monkeypatch
+):
+    """A server that hangs up on one recipient: that email fails (after one retry on a new
+    connection), the ones after it still go out; the server is not written off."""
+    rcpt = mailer.smtplib.SMTP.rcpt
+    attempts = []
+
+    def patched(self, recipient, *args, **kwargs):
+        if recipient == ANNA:
+            attempts.append(recipient)
+            self.close()
+            raise mailer.smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        return rcpt(self, recipient, *args, **kwargs)
+
+    monkeypatch.setattr(mailer.smtplib.SMTP, "rcpt", patched)
+    summary = run_reminders(app, TODAY)
+    assert (summary.sent, summary.failed) == (2, 1), summary.problems
+    assert received(smtp) == sorted([CARL, MULLER])
+    assert "connection was lost" in reminder_log(session)[ANNA].error
+    assert len(attempts) <= 2
+
+
+def test_a_connection_lost_after_the_message_went_out_is_not_resent_in_the_run(
+    app, session, smtp, customers, monkeypatch
+):
+    """The answer to DATA is lost: the email is failed (the next run retries it), never sent
+    a second time on the spot."""
+    data = mailer.smtplib.SMTP.data
+    calls = []
+
+    def patched(self, message, *args, **kwargs):
+        calls.append(message)
+        if len(calls) == 1:
+            data(self, message)
+            self.close()
+            raise mailer.smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        return data(self, message, *args, **kwargs)
+
+    monkeypatch.setattr(mailer.smtplib.SMTP, "data", patched)
+    summary = run_reminders(app, TODAY)
+    assert (summary.sent, summary.failed) == (2, 1), summary.problems
+    assert len(calls) == 3, "no email went out twice in the run"
+    assert len(smtp.messages) == 3
 
 
 def test_each_outcome_is_recorded_as_it_happens(app, session, smtp, customers, monkeypatch):

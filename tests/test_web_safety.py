@@ -132,7 +132,19 @@ def test_memory_rate_limits_in_production_warn(database_url, caplog):
 
 
 @pytest.mark.parametrize(
-    "key", ["0000000000000000", "abababababababab", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", "changeme"]
+    "key",
+    [
+        "0000000000000000",
+        "abababababababab",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab",
+        "changeme",
+        "\\2\\1thisismyscretkey\\1\\2\\e\\y\\y\\h",  # FAB's published default
+        "1234567890abcdef1234567890abcdef",
+        "abcdefghijklmnopqrstuvwxyz012345",
+        "qwertyuiopasdfghjklzxcvbnm123456",
+        "dev-secret-key-change-me-please",
+        "test-secret-key-not-for-production",
+    ],
 )
 def test_low_entropy_secret_keys_are_refused(database_url, key):
     assert not is_strong_secret_key(key)

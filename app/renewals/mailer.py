@@ -19,6 +19,7 @@ it the email fails with that reason.
 
 from __future__ import annotations
 
+import contextlib
 import email.policy
 import logging
 import smtplib
@@ -169,54 +170,91 @@ class Outbox:
         return _Wire(recipients, data, international, international_bcc)
 
     def _send_one(self, outgoing: OutgoingEmail, wire: _Wire) -> str | None:
-        for attempt in (1, 2):
-            try:
-                if self._connection is None:
+        """Send on the open connection (opening one if needed); the error text, or None.
+
+        Only a server that cannot be connected to (or logged in to) fails the rest of the run
+        at once. A connection lost during one email fails that email; it is retried on a new
+        connection only when the old one was reused and had not yet carried the message
+        (a server that closed an idle connection), never once DATA went out, so a message
+        whose answer was lost is not sent twice here (the next run retries a failed one).
+        """
+        for _attempt in (1, 2):
+            reused = self._connection is not None
+            if not reused:
+                try:
                     self._connection = _open(self._mail)
-                recipients, options = wire.recipients, ()
-                if wire.international or wire.international_bcc:
-                    self._connection.ehlo_or_helo_if_needed()
-                    if self._connection.has_extn("smtputf8"):
-                        options = ("SMTPUTF8", "BODY=8BITMIME")
-                    elif wire.international:
-                        return (
-                            "the mail server does not accept international (SMTPUTF8) "
-                            f"addresses: {', '.join(wire.international)}"
-                        )
-                    else:
-                        if not self._bcc_left_out.issuperset(wire.international_bcc):
-                            self._bcc_left_out.update(wire.international_bcc)
-                            log.warning(
-                                "BCC to %s left out: the mail server does not accept "
-                                "international (SMTPUTF8) addresses",
-                                ", ".join(wire.international_bcc),
-                            )
-                        skip = {_envelope_address(bcc) for bcc in wire.international_bcc}
-                        recipients = [recipients[0], *(r for r in recipients[1:] if r not in skip)]
-                refused = self._connection.sendmail(
-                    self._envelope_sender, recipients, wire.data, mail_options=options
-                )
-                if recipients[0] in refused:
-                    return f"refused: {_describe({outgoing.to: refused[recipients[0]]})}"
-                return None
+                except (smtplib.SMTPException, OSError) as exc:
+                    self._connection = None
+                    self._unreachable = f"mail server unreachable or unusable: {exc}"
+                    return self._unreachable
+            try:
+                return self._transaction(outgoing, wire)
             except smtplib.SMTPRecipientsRefused as exc:
                 return f"refused: {_describe(exc.recipients)}"
-            except (smtplib.SMTPConnectError, smtplib.SMTPAuthenticationError) as exc:
-                self._unreachable = f"mail server unusable: {exc}"
-                return self._unreachable
             except smtplib.SMTPResponseException as exc:  # this message was refused
                 return f"mail server error: {exc.smtp_code} {exc.smtp_error!r}"
-            except smtplib.SMTPNotSupportedError as exc:  # an OSError, but not a lost server
-                if self._connection is None:  # from _open: no STARTTLS, no AUTH
-                    self._unreachable = f"mail server unusable: {exc}"
-                    return self._unreachable
+            except smtplib.SMTPNotSupportedError as exc:
                 return f"the mail server does not support this email: {exc}"
-            except OSError as exc:  # disconnected, timed out, connection refused, DNS
+            except _LostBeforeData as exc:
                 self._drop()
-                if attempt == 2:
-                    self._unreachable = f"mail server unreachable: {exc}"
-                    return self._unreachable
-        raise AssertionError("unreachable")
+                if reused:
+                    continue  # the server had closed the idle connection: once more
+                return f"the connection was lost while sending: {exc.__cause__}"
+            except (smtplib.SMTPServerDisconnected, OSError) as exc:  # during or after DATA
+                self._drop()
+                return f"the connection was lost while sending (it may have arrived): {exc}"
+        return "the connection was lost twice while sending"
+
+    def _transaction(self, outgoing: OutgoingEmail, wire: _Wire) -> str | None:
+        """MAIL, RCPT and DATA for one email (smtplib's ``sendmail`` in steps, so that a lost
+        connection is known to have happened before or after the message went out)."""
+        connection = self._connection
+        try:
+            connection.ehlo_or_helo_if_needed()
+            recipients, options = wire.recipients, []
+            if wire.international or wire.international_bcc:
+                if connection.has_extn("smtputf8"):
+                    options = ["SMTPUTF8", "BODY=8BITMIME"]
+                elif wire.international:
+                    return (
+                        "the mail server does not accept international (SMTPUTF8) "
+                        f"addresses: {', '.join(wire.international)}"
+                    )
+                else:
+                    recipients = self._without_international_bcc(wire)
+            if connection.does_esmtp and connection.has_extn("size"):
+                options.append(f"size={len(wire.data)}")
+            code, response = connection.mail(self._envelope_sender, options)
+            if code != 250:
+                _reset(connection)
+                raise smtplib.SMTPSenderRefused(code, response, self._envelope_sender)
+            refused = {}
+            for recipient in recipients:
+                code, response = connection.rcpt(recipient)
+                if code not in (250, 251):
+                    refused[recipient] = (code, response)
+            if recipients[0] in refused:
+                _reset(connection)
+                return f"refused: {_describe({outgoing.to: refused[recipients[0]]})}"
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            raise _LostBeforeData() from exc
+        code, response = connection.data(wire.data)
+        if code != 250:
+            _reset(connection)
+            raise smtplib.SMTPDataError(code, response)
+        return None
+
+    def _without_international_bcc(self, wire: _Wire) -> list[str]:
+        """The recipients without BCC copies the server cannot take (warned once per run)."""
+        if not self._bcc_left_out.issuperset(wire.international_bcc):
+            self._bcc_left_out.update(wire.international_bcc)
+            log.warning(
+                "BCC to %s left out: the mail server does not accept international (SMTPUTF8) "
+                "addresses",
+                ", ".join(wire.international_bcc),
+            )
+        skip = {_envelope_address(bcc) for bcc in wire.international_bcc}
+        return [wire.recipients[0], *(r for r in wire.recipients[1:] if r not in skip)]
 
     def _drop(self) -> None:
         _close(self._connection)
@@ -288,6 +326,16 @@ def _envelope_address(address: str) -> str:
 
 def _explain(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+class _LostBeforeData(Exception):
+    """The connection broke before the message itself was sent (MAIL or RCPT)."""
+
+
+def _reset(connection: smtplib.SMTP) -> None:
+    """RSET after a refusal, so the connection can carry the next email."""
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        connection.rset()
 
 
 def _open(mail: _Mail) -> smtplib.SMTP:

@@ -41,6 +41,8 @@ URL_FOR_KEYWORDS = frozenset({"endpoint", "_method", "_scheme", "_external", "_a
 #: FAB finds these anywhere in an argument's name (``re.findall("page_(.*)", name)``).
 _PAGING = ("page_", "psize_")
 _INTEGER = re.compile(r"-?[0-9]{1,9}")
+#: A whole number as FAB would read it for an integer filter (any length).
+_INTEGER_VALUE = re.compile(r"[-+]?[0-9]+")
 #: FAB's own pattern for filter arguments (``_flt_<index>_<column>``), searched the same way.
 _FILTER = re.compile(r"_flt_(\d)_(.*)")
 #: FAB's ordering argument (``_oc_<View>=<column>``), searched the same way.
@@ -61,6 +63,9 @@ def check_fab_arguments():
     view = _view_of_request()
     if view is None:
         return
+    if request.files and not getattr(view, "accepts_files", False):
+        # FAB's forms and its login read every field as text; a file there crashes them.
+        abort(400, description="This form takes no files.")
     if _is_generic(view) and any("\x00" in text for text in _texts(args) + _texts(request.form)):
         # FAB passes text to the database as it comes, and no text column stores a NUL
         # (PostgreSQL raises). The product's own pages check their input themselves.
@@ -142,6 +147,21 @@ def _check_list_arguments(view, args) -> None:
         if view.datamodel.is_boolean(flt.group(2)) and set(args.getlist(name)) - {"y"}:
             # FAB compares a boolean column with the text as given: PostgreSQL refuses that.
             abort(400, description=f"{name} can only be y.")
+        if view.datamodel.is_integer(flt.group(2)) and not all(
+            _fits_an_integer_column(value) for value in args.getlist(name)
+        ):
+            # FAB passes the number on as given: too large for the column, the database raises
+            # (and a CSV export, already streaming, would end half-way).
+            abort(400, description=f"{name} must be a whole number the database can store.")
+
+
+def _fits_an_integer_column(value: str) -> bool:
+    text = value.strip()
+    if text == "":
+        return True  # FAB ignores an empty filter value
+    if not _INTEGER_VALUE.fullmatch(text):
+        return True  # not a number at all: FAB's own conversion refuses it as before
+    return -(2**31) <= int(text) <= 2**31 - 1
 
 
 def _check_action(view, endpoint: str) -> None:

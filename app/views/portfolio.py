@@ -28,6 +28,7 @@ class PortfolioUploadForm(DynamicForm):
 
 class RenewalsImportView(AddonView, SimpleFormView):
     route_base = "/portfolio-import"
+    accepts_files = True  # the one form that takes a file (views.fab_guard)
     form = PortfolioUploadForm
     form_title = "Import portfolio"
 
