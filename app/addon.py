@@ -17,11 +17,13 @@ import logging
 from flask import current_app
 from flask_appbuilder.basemanager import BaseManager
 from flask_mail import Mail
-from sqlalchemy import inspect
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import event, inspect
 
 from renewal_reminder import schema, settings
 from renewal_reminder.models.base import use_user_model
 from renewal_reminder.renewals.access import RoleNames
+from renewal_reminder.renewals.accounts import forget_user
 from renewal_reminder.renewals.automation import AutomationSettings
 from renewal_reminder.renewals.codes import CodeSettings
 from renewal_reminder.renewals.email_templates import ensure_default_templates
@@ -33,6 +35,7 @@ from renewal_reminder.roles import (
     builtin_roles,
     check_role_conflicts,
     ensure_roles,
+    menu_name,
 )
 from renewal_reminder.session import EXTENSION, AddonState
 
@@ -63,7 +66,10 @@ class RenewalReminderManager(BaseManager):
     def _install(self) -> None:
         app = current_app
         # Relationships to users map to the host's own user class (never FAB's by import).
-        use_user_model(self.appbuilder.sm.user_model)
+        user_model = self.appbuilder.sm.user_model
+        use_user_model(user_model)
+        if not event.contains(user_model, "after_delete", _forget_deleted_user):
+            event.listen(user_model, "after_delete", _forget_deleted_user, propagate=True)
         values = settings.read(app.config)
         self._check_settings(values)
         try:
@@ -84,6 +90,10 @@ class RenewalReminderManager(BaseManager):
             roles=roles,
         )
         self._install_tables(roles)
+        # FAB's forms print a CSRF token only where Flask-WTF's csrf_token() exists, which
+        # only CSRFProtect provides: give it to the templates (the same function), so the
+        # delete and action forms on the product's screens carry the token it checks.
+        app.jinja_env.globals.setdefault("csrf_token", generate_csrf)
         self._register_views()
         self._register_cli(app)
 
@@ -118,14 +128,15 @@ class RenewalReminderManager(BaseManager):
         if current_app.config.get("FAB_CREATE_DB", True):
             schema.upgrade(engine)
         existing = set(inspect(engine).get_table_names())
-        if "ab_role" in existing:
+        roles_table = sm.role_model.__table__.name in existing
+        if roles_table:
             try:
                 check_role_conflicts(sm, roles)
             except RoleConflict as exc:
                 raise AddonStartupError(str(exc)) from None
-        for name, permissions in builtin_roles(roles).items():
-            sm.builtin_roles[name] = permissions
-        if "ab_role" in existing:
+        # A new dict: FAB's builtin roles are the host's FAB_ROLES setting itself.
+        sm._builtin_roles = {**sm.builtin_roles, **builtin_roles(roles)}
+        if roles_table:
             ensure_roles(sm, roles)
         if "rr_email_template" in existing:
             ensure_default_templates(session)
@@ -151,48 +162,75 @@ class RenewalReminderManager(BaseManager):
         ab = self.appbuilder
         ab.add_view(
             RenewalsSelectionView,
-            "Renew domains",
+            menu_name("Renew domains"),
+            label="Renew domains",
             icon="fa-check-square-o",
             category=MENU_CATEGORY,
             category_icon="fa-refresh",
         )
         ab.add_view(
             RenewalsQueueView,
-            "Renewal queue",
+            menu_name("Renewal queue"),
+            label="Renewal queue",
             icon="fa-tasks",
             category=MENU_CATEGORY,
         )
         ab.add_view(
             RenewalsRelationView,
-            "Relations",
+            menu_name("Relations"),
+            label="Relations",
             icon="fa-address-book",
             category=MENU_CATEGORY,
             category_icon="fa-refresh",
         )
-        ab.add_view(RenewalsDomainView, "Domains", icon="fa-globe", category=MENU_CATEGORY)
+        ab.add_view(
+            RenewalsDomainView,
+            menu_name("Domains"),
+            label="Domains",
+            icon="fa-globe",
+            category=MENU_CATEGORY,
+        )
         ab.add_view(
             RenewalsExpirationListView,
-            "Expiration list",
+            menu_name("Expiration list"),
+            label="Expiration list",
             icon="fa-calendar",
             category=MENU_CATEGORY,
         )
         ab.add_view(
-            RenewalsDecisionView, "Renewal decisions", icon="fa-history", category=MENU_CATEGORY
+            RenewalsDecisionView,
+            menu_name("Renewal decisions"),
+            label="Renewal decisions",
+            icon="fa-history",
+            category=MENU_CATEGORY,
         )
         ab.add_view(
             RenewalsConfirmationRequestView,
-            "Confirmation requests",
+            menu_name("Confirmation requests"),
+            label="Confirmation requests",
             icon="fa-key",
             category=MENU_CATEGORY,
         )
         ab.add_view(
-            RenewalsImportView, "Import portfolio", icon="fa-upload", category=MENU_CATEGORY
+            RenewalsImportView,
+            menu_name("Import portfolio"),
+            label="Import portfolio",
+            icon="fa-upload",
+            category=MENU_CATEGORY,
         )
         ab.add_view(
-            RenewalsEmailTemplateView, "Email templates", icon="fa-envelope", category=MENU_CATEGORY
+            RenewalsEmailTemplateView,
+            menu_name("Email templates"),
+            label="Email templates",
+            icon="fa-envelope",
+            category=MENU_CATEGORY,
         )
         ab.add_view(
-            RenewalsReminderLogView, "Reminder log", icon="fa-paper-plane", category=MENU_CATEGORY
+            RenewalsReminderLogView,
+            menu_name("Reminder log"),
+            label="Reminder log",
+            icon="fa-paper-plane",
+            category=MENU_CATEGORY,
         )
         ab.add_view_no_menu(RenewalsHealthView)
         confirmation = ab.add_view_no_menu(RenewalsConfirmationView)
@@ -227,3 +265,9 @@ class RenewalReminderManager(BaseManager):
 
         if renewals_group.name not in app.cli.commands:
             app.cli.add_command(renewals_group)
+
+
+def _forget_deleted_user(_mapper, connection, user) -> None:
+    """A login deleted through the ORM (FAB's user screens): its rows in the product's tables
+    follow, whether or not the database enforces foreign keys."""
+    forget_user(connection, user.id)

@@ -45,8 +45,7 @@ db_group = click.Group("db", help="The product's own tables (its own migrations)
 @click.option("--relation", "relation_number", type=int, help="Relation number (customer login).")
 @click.option(
     "--role",
-    type=click.Choice(["Sales", "Admin"], case_sensitive=False),
-    help="Staff role (staff login).",
+    help="Staff role (staff login): sales or admin (or the host's name for either).",
 )
 @with_appcontext
 def create_user(email: str, password: str, relation_number: int | None, role: str | None):
@@ -74,9 +73,7 @@ def create_user(email: str, password: str, relation_number: int | None, role: st
 def import_domains(file):
     """Import or update the portfolio from a CSV file (see README for the columns)."""
     try:
-        summary = import_portfolio(
-            current_session(), file, languages=current_app.config.get("LANGUAGES", {"en": {}})
-        )
+        summary = import_portfolio(current_session(), file)
     except PortfolioImportError as exc:
         raise click.ClickException(f"nothing was imported; {exc}") from None
     click.echo(f"Imported {summary}.")

@@ -32,8 +32,15 @@ def _grants(view: str, *permissions: str) -> list[list[str]]:
     return [[_exact(view), _exact(permission)] for permission in permissions]
 
 
-def _menu(*items: str) -> list[list[str]]:
-    return [[_exact(item), "^menu_access$"] for item in (MENU_CATEGORY, *items)]
+def menu_name(label: str) -> str:
+    """The permission name of a menu item: prefixed, so it cannot clash with a host's own
+    "Domains" or "Relations" menu item (the menu shows ``label``)."""
+    return f"{MENU_CATEGORY}: {label}"
+
+
+def _menu(*labels: str) -> list[list[str]]:
+    names = (MENU_CATEGORY, *map(menu_name, labels))
+    return [[_exact(name), "^menu_access$"] for name in names]  # no regex characters
 
 
 _READ = ("can_list", "can_show")
@@ -112,16 +119,14 @@ def _conflict(name: str, what: str) -> str:
 
 
 def ensure_roles(security_manager, names: RoleNames | None = None) -> None:
-    """Create the role rows (names only; builtin permissions live in code). Idempotent.
+    """Create the product's role rows (names only; builtin permissions live in code), and
+    remember them as the product's. Idempotent. The host's own roles (admin, public) are the
+    host's business: see ``ensure_host_roles``.
 
-    FAB's own ``create_db`` does this for builtin roles, but it runs before addons load and
-    not at all when the host sets ``FAB_CREATE_DB = False``. The public role is skipped when
-    the host has none (Airflow: ``AUTH_ROLE_PUBLIC`` unset).
+    FAB's own ``create_db`` creates builtin roles too, but it runs before addons load and not
+    at all when the host sets ``FAB_CREATE_DB = False``.
     """
     names = names or current_roles()
-    for name in (security_manager.auth_role_admin, security_manager.auth_role_public):
-        if name and security_manager.find_role(name) is None:
-            security_manager.add_role(name)
     session = security_manager.session
     owned = _owned_roles(session)
     for name in names.product:
@@ -131,6 +136,13 @@ def ensure_roles(security_manager, names: RoleNames | None = None) -> None:
         if owned is not None and name not in owned and (role is None or not role.permissions):
             session.add(ProductRole(name=name))  # created now, or claimed while empty
     session.commit()
+
+
+def ensure_host_roles(security_manager) -> None:
+    """The standalone app's own admin and public roles (it is their host)."""
+    for name in (security_manager.auth_role_admin, security_manager.auth_role_public):
+        if name and security_manager.find_role(name) is None:
+            security_manager.add_role(name)
 
 
 def _owned_roles(session) -> set[str] | None:

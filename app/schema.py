@@ -35,6 +35,28 @@ BASELINE_REVISION = "rr0001"
 #: A table every version of the schema has: its presence without the version table means a
 #: database from before the product had its own migrations.
 _ALWAYS_PRESENT = "rr_domain"
+#: What such a database has when it is at the baseline (the last steps of the old chain:
+#: the sales digest log, claims on decisions, one queued decision per domain); anything less
+#: is older, and stamping it would skip what it lacks.
+_BASELINE_TABLES = {
+    "rr_relation",
+    "rr_domain",
+    "rr_user_relation",
+    "rr_renewal_decision",
+    "rr_reminder_log",
+    "rr_email_template",
+    "rr_job_run",
+    "rr_confirmation_request",
+    "rr_sales_digest_log",
+}
+_BASELINE_INDEX = ("rr_renewal_decision", "uq_rr_renewal_decision_queued")
+_BASELINE_COLUMN = ("rr_renewal_decision", "claimed_at")
+
+
+class SchemaTooOld(RuntimeError):
+    """The product's tables predate its own migrations and are older than their baseline."""
+
+
 #: PostgreSQL advisory lock key: two processes upgrading at once take turns.
 _LOCK_KEY = zlib.crc32(VERSION_TABLE.encode())
 
@@ -89,6 +111,7 @@ def upgrade(bind: Engine | Connection, revision: str = "head") -> list[str]:
             },
         )
         if context.get_current_revision() is None and _has_legacy_tables(connection):
+            _check_legacy_is_at_baseline(connection)
             context.stamp(script, BASELINE_REVISION)
         with Operations.context(context):
             context.run_migrations()
@@ -103,6 +126,23 @@ def _steps(script: ScriptDirectory, destination: str, current, applied: list[str
 
 def _has_legacy_tables(connection: Connection) -> bool:
     return inspect(connection).has_table(_ALWAYS_PRESENT)
+
+
+def _check_legacy_is_at_baseline(connection: Connection) -> None:
+    inspector = inspect(connection)
+    missing = sorted(_BASELINE_TABLES - set(inspector.get_table_names()))
+    table, index = _BASELINE_INDEX
+    if not missing and index not in {i["name"] for i in inspector.get_indexes(table)}:
+        missing.append(f"index {index}")
+    table, column = _BASELINE_COLUMN
+    if not missing and column not in {c["name"] for c in inspector.get_columns(table)}:
+        missing.append(f"column {table}.{column}")
+    if missing:
+        raise SchemaTooOld(
+            "the Renewal Reminder tables in this database are older than the release that "
+            f"introduced its own migrations (missing: {', '.join(missing)}). Upgrade them with "
+            "the 2026-11 release first (its `flask db upgrade`), then with this one."
+        )
 
 
 def is_up_to_date(connection: Connection) -> bool:

@@ -22,7 +22,7 @@ from renewal_reminder.renewals.demo import (
     load_demo,
 )
 from renewal_reminder.renewals.email_templates import ensure_default_templates
-from renewal_reminder.roles import ensure_roles
+from renewal_reminder.roles import ensure_host_roles, ensure_roles
 
 
 def prepare_database(app: Flask, load_demo_data: bool = False) -> dict:
@@ -33,6 +33,7 @@ def prepare_database(app: Flask, load_demo_data: bool = False) -> dict:
     """
     appbuilder = app.extensions["appbuilder"]
     upgrade_database(app)
+    ensure_host_roles(appbuilder.sm)
     ensure_roles(appbuilder.sm)
     ensure_default_templates(appbuilder.session)
     appbuilder.add_permissions(update_perms=True)

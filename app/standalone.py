@@ -21,7 +21,7 @@ from sqlalchemy.exc import DataError
 from renewal_reminder import web_security
 from renewal_reminder.cli import standalone_commands
 from renewal_reminder.extensions import db, migrate
-from renewal_reminder.roles import ensure_roles
+from renewal_reminder.roles import ensure_host_roles, ensure_roles
 from renewal_reminder.setup import database_cli
 from renewal_reminder.views.base import no_such_row
 from renewal_reminder.views.fab_guard import check_fab_arguments
@@ -100,6 +100,7 @@ def create_app(config: type | Mapping | None = None) -> Flask:
         appbuilder = AppBuilder()
         appbuilder.init_app(app, db.session)
         if first_start:
+            ensure_host_roles(appbuilder.sm)
             ensure_roles(appbuilder.sm)
             appbuilder.add_permissions(update_perms=True)
             app.config["FAB_UPDATE_PERMS"] = True

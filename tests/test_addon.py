@@ -235,3 +235,30 @@ def test_importing_the_addon_has_no_side_effects():
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_a_deleted_login_leaves_nothing_a_new_one_could_inherit(host_app):
+    """SQLite without foreign keys (FAB's default) reuses the id of a deleted login: its link
+    to a relation must go with it, or the next login would act for that relation."""
+    from renewal_reminder.models import RelationUser
+
+    with host_app.app_context():
+        appbuilder = host_app.extensions["appbuilder"]
+        session, sm = appbuilder.session, appbuilder.sm
+        session.add(Relation(number=5, name="Customer", billing_email="c@host.example.com"))
+        session.commit()
+        login = create_login(
+            session, sm, email="old@host.example.com", password="pw-old-1234567", relation_number=5
+        )
+        session.commit()
+        old_id = login.id
+        session.delete(login)
+        session.commit()
+        assert session.query(RelationUser).count() == 0
+        newcomer = sm.add_user(
+            "new", "N", "N", "new@host.example.com", sm.find_role("Client"), password="pw-123456789"
+        )
+        assert newcomer.id == old_id, "SQLite gave the new login the old id"
+    client = host_app.test_client()
+    client.post("/login/", data={"username": "new", "password": "pw-123456789"})
+    assert "Customer" not in client.get(f"{PREFIX}/relations/list/").get_data(as_text=True)

@@ -108,7 +108,7 @@ def test_staff_login(app, world, security_manager, role):
         ),
         (
             ["--email", "x@example.com", "--password", "a-good-password", "--role", "Client"],
-            "Invalid value for '--role'",
+            "unknown staff role 'Client'",
         ),
     ],
 )

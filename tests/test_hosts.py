@@ -104,6 +104,7 @@ PRODUCT_PAGES_OK = {
     "/expirations/": 200,
     "menu_links_prefixed": True,
     "post_without_token": 400,
+    "rendered_delete_form": [302, True],
 }
 
 

@@ -173,3 +173,21 @@ def test_the_product_migrations_touch_only_product_tables():
     assert not schema.include_object(None, "ab_user", "table", False, None)
     assert not schema.include_object(None, "notes", "table", False, None)
     assert schema.VERSION_TABLE == "alembic_version_rr"
+
+
+def test_a_legacy_database_older_than_the_baseline_is_refused_not_stamped(empty_database_url):
+    """Stopped half-way in the old chain (no sales digest log yet): stamping it at the
+    baseline would skip tables it lacks, so the upgrade stops with a clear message."""
+    import pytest
+
+    engine = create_engine(empty_database_url)
+    config = Config()
+    config.set_main_option("script_location", str(LEGACY))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "bdaa198386db")
+    with pytest.raises(schema.SchemaTooOld, match="rr_sales_digest_log"):
+        schema.upgrade(engine)
+    with engine.connect() as connection:
+        assert schema.current_revision(connection) is None
+    engine.dispose()

@@ -70,7 +70,9 @@ def create_login(
         role_name = staff_role_name(role)
     role_row = security_manager.find_role(role_name)
     if role_row is None:
-        raise InvalidValue(f"the role {role_name} does not exist yet: run `flask db upgrade`")
+        raise InvalidValue(
+            f"the role {role_name} does not exist yet: run `flask renewals db upgrade`"
+        )
 
     user = security_manager.add_user(
         username=email,
@@ -87,3 +89,27 @@ def create_login(
         session.add(RelationUser(user_id=user.id, relation_id=relation.id))
     session.flush()
     return user
+
+
+def forget_user(connection, user_id: int) -> None:
+    """What the foreign keys to ``ab_user`` say happens when a login is deleted, done by hand
+    for databases that do not enforce them (SQLite without ``PRAGMA foreign_keys``, FAB's
+    default): the link to a relation and the sales digest log go; the sales contact and who
+    decided, processed or sent what are forgotten. Without this a new login that gets the old
+    id (SQLite reuses ids) would act for the deleted one's relation."""
+    from sqlalchemy import delete, update
+
+    from renewal_reminder.models import ConfirmationRequest, RenewalDecision, SalesDigestLog
+
+    connection.execute(delete(RelationUser).where(RelationUser.user_id == user_id))
+    connection.execute(delete(SalesDigestLog).where(SalesDigestLog.user_id == user_id))
+    connection.execute(
+        update(Relation).where(Relation.sales_contact_id == user_id).values(sales_contact_id=None)
+    )
+    for column in (RenewalDecision.decided_by_id, RenewalDecision.processed_by_id):
+        connection.execute(update(RenewalDecision).where(column == user_id).values({column: None}))
+    connection.execute(
+        update(ConfirmationRequest)
+        .where(ConfirmationRequest.sent_by_id == user_id)
+        .values(sent_by_id=None)
+    )

@@ -61,6 +61,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from renewal_reminder.i18n import SUPPORTED
 from renewal_reminder.models import Domain, DomainStatus, Relation, RelationKind
 from renewal_reminder.models.base import user_ids_with_role, user_model, utcnow
 from renewal_reminder.renewals.access import current_roles
@@ -80,8 +81,8 @@ OPTIONAL_COLUMNS = (
     "language",
     "status",
 )
-#: The languages a relation may have (the app's LANGUAGES setting ships these two).
-LANGUAGES = ("en", "nl")
+#: The languages a relation may have: those the product writes its emails in.
+LANGUAGES = SUPPORTED
 DEFAULT_LANGUAGE = "en"
 
 #: How many errors ``PortfolioImportError.errors`` holds; ``total`` counts them all.

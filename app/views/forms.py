@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from flask import current_app
 from flask_appbuilder.fieldwidgets import Select2Widget
 from wtforms import SelectField
 from wtforms.validators import InputRequired, ValidationError
 
+from renewal_reminder.i18n import SUPPORTED
 from renewal_reminder.models import RelationKind
 from renewal_reminder.renewals.validation import (
     InvalidValue,
@@ -72,10 +72,10 @@ class Years:
 
 
 class Language:
-    """One of the languages in the app's LANGUAGES setting."""
+    """One of the languages the product writes its emails in (``i18n.SUPPORTED``)."""
 
     def __call__(self, form, field):
-        languages = current_app.config.get("LANGUAGES", {"en": {}})
+        languages = SUPPORTED
         if field.data not in languages:
             raise form_error(f"choose one of: {', '.join(sorted(languages))}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from flask import current_app, flash
+from flask import flash
 from flask_appbuilder import SimpleFormView
 from flask_appbuilder.forms import DynamicForm
 from flask_wtf.file import FileField, FileRequired
@@ -41,7 +41,6 @@ class RenewalsImportView(AddonView, SimpleFormView):
             summary = import_portfolio(
                 self.appbuilder.session,
                 io.BytesIO(data),
-                languages=current_app.config.get("LANGUAGES", {"en": {}}).keys(),
             )
         except PortfolioImportError as exc:
             flash(

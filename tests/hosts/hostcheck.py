@@ -16,7 +16,7 @@ PREFIX = "/renewal-reminder"
 
 
 def _token(html: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    match = re.search(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"', html)
     return match.group(1) if match else ""
 
 
@@ -29,16 +29,18 @@ def _login(client, username: str, password: str) -> int:
 
 
 def _admin(app) -> None:
+    """The host's admin login (and, where the host manages its schema itself, its admin role
+    and permission rows, as `flask fab create-permissions` would write them)."""
     with app.app_context():
-        sm = app.extensions["appbuilder"].sm
+        appbuilder = app.extensions["appbuilder"]
+        sm = appbuilder.sm
+        if sm.find_role(sm.auth_role_admin) is None:
+            sm.add_role(sm.auth_role_admin)
+            appbuilder.add_permissions(update_perms=True)
         if sm.find_user(username="admin") is None:
+            role = sm.find_role(sm.auth_role_admin)
             assert sm.add_user(
-                "admin",
-                "A",
-                "Admin",
-                "admin@host.example",
-                sm.find_role(sm.auth_role_admin),
-                password="admin-password-1",
+                "admin", "A", "Admin", "admin@host.example", role, password="admin-password-1"
             )
 
 
@@ -110,8 +112,24 @@ def renewals_screens(app) -> dict:
         pages[path] = response.status_code
     listing = client.get(PREFIX + "/domains/list/").get_data(as_text=True)
     pages["menu_links_prefixed"] = f'href="{PREFIX}/renewals/' in listing
-    # A form of the product's refuses a POST without a token (its own CSRF check).
+    # A form of the product's refuses a POST without a token (its own CSRF check)...
     pages["post_without_token"] = client.post(PREFIX + "/relations/add", data={}).status_code
+    # ...and FAB's delete form, as the list page renders it, carries one that works.
+    from renewal_reminder.models import Relation
+
+    with app.app_context():
+        session = app.extensions["appbuilder"].session
+        relation = Relation(number=4711, name="To delete", billing_email="d@host.example")
+        session.add(relation)
+        session.commit()
+        relation_id = relation.id
+    listing = client.get(PREFIX + "/relations/list/").get_data(as_text=True)
+    form = re.search(r'<form id="delete_form".*?</form>', listing, re.S)
+    token = _token(form.group(0)) if form else ""
+    deleted = client.post(f"{PREFIX}/relations/delete/{relation_id}", data={"csrf_token": token})
+    with app.app_context():
+        gone = app.extensions["appbuilder"].session.get(Relation, relation_id) is None
+    pages["rendered_delete_form"] = [deleted.status_code, gone]
     return pages
 
 
