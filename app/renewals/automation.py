@@ -161,14 +161,7 @@ def _remove_lapsed(session, backend, today, settings, summary, dry_run, say) -> 
     )
     for domain in lapsed:
         if dry_run:
-            verb = f"{action}" if backend.can_execute else "queue for the sales contact"
-            say(f"would {verb} {domain.unicode_name} (expired {domain.expiry_date})")
-            if not backend.can_execute:
-                summary.queued += 1
-            elif action is processing.DeclineAction.delete:
-                summary.deleted += 1
-            else:
-                summary.deactivated += 1
+            _report_lapsed(session, backend, domain, action, summary, say)
             continue
         decision, created = _open_decline(session, domain)
         if decision is None:
@@ -196,18 +189,46 @@ def _remove_lapsed(session, backend, today, settings, summary, dry_run, say) -> 
             summary.queued += int(queued)
 
 
-def _open_decline(
-    session: Session, domain: Domain, message: str | None = None
-) -> tuple[RenewalDecision | None, bool]:
-    """The open decline decision for the domain's expiry date, creating an automatic one if
-    there is none. ``(None, False)`` if an open *renewal* is waiting (a person decided)."""
-    existing = session.scalar(
+def _report_lapsed(session, backend, domain, action, summary, say) -> None:
+    """The dry run of one lapsed domain: say and count only what the real run above would
+    change (no "would queue" for a decline already queued, nothing for an open renewal)."""
+    existing = _open_decision(session, domain)
+    if existing is not None and existing.decision is not Decision.decline:
+        return  # a person decided to renew: the run leaves it alone
+    expired = f"{domain.unicode_name} (expired {domain.expiry_date})"
+    if not backend.can_execute:
+        if existing is None:
+            say(f"would queue {expired} for removal by the sales contact")
+            summary.queued += 1
+        return
+    if domain.status is DomainStatus.deactivated and action is processing.DeclineAction.deactivate:
+        return  # already deactivated: waits in the queue for deletion
+    if action is processing.DeclineAction.delete:
+        say(f"would delete {expired}")
+        summary.deleted += 1
+    else:
+        say(f"would deactivate {expired} and queue it for deletion by the sales contact")
+        summary.deactivated += 1
+        summary.queued += 1
+
+
+def _open_decision(session: Session, domain: Domain) -> RenewalDecision | None:
+    """The open (queued or failed) decision for the domain's current expiry date, if any."""
+    return session.scalar(
         select(RenewalDecision).where(
             RenewalDecision.domain_id == domain.id,
             RenewalDecision.expiry_date == domain.expiry_date,
             RenewalDecision.state.in_(processing.OPEN_STATES),
         )
     )
+
+
+def _open_decline(
+    session: Session, domain: Domain, message: str | None = None
+) -> tuple[RenewalDecision | None, bool]:
+    """The open decline decision for the domain's expiry date, creating an automatic one if
+    there is none. ``(None, False)`` if an open *renewal* is waiting (a person decided)."""
+    existing = _open_decision(session, domain)
     if existing is not None:
         return (existing, False) if existing.decision is Decision.decline else (None, False)
     decision = RenewalDecision(

@@ -3,8 +3,14 @@
 A decision belongs to one expiry date. While its domain awaits a decision for that date, or
 its decision is still queued (not yet processed by the sales contact), the customer may decide
 or change their mind; every change is a new ``RenewalDecision`` row, the one it replaces is
-marked ``superseded``, so the history is never rewritten. Once the sales contact has processed
-the decision (done or failed), the page can no longer change it.
+marked ``superseded``, so the history is never rewritten. Once the sales contact has carried
+the decision out (done), the page can no longer change it; a decision that failed at the
+registrar can be replaced by a new one for the same expiry date (unless it is being executed
+right now), which takes it out of the queue.
+
+A renewal period must keep the new expiry within the registry's 10-year cap counted from today
+(``registrars.base.max_renewal_years``): every entry point offers only those periods, and
+``record_decisions`` refuses longer ones (``PeriodTooLong``).
 
 Every entry point (the selection page, the public confirmation page, the sales queue) records
 through ``record_decisions``; the relation-tree check lives in ``renewal_reminder.renewals.access``.
@@ -21,6 +27,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from renewal_reminder.i18n import gettext as _
 from renewal_reminder.models import (
     AWAITING_DECISION,
     Decision,
@@ -33,7 +40,14 @@ from renewal_reminder.models import (
 )
 from renewal_reminder.models.base import utcnow
 from renewal_reminder.models.domain import unicode_domain_name
-from renewal_reminder.renewals.validation import InvalidValue, normalize_domain_name, parse_years
+from renewal_reminder.renewals.processing import CLAIM_TIMEOUT, OPEN_STATES
+from renewal_reminder.renewals.registrars.base import MAX_TERM_YEARS, max_renewal_years
+from renewal_reminder.renewals.validation import (
+    MAX_YEARS,
+    InvalidValue,
+    normalize_domain_name,
+    parse_years,
+)
 
 #: Statuses a domain can have while a customer may still decide for its current expiry date.
 DECIDABLE = (*AWAITING_DECISION, DomainStatus.renewal_confirmed, DomainStatus.renewal_declined)
@@ -45,6 +59,52 @@ _STATUS_FOR = {
 
 class DecisionRejected(Exception):
     """The submission cannot be recorded as a whole; nothing was changed. For people."""
+
+
+class _ReplacedMeanwhile(Exception):
+    """The decision being replaced changed state since it was read: retried like a race."""
+
+
+class PeriodTooLong(DecisionRejected):
+    """A renewal period would take the domain past the registry's 10-year cap."""
+
+    def __init__(self, domain: Domain, max_years: int):
+        self.domain_id = domain.id
+        self.max_years = max_years
+        if max_years < 1:
+            message = _(
+                "%(domain)s cannot be renewed now: it already runs until %(date)s, and "
+                "registries allow at most %(cap)s years ahead.",
+                domain=domain.unicode_name,
+                date=domain.expiry_date.isoformat(),
+                cap=MAX_TERM_YEARS,
+            )
+        else:
+            message = _(
+                "%(domain)s can be renewed for at most %(years)s year(s): registries allow at "
+                "most %(cap)s years ahead.",
+                domain=domain.unicode_name,
+                years=max_years,
+                cap=MAX_TERM_YEARS,
+            )
+        super().__init__(message)
+
+
+def period_hint(max_years: int) -> str | None:
+    """Why fewer than 10 years are offered, for the hint next to the period control (``None``
+    when all are offered)."""
+    if max_years >= MAX_YEARS:
+        return None
+    if max_years < 1:
+        return _(
+            "cannot be renewed now: registries allow at most %(cap)s years ahead",
+            cap=MAX_TERM_YEARS,
+        )
+    return _(
+        "at most %(years)s year(s): registries allow at most %(cap)s years ahead",
+        years=max_years,
+        cap=MAX_TERM_YEARS,
+    )
 
 
 @dataclass(frozen=True)
@@ -97,7 +157,9 @@ class SelectionRow(NamedTuple):
     holder_name: str
     decision: str | None  # "renew", "decline" or None: the current decision for this date
     years: int | None
-    locked: bool  # processed by the sales contact: shown, no longer changeable here
+    locked: bool  # carried out by the sales contact: shown, no longer changeable here
+    max_years: int = MAX_YEARS  # the longest period on offer (0: cannot be renewed now)
+    failed: bool = False  # the current decision failed at the registrar: may be replaced
 
 
 class CurrentDecision(NamedTuple):
@@ -182,6 +244,8 @@ def selection_rows(
                 decision.decision.value if decision else None,
                 decision.years if decision else None,
                 _locked(decision),
+                max_renewal_years(expiry, today),
+                decision is not None and decision.state is ProcessingState.failed,
             )
         )
     return rows
@@ -199,8 +263,9 @@ def _ascii_fragment(text: str) -> str:
 
 
 def _locked(decision: CurrentDecision | None) -> bool:
-    """Processed by the sales contact (done or failed): no longer the customer's to change."""
-    return decision is not None and decision.state in (ProcessingState.done, ProcessingState.failed)
+    """Carried out by the sales contact: no longer the customer's to change. (A decision that
+    failed at the registrar is not locked: a new decision may replace it.)"""
+    return decision is not None and decision.state is ProcessingState.done
 
 
 def record_decisions(
@@ -212,6 +277,7 @@ def record_decisions(
     decided_by_id: int | None,
     remote_addr: str | None,
     prepare: Callable[[Session], None] | None = None,
+    today: dt.date | None = None,
 ) -> RecordedDecisions:
     """Record ``choices`` for domains of ``relation``'s tree, all or nothing, and commit.
 
@@ -219,8 +285,10 @@ def record_decisions(
     is committed with the decisions or not at all; it may raise to abort.
 
     Rejects the whole submission (``DecisionRejected``, nothing changed) if any domain is not
-    in the tree, is no longer decidable, was already processed, or appears twice. A choice equal
-    to the current decision changes nothing, so a resubmitted form records nothing new.
+    in the tree, is no longer decidable, was already carried out or is being executed right
+    now, appears twice, or would be renewed past the 10-year cap on ``today`` (default: the
+    current date; ``PeriodTooLong``). A choice equal to the current decision changes nothing,
+    so a resubmitted form records nothing new (a failed one stays in the queue for a retry).
 
     Two submissions at the same moment (a double click) cannot both queue a decision for one
     domain (a partial unique index); the loser is retried once, and then finds the winner's
@@ -230,8 +298,16 @@ def record_decisions(
         try:
             if prepare is not None:
                 prepare(session)
-            return _record(session, relation, choices, channel, decided_by_id, remote_addr)
-        except IntegrityError:
+            return _record(
+                session,
+                relation,
+                choices,
+                channel,
+                decided_by_id,
+                remote_addr,
+                today or dt.date.today(),
+            )
+        except (IntegrityError, _ReplacedMeanwhile):
             session.rollback()
             if attempt == 2:
                 raise DecisionRejected(
@@ -244,7 +320,9 @@ def record_decisions(
     raise AssertionError("unreachable")
 
 
-def _record(session, relation, choices, channel, decided_by_id, remote_addr) -> RecordedDecisions:
+def _record(
+    session, relation, choices, channel, decided_by_id, remote_addr, today
+) -> RecordedDecisions:
     if not choices:
         return RecordedDecisions()
     ids = [choice.domain_id for choice in choices]
@@ -277,6 +355,10 @@ def _record(session, relation, choices, channel, decided_by_id, remote_addr) -> 
                 f"{domain.unicode_name} was already processed by your sales contact and can no "
                 "longer be changed here."
             )
+        if choice.decision is Decision.renew:
+            allowed = max_renewal_years(domain.expiry_date, today)
+            if choice.years > allowed:
+                raise PeriodTooLong(domain, allowed)
         if (
             decision is not None
             and decision.decision is choice.decision
@@ -286,15 +368,35 @@ def _record(session, relation, choices, channel, decided_by_id, remote_addr) -> 
             continue
         if decision is not None:
             # Executed now, so the old row leaves the unique "one queued decision" index first.
-            session.execute(
+            # Only if it is still open and not being executed at the registrar right now
+            # (``processing`` claims it first): that execution would otherwise record its
+            # outcome over the replacement.
+            replaced = session.execute(
                 update(RenewalDecision)
-                .where(RenewalDecision.id == decision.id)
+                .where(
+                    RenewalDecision.id == decision.id,
+                    RenewalDecision.state.in_(OPEN_STATES),
+                    or_(
+                        RenewalDecision.claimed_at.is_(None),
+                        RenewalDecision.claimed_at < now - CLAIM_TIMEOUT,
+                    ),
+                )
                 .values(
                     state=ProcessingState.superseded,
                     processed_at=now,
                     message="replaced by a newer decision",
                 )
             )
+            if replaced.rowcount != 1:
+                if _being_executed(session, decision.id, now):
+                    raise DecisionRejected(
+                        _(
+                            "%(domain)s is being processed by your sales contact right now; "
+                            "nothing was saved. Please try again in a few minutes.",
+                            domain=domain.unicode_name,
+                        )
+                    )
+                raise _ReplacedMeanwhile()  # replaced by a simultaneous submission
         new = RenewalDecision(
             domain=domain,
             decision=choice.decision,
@@ -315,3 +417,13 @@ def _record(session, relation, choices, channel, decided_by_id, remote_addr) -> 
             result.decline.append(domain)
     session.commit()
     return result
+
+
+def _being_executed(session: Session, decision_id: int, now: dt.datetime) -> bool:
+    """Claimed by a request or job executing it at the registrar right now."""
+    state, claimed_at = session.execute(
+        select(RenewalDecision.state, RenewalDecision.claimed_at).where(
+            RenewalDecision.id == decision_id
+        )
+    ).one()
+    return state in OPEN_STATES and claimed_at is not None and claimed_at >= now - CLAIM_TIMEOUT

@@ -281,7 +281,10 @@ class RenewalsDomainView(ScopedModelView):
     }
     description_columns = {
         "name": "Unicode names are accepted and stored in their ASCII (punycode) form.",
-        "renewal_years": "1 to 10; empty until a period is chosen.",
+        "renewal_years": (
+            "1 to 10, and at most 10 years ahead from today (so at most 9 for a domain not "
+            "yet expired); empty until a period is chosen."
+        ),
         "expiry_date": "From 1985-01-01 to 11 years from today.",
     }
     list_template = "rr/domain_list.html"

@@ -10,6 +10,8 @@ a URL the server sees or in a log line. The page works without JavaScript.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import current_app, render_template, request
 from flask_appbuilder import BaseView, expose
 from flask_wtf import FlaskForm
@@ -19,8 +21,9 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from renewal_reminder import settings as addon_settings
 from renewal_reminder.i18n import gettext as _
 from renewal_reminder.i18n import in_language
-from renewal_reminder.models import Decision, DecisionChannel
+from renewal_reminder.models import Decision, DecisionChannel, ProcessingState
 from renewal_reminder.renewals import codes, decisions, mailer, notifications
+from renewal_reminder.renewals.registrars import max_renewal_years
 from renewal_reminder.session import current_mail
 from renewal_reminder.views import TEMPLATE_FOLDER
 from renewal_reminder.views.base import AddonView
@@ -88,17 +91,21 @@ class RenewalsConfirmationView(AddonView, BaseView):
             domain.id, decision, (form.years.data or 1) if decision is Decision.renew else None
         )
         try:
-            recorded = decisions.record_decisions(
-                session,
-                relation=domain.relation,
-                choices=[choice],
-                channel=DecisionChannel.confirmation_code,
-                decided_by_id=None,
-                remote_addr=request.remote_addr,
-                prepare=lambda s: codes.consume(s, confirmation),
-            )
+            with in_language(domain.relation.language):
+                recorded = decisions.record_decisions(
+                    session,
+                    relation=domain.relation,
+                    choices=[choice],
+                    channel=DecisionChannel.confirmation_code,
+                    decided_by_id=None,
+                    remote_addr=request.remote_addr,
+                    prepare=lambda s: codes.consume(s, confirmation),
+                )
         except codes.InvalidCode:
             return self._step1(CodeForm(formdata=None), error=True), 400
+        except decisions.PeriodTooLong as exc:
+            # Nothing was saved and the code is still unused: choose again on the same page.
+            return self._step2(confirmation, form, problem=str(exc)), 422
         except decisions.DecisionRejected as exc:
             with in_language(domain.relation.language):
                 return self.render_template(
@@ -140,14 +147,20 @@ class RenewalsConfirmationView(AddonView, BaseView):
             t=_,
         )
 
-    def _step2(self, confirmation, form: DecisionForm):
+    def _step2(self, confirmation, form: DecisionForm, problem: str | None = None):
         domain = confirmation.domain
+        max_years = max_renewal_years(domain.expiry_date, dt.date.today())
+        current = decisions.current_decisions(self.appbuilder.session, [domain.id]).get(domain.id)
         with in_language(domain.relation.language):
             return self.render_template(
                 "rr/confirm_decide.html",
                 title=_("Confirm a renewal"),
                 form=form,
                 domain=domain,
+                max_years=max_years,
+                period_hint=decisions.period_hint(max_years),
+                failed=current is not None and current.state is ProcessingState.failed,
+                problem=problem,
                 t=_,
             )
 

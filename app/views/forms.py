@@ -12,6 +12,7 @@ from wtforms.validators import InputRequired, ValidationError
 
 from renewal_reminder.i18n import SUPPORTED
 from renewal_reminder.models import RelationKind
+from renewal_reminder.renewals.registrars import MAX_TERM_YEARS, max_renewal_years
 from renewal_reminder.renewals.validation import (
     InvalidValue,
     check_expiry_date,
@@ -60,7 +61,9 @@ class EmailAddress:
 
 
 class Years:
-    """1-10 years; empty is allowed (the column is nullable until a period is chosen)."""
+    """1-10 years, and no more than keeps the new expiry within the registry's 10-year cap
+    (``registrars.max_renewal_years``) when the form has an expiry date; empty is allowed (the
+    column is nullable until a period is chosen)."""
 
     def __call__(self, form, field):
         if field.data in (None, ""):
@@ -69,6 +72,16 @@ class Years:
             field.data = parse_years(field.data)
         except InvalidValue as exc:
             raise form_error(str(exc)) from None
+        expiry = getattr(getattr(form, "expiry_date", None), "data", None)
+        if not isinstance(expiry, dt.date):
+            return
+        allowed = max_renewal_years(expiry, dt.date.today())
+        if field.data > allowed:
+            limit = f"at most {allowed} year(s)" if allowed else "no renewal is possible now"
+            raise form_error(
+                f"{limit} for a domain expiring {expiry.isoformat()}: registries allow at most "
+                f"{MAX_TERM_YEARS} years ahead"
+            )
 
 
 class Language:

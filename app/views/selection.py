@@ -76,6 +76,9 @@ class RenewalsSelectionView(AddonView, BaseView):
                         decided_by_id=g.user.id,
                         remote_addr=request.remote_addr,
                     )
+                except decisions.PeriodTooLong as exc:
+                    flash(_("Nothing was saved: please correct the marked lines."), "danger")
+                    return self._page(db, relation, form, submitted, {exc.domain_id: str(exc)}), 422
                 except decisions.DecisionRejected as exc:
                     flash(_("Nothing was saved: %(reason)s", reason=str(exc)), "danger")
                     return self._page(db, relation, form, submitted), 422
@@ -173,6 +176,10 @@ class RenewalsSelectionView(AddonView, BaseView):
             title=_("Renew your domains"),
             relation=relation,
             rows=rows,
+            # Why fewer years are offered, per distinct limit (rows share a handful of them).
+            period_hints={
+                limit: decisions.period_hint(limit) for limit in {row.max_years for row in rows}
+            },
             clients=clients,
             form=form,
             submitted=submitted,

@@ -35,16 +35,19 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from renewal_reminder.renewals.registrars.base import (
+    MAX_TERM_YEARS,
     DomainInfo,
     RegistrarBackend,
     RegistrarError,
     RenewResult,
+    max_renewal_years,
     renewed_expiry,
 )
 from renewal_reminder.renewals.registrars.manual import ManualRegistrar
 from renewal_reminder.renewals.registrars.simulated import SHARED, SimulatedRegistrar
 
 __all__ = [
+    "MAX_TERM_YEARS",
     "DomainInfo",
     "InvalidBackend",
     "ManualRegistrar",
@@ -53,6 +56,7 @@ __all__ = [
     "RenewResult",
     "SimulatedRegistrar",
     "get_backend",
+    "max_renewal_years",
     "renewed_expiry",
 ]
 

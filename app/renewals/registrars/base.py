@@ -167,7 +167,22 @@ def renewed_expiry(current_expiry: dt.date, years: int) -> dt.date:
 
 def latest_allowed_expiry(today: dt.date) -> dt.date:
     """The 10-year cap: no registration may run past this date."""
-    return today + relativedelta(years=MAX_TERM_YEARS)
+    return shifted(today, relativedelta(years=MAX_TERM_YEARS))
+
+
+def max_renewal_years(expiry_date: dt.date, today: dt.date) -> int:
+    """The longest renewal period, 0 to 10 years, that keeps the new expiry within the 10-year
+    cap on ``today``: the largest ``years`` that ``check_term_cap(renewed_expiry(expiry_date,
+    years), today)`` accepts. A domain not yet expired gets 9 at most; 0 means even one year
+    would pass the cap (it already runs more than 9 years ahead).
+
+    The one rule for every place that offers or accepts a period (the selection and
+    confirmation pages, the staff forms, recording a decision)."""
+    latest = latest_allowed_expiry(today)
+    for years in range(MAX_YEARS, 0, -1):
+        if renewed_expiry(expiry_date, years) <= latest:
+            return years
+    return 0
 
 
 def check_term_cap(new_expiry: dt.date, today: dt.date) -> None:
