@@ -120,5 +120,12 @@ class Config:
     RENEWALS_AUTO_EXECUTE_RENEWALS = env_bool("AUTO_EXECUTE_RENEWALS", False)
     RENEWALS_AUTO_DELETE = env_bool("AUTO_DELETE", False)
     RENEWALS_DELETION_GRACE_DAYS = env_int("DELETION_GRACE_DAYS", 0)
+    # A queued renewal is due this many days before expiry; unexecuted on that day it alerts
+    # its sales contact, and from the expiry day on ESCALATION_EMAIL (empty: the Admins).
+    RENEWALS_EXECUTION_LEAD_DAYS = env_int("RENEWAL_EXECUTION_LEAD_DAYS", 3)
+    RENEWALS_ESCALATION_EMAIL = os.environ.get("ESCALATION_EMAIL", "")
+    # Failed automatic renewals are retried after this many hours (doubling), this many times.
+    RENEWALS_RENEWAL_RETRY_HOURS = env_int("RENEWAL_RETRY_HOURS", 6)
+    RENEWALS_RENEWAL_RETRY_ATTEMPTS = env_int("RENEWAL_RETRY_ATTEMPTS", 5)
     # python run.py starts the scheduler in-process unless this is 0.
     SCHEDULER_ENABLED = env_bool("SCHEDULER_ENABLED", True)

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 from renewal_reminder import settings
 from renewal_reminder.models import JobRun
 from renewal_reminder.models.base import utcnow
-from renewal_reminder.renewals import automation
+from renewal_reminder.renewals import automation, escalation
 from renewal_reminder.renewals.automation import AutomationSettings, AutomationSummary
+from renewal_reminder.renewals.deadlines import DeadlineSettings
 from renewal_reminder.renewals.mailer import MailSettings
 from renewal_reminder.renewals.reminders import ReminderSettings, RunSummary, send_reminders
 from renewal_reminder.renewals.sales_digest import DigestRunSummary, send_sales_digests
@@ -95,10 +96,23 @@ def run_processing(
     """One run of the automated removal and renewal for ``today``."""
 
     def body(session: Session, day: dt.date) -> AutomationSummary:
-        automation_settings = AutomationSettings.from_config(settings.read(app.config))
-        return automation.run(
+        config = settings.read(app.config)
+        automation_settings = AutomationSettings.from_config(config)
+        summary = automation.run(
             session, current_registrar(), day, automation_settings, dry_run=dry_run, echo=echo
         )
+        # Then what is still unexecuted on its due date escalates (after the retries above).
+        summary.alerts = escalation.send_alerts(
+            session,
+            app.extensions[EXTENSION].mail,
+            MailSettings.from_config(config),
+            day,
+            automation_settings.deadlines,
+            dry_run=dry_run,
+            echo=echo,
+        )
+        summary.problems.extend(summary.alerts.problems)
+        return summary
 
     return _recorded(app, PROCESSING, today, dry_run, next_run_at, body)
 
@@ -113,13 +127,15 @@ def run_sales_digest(
     """The daily email to each sales contact (at most one per contact per day)."""
 
     def body(session: Session, day: dt.date) -> DigestRunSummary:
+        config = settings.read(app.config)
         return send_sales_digests(
             session,
             app.extensions[EXTENSION].mail,
-            MailSettings.from_config(settings.read(app.config)),
+            MailSettings.from_config(config),
             day,
             dry_run=dry_run,
             echo=echo,
+            lead_days=DeadlineSettings.from_config(config).lead_days,
         )
 
     return _recorded(app, SALES_DIGEST, today, dry_run, next_run_at, body)

@@ -45,6 +45,15 @@ DEFAULTS: dict[str, Any] = {
     "AUTO_EXECUTE_RENEWALS": False,
     "AUTO_DELETE": False,
     "DELETION_GRACE_DAYS": 0,
+    # A queued renewal is due this many days before its expiry date (queue, digest, alerts).
+    "EXECUTION_LEAD_DAYS": 3,
+    # Who is alerted from a renewal's expiry date on, and instead of a missing sales contact
+    # (comma-separated addresses); empty: the active Admins.
+    "ESCALATION_EMAIL": "",
+    # The automated job retries a failed renewal after this many hours, doubling each time,
+    # until it has tried this many times in all.
+    "RENEWAL_RETRY_HOURS": 6,
+    "RENEWAL_RETRY_ATTEMPTS": 5,
     "DEMO_MODE": False,
 }
 

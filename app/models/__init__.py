@@ -14,6 +14,7 @@ from renewal_reminder.models.enums import (
     RelationKind,
     ReminderStatus,
 )
+from renewal_reminder.models.escalation import EscalationLevel, EscalationLog, EscalationStatus
 from renewal_reminder.models.relation import Relation, RelationUser
 from renewal_reminder.models.reminder import EmailTemplate, JobRun, ProductRole, ReminderLog
 from renewal_reminder.models.sales_digest import SalesDigestLog, SalesDigestStatus
@@ -29,6 +30,9 @@ __all__ = [
     "DecisionChannel",
     "Domain",
     "EmailTemplate",
+    "EscalationLevel",
+    "EscalationLog",
+    "EscalationStatus",
     "JobRun",
     "DomainStatus",
     "ProcessingState",

@@ -79,6 +79,10 @@ class RenewalDecision(Base):
     #: Set while a request or job is executing it at the registrar
     #: (see ``renewal_reminder.renewals.processing``).
     claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: Executions tried at the registrar that failed (a retry that succeeds is not counted).
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    #: When the automated job may retry a failed renewal (``renewals.deadlines.next_retry_at``).
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     domain: Mapped[Domain] = relationship("Domain", back_populates="decisions")
     decided_by = user_relationship(lambda: RenewalDecision.decided_by_id)

@@ -3,7 +3,8 @@
 Each run, for a given day:
 
 1. with ``AUTO_EXECUTE_RENEWALS`` on and a backend that can execute (not ``manual``), queued
-   renewals are executed (``processing.execute``: claimed, sent with their curExpDate, recorded);
+   renewals are executed (``processing.execute``: claimed, sent with their curExpDate, recorded),
+   and failed ones are retried with backoff, a bounded number of times (``deadlines``);
 2. domains whose expiry date has passed that were declined, or are still undecided
    ``DELETION_GRACE_DAYS`` after it, get an automatic decline decision (unless one is open) and,
    with an executing backend, are deactivated (or deleted with ``AUTO_DELETE``); a deactivated
@@ -36,7 +37,7 @@ from renewal_reminder.models import (
     RenewalDecision,
 )
 from renewal_reminder.models.base import utcnow
-from renewal_reminder.renewals import processing
+from renewal_reminder.renewals import deadlines, processing
 from renewal_reminder.renewals.registrars import RegistrarBackend
 from renewal_reminder.renewals.validation import InvalidValue
 
@@ -50,6 +51,8 @@ class AutomationSettings:
     auto_execute: bool
     auto_delete: bool
     grace_days: int
+    #: When failed renewals are retried (and, for the job's alerts, when renewals are due).
+    deadlines: deadlines.DeadlineSettings = deadlines.DeadlineSettings()
 
     @classmethod
     def from_config(cls, config: Mapping) -> AutomationSettings:
@@ -63,6 +66,7 @@ class AutomationSettings:
             auto_execute=_flag(config.get("AUTO_EXECUTE_RENEWALS", False)),
             auto_delete=_flag(config.get("AUTO_DELETE", False)),
             grace_days=grace,
+            deadlines=deadlines.DeadlineSettings.from_config(config),
         )
 
 
@@ -81,19 +85,26 @@ class AutomationSummary:
     deleted: int = 0
     queued: int = 0
     failed: int = 0
+    #: Failed renewals tried again (each also counted as renewed or failed).
+    retried: int = 0
     problems: list[str] = field(default_factory=list)
+    #: The alerts about renewals left unexecuted (``renewals.escalation``), sent by the same job.
+    alerts: object | None = None
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0
+        return self.failed == 0 and getattr(self.alerts, "ok", True)
 
     def __str__(self) -> str:
         verb = "would " if self.dry_run else ""
-        return (
+        text = (
             f"removal and renewal {self.run_date}: {verb}renew {self.renewed}, "
             f"{verb}deactivate {self.deactivated}, {verb}delete {self.deleted}, "
             f"queued for sales {self.queued}, failed {self.failed}"
         )
+        if self.retried:
+            text += f", retried {self.retried}"
+        return text if self.alerts is None else f"{text}; {self.alerts}"
 
 
 def run(
@@ -108,34 +119,59 @@ def run(
     say = echo or (lambda _text: None)
     executing = backend.can_execute
     if settings.auto_execute and executing:
-        _execute_renewals(session, backend, summary, dry_run, say)
+        _execute_renewals(session, backend, today, settings, summary, dry_run, say)
     _remove_lapsed(session, backend, today, settings, summary, dry_run, say)
     log.info("%s", summary)
     return summary
 
 
-def _execute_renewals(session, backend, summary, dry_run, say) -> None:
-    """Queued (not failed: those wait for a person) renewals of confirmed domains."""
-    ids = list(
-        session.scalars(
-            select(RenewalDecision.id)
-            .join(Domain, Domain.id == RenewalDecision.domain_id)
-            .where(
-                RenewalDecision.state == ProcessingState.queued,
-                RenewalDecision.decision == Decision.renew,
-                RenewalDecision.expiry_date == Domain.expiry_date,
-                Domain.status == DomainStatus.renewal_confirmed,
-            )
-            .order_by(RenewalDecision.decided_at)
+def _execute_renewals(session, backend, today, settings, summary, dry_run, say) -> None:
+    """Queued renewals of confirmed domains, and failed ones whose retry is due
+    (``deadlines.next_retry_at``: backoff, bounded attempts; then they wait for a person)."""
+    now = deadlines.job_clock(today)
+    rows = session.execute(
+        select(
+            RenewalDecision.id,
+            RenewalDecision.state,
+            RenewalDecision.attempts,
+            RenewalDecision.next_attempt_at,
+            RenewalDecision.processed_at,
         )
-    )
-    for decision_id in ids:
+        .join(Domain, Domain.id == RenewalDecision.domain_id)
+        .where(
+            RenewalDecision.state.in_(processing.OPEN_STATES),
+            RenewalDecision.decision == Decision.renew,
+            RenewalDecision.expiry_date == Domain.expiry_date,
+            Domain.status == DomainStatus.renewal_confirmed,
+        )
+        .order_by(RenewalDecision.expiry_date, RenewalDecision.decided_at)
+    ).all()
+    for decision_id, state, attempts, next_attempt_at, failed_at in rows:
+        retry = state is ProcessingState.failed
+        if retry:
+            due = deadlines.next_retry_at(attempts, next_attempt_at, failed_at, settings.deadlines)
+            if due is None or due > now:
+                continue
         if dry_run:
             decision = session.get(RenewalDecision, decision_id)
-            say(f"would renew {decision.domain.unicode_name} for {decision.years} year(s)")
+            again = f" (attempt {attempts + 1})" if retry else ""
+            say(f"would renew {decision.domain.unicode_name} for {decision.years} year(s){again}")
             summary.renewed += 1
             continue
-        _count(summary, _execute(session, backend, decision_id), "renewed", say)
+        retry_at = now + deadlines.retry_delay(attempts + 1, settings.deadlines)
+        try:
+            outcome = processing.execute(
+                session,
+                backend,
+                decision_id,
+                processed_by_id=None,
+                expected_attempts=attempts,
+                retry_at=retry_at if attempts + 1 < settings.deadlines.retry_attempts else None,
+            )
+        except processing.NotExecutable:
+            continue  # done, or being done (or retried) by another run
+        summary.retried += int(retry)
+        _count(summary, outcome, "renewed", say)
 
 
 def _remove_lapsed(session, backend, today, settings, summary, dry_run, say) -> None:

@@ -26,6 +26,7 @@ RENEWAL_REMINDER = "renewal_reminder"
 SALES_DECISIONS = "sales_decisions"
 CONFIRMATION_REQUEST = "confirmation_request"
 SALES_DIGEST = "sales_digest"
+ESCALATION_ALERT = "escalation_alert"
 
 
 class TemplateProblem(ValueError):
@@ -231,7 +232,18 @@ _SALES_DIGEST_TEXT = """\
 Hello {{ sales_contact.name }},
 
 Your renewal digest of {{ today }}.
-{% if expiring %}
+{% if due %}
+Confirmed renewals due now: overdue or due today ({{ due_count }}):
+{% for item in due %}  {{ item.expiry_date }}  {{ item.name }} - \
+{% if item.overdue %}OVERDUE{% else %}due today{% endif %} (due by {{ item.due_by }}), \
+days left {{ item.days_left }} ({{ item.when }}) - \
+renew {{ item.years }} year{{ "s" if item.years != 1 }} - \
+#{{ item.relation.number }} {{ item.relation.name }}{% if item.failed %}
+    FAILED after {{ item.attempts }} attempt{{ "s" if item.attempts != 1 }}: \
+{{ item.message }}{% endif %}
+{% endfor %}{% if due_more %}  ... and {{ due_more }} more
+{% endif %}Carry them out in the renewal queue: {{ queue_url }}
+{% endif %}{% if expiring %}
 Expiring within {{ horizon_days }} days without a decision ({{ expiring_count }}):
 {% for domain in expiring %}  {{ domain.expiry_date }}  {{ domain.name }} ({{ domain.when }}) - \
 #{{ domain.relation.number }} {{ domain.relation.name }}
@@ -243,7 +255,8 @@ Waiting in your renewal queue ({{ queue_count }}):
 {% if item.decision == "renew" %}renew {{ item.years }} year{{ "s" if item.years != 1 }}\
 {% else %}decline{% endif %} - #{{ item.relation.number }} {{ item.relation.name }}, \
 by {{ item.decided_by }}{% if item.failed %}
-    FAILED: {{ item.message }}{% endif %}
+    FAILED{% if item.attempts %} (attempt {{ item.attempts }}){% endif %}: \
+{{ item.message }}{% endif %}
 {% endfor %}{% if queue_more %}  ... and {{ queue_more }} more
 {% endif %}Renewal queue: {{ queue_url }}
 {% endif %}{% if automated %}
@@ -259,6 +272,20 @@ This email is sent once a day, only when there is something to report.
 _SALES_DIGEST_HTML = """\
 <p>Hello {{ sales_contact.name }},</p>
 <p>Your renewal digest of {{ today }}.</p>
+{% if due %}
+<h3 style="color:#b00">Confirmed renewals due now: overdue or due today ({{ due_count }})</h3>
+<ul>{% for item in due %}
+  <li>{{ item.expiry_date }} <strong>{{ item.name }}</strong>:
+  {% if item.overdue %}<strong style="color:#b00">overdue</strong>{% else %}due today{% endif %}
+  (due by {{ item.due_by }}), days left {{ item.days_left }} ({{ item.when }}),
+  renew {{ item.years }} year{{ "s" if item.years != 1 }},
+  #{{ item.relation.number }} {{ item.relation.name }}{% if item.failed %}<br>
+  <strong style="color:#b00">Failed after {{ item.attempts }}
+  attempt{{ "s" if item.attempts != 1 }}:</strong> {{ item.message }}{% endif %}</li>{% endfor %}
+{% if due_more %}  <li>... and {{ due_more }} more</li>{% endif %}
+</ul>
+<p><a href="{{ queue_url }}">Carry them out in the renewal queue</a></p>
+{% endif %}
 {% if expiring %}
 <h3>Expiring within {{ horizon_days }} days without a decision ({{ expiring_count }})</h3>
 <ul>{% for domain in expiring %}
@@ -275,7 +302,8 @@ _SALES_DIGEST_HTML = """\
   {% if item.decision == "renew" %}renew {{ item.years }} year{{ "s" if item.years != 1 }}\
 {% else %}decline{% endif %}, #{{ item.relation.number }} {{ item.relation.name }},
   by {{ item.decided_by }}{% if item.failed %}<br>
-  <strong style="color:#b00">Failed:</strong> {{ item.message }}{% endif %}</li>{% endfor %}
+  <strong style="color:#b00">Failed{% if item.attempts %} (attempt {{ item.attempts }})\
+{% endif %}:</strong> {{ item.message }}{% endif %}</li>{% endfor %}
 {% if queue_more %}  <li>... and {{ queue_more }} more</li>{% endif %}
 </ul>
 <p><a href="{{ queue_url }}">Open the renewal queue</a></p>
@@ -290,6 +318,49 @@ _SALES_DIGEST_HTML = """\
 </ul>
 {% endif %}
 <p><small>This email is sent once a day, only when there is something to report.</small></p>
+"""
+
+_ESCALATION_TEXT = """\
+Hello{% if recipient_name %} {{ recipient_name }}{% endif %},
+
+{% if level == "escalation" -%}
+These confirmed renewals have reached their expiry date and have still not been carried out:
+{%- elif no_sales_contact -%}
+These confirmed renewals are due and their relation has no sales contact, so they come to you:
+{%- else -%}
+These confirmed renewals were due to be carried out by today ({{ lead_days }} days before \
+expiry) and are still waiting:
+{%- endif %}
+{% for item in alerts %}
+  {{ item.name }} - renew {{ item.years }} year{{ "s" if item.years != 1 }} - expires \
+{{ item.expiry_date }} ({{ item.when }}), due by {{ item.due_by }} - \
+#{{ item.relation.number }} {{ item.relation.name }}\
+{% if item.sales_contact %}, sales contact {{ item.sales_contact.name }} \
+<{{ item.sales_contact.email }}>{% endif %}{% if item.failed %}
+    FAILED ({{ item.attempts }} attempt{{ "s" if item.attempts != 1 }}): {{ item.message }}\
+{% endif %}
+{% endfor %}
+Carry them out in the renewal queue:
+{{ queue_url }}
+"""
+
+_ESCALATION_HTML = """\
+<p>Hello{% if recipient_name %} {{ recipient_name }}{% endif %},</p>
+<p>{% if level == "escalation" %}These confirmed renewals have reached their expiry date and
+have still not been carried out:{% elif no_sales_contact %}These confirmed renewals are due and
+their relation has no sales contact, so they come to you:{% else %}These confirmed renewals
+were due to be carried out by today ({{ lead_days }} days before expiry) and are still
+waiting:{% endif %}</p>
+<ul>{% for item in alerts %}
+  <li><strong>{{ item.name }}</strong>: renew {{ item.years }}
+  year{{ "s" if item.years != 1 }}, expires {{ item.expiry_date }} ({{ item.when }}), due by
+  {{ item.due_by }}; #{{ item.relation.number }} {{ item.relation.name }}\
+{% if item.sales_contact %}, sales contact {{ item.sales_contact.name }}
+  &lt;{{ item.sales_contact.email }}&gt;{% endif %}{% if item.failed %}<br>
+  <strong style="color:#b00">Failed ({{ item.attempts }}
+  attempt{{ "s" if item.attempts != 1 }}):</strong> {{ item.message }}{% endif %}</li>{% endfor %}
+</ul>
+<p><a href="{{ queue_url }}">Carry them out in the renewal queue</a></p>
 """
 
 DEFAULTS: dict[tuple[str, str], TemplateSource] = {
@@ -318,10 +389,18 @@ DEFAULTS: dict[tuple[str, str], TemplateSource] = {
         _SALES_DECISIONS_HTML,
     ),
     (SALES_DIGEST, "en"): TemplateSource(
-        "Renewal digest {{ today }}: {{ expiring_count }} expiring without a decision, "
+        "Renewal digest {{ today }}: {% if due_count %}{{ due_count }} renewal(s) due now, "
+        "{% endif %}{{ expiring_count }} expiring without a decision, "
         "{{ queue_count }} in your queue, {{ automated_count }} automated action(s)",
         _SALES_DIGEST_TEXT,
         _SALES_DIGEST_HTML,
+    ),
+    (ESCALATION_ALERT, "en"): TemplateSource(
+        "{% if level == 'escalation' %}ESCALATION: {{ count }} confirmed renewal(s) reached "
+        "their expiry date unexecuted{% else %}Overdue: {{ count }} confirmed renewal(s) to "
+        "carry out today{% endif %}",
+        _ESCALATION_TEXT,
+        _ESCALATION_HTML,
     ),
 }
 
@@ -331,6 +410,8 @@ PURPOSES = {
     SALES_DECISIONS: "To the sales contact: decisions a customer recorded",
     CONFIRMATION_REQUEST: "Renewal confirmation request with an activation code (one domain)",
     SALES_DIGEST: "Daily to each sales contact: expiring undecided domains, queue, job actions",
+    ESCALATION_ALERT: "Confirmed renewals unexecuted on their due date (to the sales contact) "
+    "or expiry date (to the escalation address)",
 }
 
 

@@ -36,7 +36,7 @@ from renewal_reminder.models import (
     RenewalDecision,
 )
 from renewal_reminder.models.base import utcnow
-from renewal_reminder.renewals import access
+from renewal_reminder.renewals import access, deadlines
 from renewal_reminder.renewals.registrars import RegistrarBackend, RegistrarError
 from renewal_reminder.renewals.validation import InvalidValue, check_expiry_date
 
@@ -88,22 +88,41 @@ class Outcome:
         return f"{self.domain_name}: {self.message}"
 
 
-def queue(session: Session, user, limit: int = 1000) -> list[RenewalDecision]:
+def queue(
+    session: Session,
+    user,
+    limit: int = 1000,
+    *,
+    today: dt.date | None = None,
+    lead_days: int = 3,
+) -> list[RenewalDecision]:
     """Decisions waiting to be carried out (queued, or failed and waiting for a retry) that
-    ``user`` may see, oldest first."""
+    ``user`` may see: overdue renewals first (``deadlines.deadline``), then by the expiry date
+    they were decided for, then oldest first."""
+    today = today or dt.date.today()
     query = (
         select(RenewalDecision)
         .where(RenewalDecision.state.in_(OPEN_STATES))
-        .order_by(RenewalDecision.decided_at, RenewalDecision.id)
+        .order_by(RenewalDecision.expiry_date, RenewalDecision.decided_at, RenewalDecision.id)
         .limit(limit)
     )
     visible = access.visible_domain_ids(user)
     if visible is not None:
         query = query.where(RenewalDecision.domain_id.in_(visible))
-    return list(session.scalars(query))
+
+    def overdue_first(decision: RenewalDecision) -> int:
+        late = deadlines.deadline(decision.expiry_date, today, lead_days).overdue
+        return 0 if decision.decision is Decision.renew and late else 1
+
+    return sorted(session.scalars(query), key=overdue_first)
 
 
-def _claim(session: Session, decision_id: int, now: dt.datetime) -> bool:
+def _claim(
+    session: Session, decision_id: int, now: dt.datetime, attempts: int | None = None
+) -> bool:
+    """Claim the decision (see the module's docstring); with ``attempts``, only if that many
+    executions have failed so far, so two job runs retry one failure once."""
+    conditions = [] if attempts is None else [RenewalDecision.attempts == attempts]
     result = session.execute(
         update(RenewalDecision)
         .where(
@@ -113,6 +132,7 @@ def _claim(session: Session, decision_id: int, now: dt.datetime) -> bool:
                 RenewalDecision.claimed_at.is_(None),
                 RenewalDecision.claimed_at < now - CLAIM_TIMEOUT,
             ),
+            *conditions,
         )
         .values(claimed_at=now)
         .execution_options(synchronize_session=False)
@@ -135,8 +155,13 @@ def execute(
     new_expiry: dt.date | None = None,
     decline_action: DeclineAction = DeclineAction.deactivate,
     today: dt.date | None = None,
+    expected_attempts: int | None = None,
+    retry_at: dt.datetime | None = None,
 ) -> Outcome:
     """Carry out one queued (or failed) decision at the registrar and record the result.
+
+    The automated job passes ``expected_attempts`` (the failures it saw: another run that
+    retried meanwhile wins) and ``retry_at`` (when it retries should this attempt fail).
 
     A renewal gives the backend the decision's expiry date and years (and, for the manual
     backend, the ``new_expiry`` the sales contact entered). A decline deactivates or deletes
@@ -144,7 +169,7 @@ def execute(
     someone else right now; registrar failures are recorded and returned, not raised.
     """
     now = utcnow()
-    if not _claim(session, decision_id, now):
+    if not _claim(session, decision_id, now, expected_attempts):
         decision = session.get(RenewalDecision, decision_id)
         if decision is None:
             raise NotExecutable("There is no such decision.")
@@ -163,6 +188,8 @@ def execute(
     except RegistrarError as exc:
         decision.state = ProcessingState.failed
         decision.message = f"{backend.name}: {exc}"[:2000]
+        decision.attempts = (decision.attempts or 0) + 1
+        decision.next_attempt_at = retry_at  # None: the job waits (deadlines.next_retry_at)
         decision.processed_by_id = processed_by_id
         decision.processed_at = now
         decision.claimed_at = None

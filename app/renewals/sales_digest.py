@@ -2,6 +2,10 @@
 
 One digest per sales contact per day, only when there is something in it:
 
+0. **Due now** (first): confirmed renewals still open (queued or failed) that are overdue or
+   due today (``deadlines.due_by``: ``EXECUTION_LEAD_DAYS`` before expiry), each with its
+   expiry date, days left and, when it failed, the attempts so far. Soonest expiry first. The
+   same renewals also escalate by email of their own (``renewals.escalation``).
 1. **Expiring without a decision**: domains of their relations awaiting a decision (status
    ``active`` or ``renewed``, and no open decision in the queue for the current expiry date)
    that expire within ``HORIZON_DAYS`` (30) days. Domains that have *already expired* and are
@@ -59,7 +63,7 @@ from renewal_reminder.models import (
 )
 from renewal_reminder.models.base import user_ids_with_role, user_model, utcnow
 from renewal_reminder.models.domain import unicode_domain_name
-from renewal_reminder.renewals import access, email_templates, mailer
+from renewal_reminder.renewals import access, deadlines, email_templates, escalation, mailer
 from renewal_reminder.renewals.claims import (
     insert_ignoring_duplicates,
     outcome_update,
@@ -141,14 +145,19 @@ class SalesDigest:
     expiring: Section = field(default_factory=Section)
     queue: Section = field(default_factory=Section)
     automated: Section = field(default_factory=Section)
+    #: Confirmed renewals overdue or due today (``escalation.alert_line`` dicts).
+    due: Section = field(default_factory=Section)
 
     @property
     def empty(self) -> bool:
-        return not (self.expiring.total or self.queue.total or self.automated.total)
+        return not (
+            self.due.total or self.expiring.total or self.queue.total or self.automated.total
+        )
 
     def describe(self) -> str:
+        due = f"{self.due.total} due now, " if self.due.total else ""
         return (
-            f"{self.expiring.total} expiring, {self.queue.total} in the queue, "
+            f"{due}{self.expiring.total} expiring, {self.queue.total} in the queue, "
             f"{self.automated.total} automated"
         )
 
@@ -208,8 +217,10 @@ def queue_line(
     decided_by: str,
     relation_number: int,
     relation_name: str,
+    attempts: int = 0,
 ) -> dict:
-    """One open decision of the queue section; ``failed`` ones carry the registrar's message."""
+    """One open decision of the queue section; ``failed`` ones carry the registrar's message
+    and how many executions have failed so far (``attempts``)."""
     return {
         "name": unicode_domain_name(name),
         "decision": str(decision),
@@ -218,6 +229,7 @@ def queue_line(
         "state": str(state),
         "failed": str(state) == ProcessingState.failed,
         "message": message or "",
+        "attempts": attempts,
         "decided_at": _when(decided_at),
         "decided_by": decided_by,
         "relation": _relation(relation_number, relation_name),
@@ -289,6 +301,38 @@ def _collect_expiring(
             digests[user_id].expiring.add(line)
 
 
+def _collect_due(
+    session: Session, digests: dict[int, SalesDigest], today: dt.date, lead_days: int
+) -> None:
+    """Confirmed renewals overdue or due today (``escalation.due_renewals``), soonest first."""
+    parent, (own, via_reseller) = _scope_columns()
+    wanted = set(digests)
+    rows = session.execute(
+        escalation.due_renewals(today, lead_days)
+        .add_columns(Domain.name, Relation.number, Relation.name, own, via_reseller)
+        .join(Relation, Relation.id == Domain.relation_id)
+        .outerjoin(parent, parent.id == Relation.parent_id)
+        .where(_in_scope(parent, list(wanted)))
+    )
+    for decision, name, number, relation_name, own_id, reseller_id in rows:
+        line = escalation.alert_line(
+            name=unicode_domain_name(name),
+            expiry_date=decision.expiry_date,
+            today=today,
+            lead_days=lead_days,
+            years=decision.years,
+            state=decision.state,
+            message=decision.message,
+            attempts=decision.attempts or 0,
+            relation_number=number,
+            relation_name=relation_name,
+            sales_name=None,
+            sales_email=None,
+        )
+        for user_id in _owners(own_id, reseller_id, wanted):
+            digests[user_id].due.add(line)
+
+
 def _collect_queue(session: Session, digests: dict[int, SalesDigest]) -> None:
     parent, (own, via_reseller) = _scope_columns()
     decider = aliased(user_model())
@@ -308,6 +352,7 @@ def _collect_queue(session: Session, digests: dict[int, SalesDigest]) -> None:
             Relation.name,
             own,
             via_reseller,
+            RenewalDecision.attempts,
         )
         .join(Domain, Domain.id == RenewalDecision.domain_id)
         .join(Relation, Relation.id == Domain.relation_id)
@@ -318,7 +363,7 @@ def _collect_queue(session: Session, digests: dict[int, SalesDigest]) -> None:
     )
     for row in rows:
         (name, decision, years, expiry, state, message, decided_at, channel, username) = row[:9]
-        number, relation_name, own_id, reseller_id = row[9:]
+        number, relation_name, own_id, reseller_id, attempts = row[9:]
         line = queue_line(
             name=name,
             decision=decision,
@@ -330,6 +375,7 @@ def _collect_queue(session: Session, digests: dict[int, SalesDigest]) -> None:
             decided_by=username or CHANNEL_NAMES.get(channel, str(channel)),
             relation_number=number,
             relation_name=relation_name,
+            attempts=attempts or 0,
         )
         for user_id in _owners(own_id, reseller_id, wanted):
             digests[user_id].queue.add(line)
@@ -433,6 +479,7 @@ def build_digests(
     contacts: Iterable[SalesContact],
     today: dt.date,
     now: dt.datetime | None = None,
+    lead_days: int = deadlines.DeadlineSettings.lead_days,
 ) -> list[SalesDigest]:
     """The digest of each sales contact (empty ones included), in the order given."""
     now = now or utcnow()
@@ -446,6 +493,7 @@ def build_digests(
         )
         for contact in contacts
     }
+    _collect_due(session, digests, today, lead_days)
     _collect_expiring(session, digests, today, HORIZON_DAYS)
     _collect_queue(session, digests)
     _collect_automated(session, digests)
@@ -466,16 +514,24 @@ def sales_digest_context(
     automated_count: int,
     mail: mailer.MailSettings,
     horizon_days: int = HORIZON_DAYS,
+    due: list[dict] = (),
+    due_count: int = 0,
+    lead_days: int = deadlines.DeadlineSettings.lead_days,
 ) -> dict:
     """What a sales-digest template can use: plain values only (it renders in a sandbox).
 
-    The lists hold ``expiring_line``, ``queue_line`` and ``automated_line`` dicts (at most
-    ``MAX_LISTED`` each); the counts are the full numbers, ``*_more`` what is not listed."""
+    The lists hold ``escalation.alert_line`` (due now), ``expiring_line``, ``queue_line`` and
+    ``automated_line`` dicts (at most ``MAX_LISTED`` each); the counts are the full numbers,
+    ``*_more`` what is not listed."""
     return {
         "sales_contact": {"name": sales_name, "email": sales_email},
         "today": today.isoformat(),
         "horizon_days": horizon_days,
+        "lead_days": lead_days,
         "since": _when(since),
+        "due": list(due),
+        "due_count": due_count,
+        "due_more": max(due_count - len(due), 0),
         "expiring": list(expiring),
         "expiring_count": expiring_count,
         "expiring_more": max(expiring_count - len(expiring), 0),
@@ -491,8 +547,16 @@ def sales_digest_context(
     }
 
 
-def digest_context(digest: SalesDigest, today: dt.date, mail: mailer.MailSettings) -> dict:
+def digest_context(
+    digest: SalesDigest,
+    today: dt.date,
+    mail: mailer.MailSettings,
+    lead_days: int = deadlines.DeadlineSettings.lead_days,
+) -> dict:
     return sales_digest_context(
+        due=digest.due.items,
+        due_count=digest.due.total,
+        lead_days=lead_days,
         sales_name=digest.contact.name,
         sales_email=digest.contact.email,
         today=today,
@@ -544,10 +608,12 @@ def send_sales_digests(
     today: dt.date,
     dry_run: bool = False,
     echo: Callable[[str], None] | None = None,
+    lead_days: int = deadlines.DeadlineSettings.lead_days,
 ) -> DigestRunSummary:
     """One run for ``today``: at most one digest per sales contact per day, none when there
     is nothing to report. Safe to run again (a failed digest is retried) or concurrently.
-    ``mail_state`` is Flask-Mail's settings (``session.current_mail()``)."""
+    ``mail_state`` is Flask-Mail's settings (``session.current_mail()``); ``lead_days`` is
+    ``EXECUTION_LEAD_DAYS`` (``deadlines``)."""
     summary = DigestRunSummary(today, dry_run)
     say = echo or (lambda _text: None)
     now = utcnow()
@@ -557,7 +623,7 @@ def send_sales_digests(
     pending = [c for c in contacts if c.user_id not in done_today]
     summary.already = len(contacts) - len(pending)
     digests = []
-    for digest in build_digests(session, pending, today, now):
+    for digest in build_digests(session, pending, today, now, lead_days):
         if digest.empty:
             summary.empty += 1
         else:
@@ -572,7 +638,9 @@ def send_sales_digests(
     with mailer.Outbox(mail_state, mail.sender) as outbox:  # one connection per run
         for start in range(0, len(digests), CHUNK_SIZE):
             chunk = digests[start : start + CHUNK_SIZE]
-            _send_chunk(session, outbox, today, mail, source, chunk, retry_ids, summary, say)
+            _send_chunk(
+                session, outbox, today, mail, source, chunk, retry_ids, summary, say, lead_days
+            )
     log.info("%s", summary)
     return summary
 
@@ -604,7 +672,9 @@ def _todays_log(
     return done, retry
 
 
-def _send_chunk(session, outbox, today, mail, source, chunk, retry_ids, summary, say) -> None:
+def _send_chunk(
+    session, outbox, today, mail, source, chunk, retry_ids, summary, say, lead_days
+) -> None:
     """Claim the chunk, then send its digests one by one, recording each one's outcome (and
     committing) as soon as it is known: a run that dies after email N has recorded 1..N."""
     token = uuid.uuid4().hex
@@ -632,7 +702,9 @@ def _send_chunk(session, outbox, today, mail, source, chunk, retry_ids, summary,
             updates.append(row | {"status": SalesDigestStatus.failed, "error": str(exc)})
             continue
         outgoing.append(
-            mailer.OutgoingEmail(to, _renderer(source, digest, today, mail), tag=(digest, row))
+            mailer.OutgoingEmail(
+                to, _renderer(source, digest, today, mail, lead_days), tag=(digest, row)
+            )
         )
     record_outcomes(session, _RECORD, updates)
     for result in outbox.send(outgoing):  # the next email is built after this one is recorded
@@ -647,9 +719,11 @@ def _send_chunk(session, outbox, today, mail, source, chunk, retry_ids, summary,
         record_outcomes(session, _RECORD, [row | outcome])
 
 
-def _renderer(source, digest, today, mail) -> Callable[[], email_templates.RenderedEmail]:
+def _renderer(
+    source, digest, today, mail, lead_days
+) -> Callable[[], email_templates.RenderedEmail]:
     """The digest's email, rendered when ``Outbox`` builds it (so a failure is its own)."""
-    return lambda: email_templates.render(source, digest_context(digest, today, mail))
+    return lambda: email_templates.render(source, digest_context(digest, today, mail, lead_days))
 
 
 #: One log row's outcome, with what the digest covered.

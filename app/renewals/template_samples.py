@@ -17,10 +17,18 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import Session
 
 from renewal_reminder.models import Relation, RelationKind
-from renewal_reminder.renewals import codes, mailer, notifications, reminders, sales_digest
+from renewal_reminder.renewals import (
+    codes,
+    escalation,
+    mailer,
+    notifications,
+    reminders,
+    sales_digest,
+)
 from renewal_reminder.renewals.calendar import Offset
 from renewal_reminder.renewals.email_templates import (
     CONFIRMATION_REQUEST,
+    ESCALATION_ALERT,
     RENEWAL_REMINDER,
     SALES_DECISIONS,
     SALES_DIGEST,
@@ -256,8 +264,16 @@ def _sales_digest(inputs: SampleInputs) -> list[dict]:
         automated("veldhoven.net", "queued for removal", None, 2),
     ]
 
-    def context(expiring=(), queue=(), automated=(), more=0):
+    due_lines = [
+        _alert_line("oldshop-renew.nl", -1, today, failed=True),
+        _alert_line("denzelishome.nl", 2, today),
+        _alert_line("deliverystatus.nl", 3, today),
+    ]
+
+    def context(expiring=(), queue=(), automated=(), more=0, due=()):
         return sales_digest.sales_digest_context(
+            due=list(due),
+            due_count=len(due) + (more if due else 0),
             sales_name="Sanne",
             sales_email=SAMPLE_RECIPIENT.sales_contact_email,
             today=today,
@@ -272,10 +288,57 @@ def _sales_digest(inputs: SampleInputs) -> list[dict]:
         )
 
     return [
-        context(expiring_lines, queue_lines, automated_lines, more=3),
+        context(expiring_lines, queue_lines, automated_lines, more=3, due=due_lines),
+        context(due=due_lines[1:2]),
         context(queue=queue_lines[:1]),
         context(automated=automated_lines),
         context(expiring=expiring_lines[1:2]),
+    ]
+
+
+def _alert_line(name: str, days: int, today: dt.date, failed: bool = False, sales: bool = True):
+    """A confirmed renewal expiring in ``days`` days (due by ``days`` - 3), left unexecuted."""
+    return escalation.alert_line(
+        name=name,
+        expiry_date=today + dt.timedelta(days=days),
+        today=today,
+        lead_days=3,
+        years=1 if failed else 2,
+        state="failed" if failed else "queued",
+        message="simulated: 2400 Command failed" if failed else None,
+        attempts=3 if failed else 0,
+        relation_number=SAMPLE_RECIPIENT.number,
+        relation_name=SAMPLE_RECIPIENT.name,
+        sales_name="Sanne" if sales else None,
+        sales_email=SAMPLE_RECIPIENT.sales_contact_email if sales else None,
+    )
+
+
+def _escalation_alert(inputs: SampleInputs) -> list[dict]:
+    """The preview's (to the sales contact on the due date: one due today, one overdue that
+    failed), the escalation mailbox's on the expiry day, and a sales-level alert that went to
+    the escalation mailbox because the relation has no sales contact."""
+    today = inputs.today
+
+    def context(level, alerts, recipient_name="", no_sales_contact=False):
+        return escalation.escalation_alert_context(
+            level=level,
+            recipient_name=recipient_name,
+            no_sales_contact=no_sales_contact,
+            today=today,
+            lead_days=3,
+            alerts=alerts,
+            mail=inputs.mail,
+        )
+
+    return [
+        context(
+            "sales",
+            [_alert_line("dommelsen.nl", 3, today), _alert_line("oldshop.nl", 1, today, True)],
+            "Sanne",
+        ),
+        context("escalation", [_alert_line("oldshop.nl", 0, today, True)]),
+        context("sales", [_alert_line("nocontact.nl", 3, today, sales=False)], "", True),
     ]
 
 
@@ -285,6 +348,7 @@ BUILDERS: dict[str, Callable[[SampleInputs], list[dict]]] = {
     SALES_DECISIONS: _sales_decisions,
     CONFIRMATION_REQUEST: _confirmation_request,
     SALES_DIGEST: _sales_digest,
+    ESCALATION_ALERT: _escalation_alert,
 }
 
 

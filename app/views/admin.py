@@ -442,8 +442,10 @@ class RenewalsDecisionView(ScopedModelView):
         "decided_at",
         "state",
         "processed_at",
+        "attempts",
+        "message",
     ]
-    show_columns = list_columns + ["remote_addr", "processed_by", "message"]
+    show_columns = list_columns + ["next_attempt_at", "remote_addr", "processed_by"]
     #: Who processed a decision, and from which address, is the reseller's business.
     staff_only_columns = ("remote_addr", "processed_by")
     # Customers do not see where staff (or, for a reseller, its clients) decided from.
@@ -457,6 +459,8 @@ class RenewalsDecisionView(ScopedModelView):
     label_columns = {
         "decided_by_label": "Decided by",
         "expiry_date": "For expiry date",
+        "attempts": "Failed attempts",
+        "next_attempt_at": "Next automatic retry (UTC)",
         "remote_addr": "Remote address",
     }
 

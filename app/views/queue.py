@@ -13,9 +13,10 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_wtf import FlaskForm
 
+from renewal_reminder import settings
 from renewal_reminder.models import Decision
 from renewal_reminder.models.base import utcnow
-from renewal_reminder.renewals import access, processing
+from renewal_reminder.renewals import access, deadlines, processing
 from renewal_reminder.renewals.registrars import renewed_expiry
 from renewal_reminder.renewals.validation import InvalidValue
 from renewal_reminder.session import current_registrar
@@ -40,9 +41,17 @@ class RenewalsQueueView(AddonView, BaseView):
     @permission_name("process")
     def index(self):
         backend = current_registrar()
-        decisions = processing.queue(self.appbuilder.session, g.user)
+        today = dt.date.today()
+        lead_days = deadlines.DeadlineSettings.from_config(settings.current()).lead_days
+        order = {"today": today, "lead_days": lead_days}  # overdue renewals first
+        decisions = processing.queue(self.appbuilder.session, g.user, **order)
         proposed = {
             d.id: renewed_expiry(d.expiry_date, d.years)
+            for d in decisions
+            if d.decision is Decision.renew
+        }
+        due = {
+            d.id: deadlines.deadline(d.expiry_date, today, lead_days)
             for d in decisions
             if d.decision is Decision.renew
         }
@@ -51,6 +60,8 @@ class RenewalsQueueView(AddonView, BaseView):
             title="Renewal queue",
             decisions=decisions,
             proposed=proposed,
+            due=due,
+            lead_days=lead_days,
             backend=backend,
             form=QueueForm(),
             now=utcnow(),
