@@ -96,6 +96,7 @@ def test_due_by_is_the_expiry_date_minus_the_lead_days():
     assert (before.overdue, before.due_today, before.days_left) == (False, False, 4)
     assert (on.overdue, on.due_today, on.days_left, on.label) == (False, True, 3, "due today")
     assert (after.overdue, after.days_left, after.label) == (True, -1, "overdue")
+    assert deadlines.due_by(dt.date(1, 1, 2), 3) == dt.date.min  # stored at the calendar's end
 
 
 def test_settings_are_checked():

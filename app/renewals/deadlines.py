@@ -64,8 +64,12 @@ def _whole(config: Mapping, name: str, default: int, minimum: int) -> int:
 
 
 def due_by(expiry_date: dt.date, lead_days: int) -> dt.date:
-    """The day a renewal for ``expiry_date`` must be carried out by."""
-    return expiry_date - dt.timedelta(days=lead_days)
+    """The day a renewal for ``expiry_date`` must be carried out by (the calendar's ends for
+    dates stored at its limits)."""
+    try:
+        return expiry_date - dt.timedelta(days=lead_days)
+    except OverflowError:
+        return dt.date.min if lead_days > 0 else dt.date.max
 
 
 @dataclass(frozen=True)
