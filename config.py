@@ -103,6 +103,9 @@ class Config:
     RENEWALS_REMINDER_INTERVAL_HOURS = os.environ.get("REMINDER_INTERVAL_HOURS", "24")
     # Optional archive copy of every customer email (comma-separated addresses).
     RENEWALS_REMINDER_BCC = os.environ.get("REMINDER_BCC", "")
+    # Sales notifications of relations without an active sales contact (comma-separated
+    # addresses); empty: the Admins' email addresses.
+    RENEWALS_SALES_FALLBACK_EMAIL = os.environ.get("SALES_FALLBACK_EMAIL", "")
     # The renewal selection page lists domains expiring within this many days.
     RENEWALS_RENEWAL_WINDOW_DAYS = env_int("RENEWAL_WINDOW_DAYS", 92)
     # Renewal confirmation requests: how long an emailed activation code works, and how often

@@ -37,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     "REMINDER_CATCHUP_DAYS": 7,
     "REMINDER_INTERVAL_HOURS": 24,
     "REMINDER_BCC": "",
+    # Who receives a relation's sales notifications when it has no (active) sales contact:
+    # one or more comma-separated addresses; empty: the Admins' email addresses.
+    "SALES_FALLBACK_EMAIL": "",
     "RENEWAL_WINDOW_DAYS": 92,
     "CONFIRMATION_CODE_DAYS": 30,
     "CONFIRMATION_RATE_LIMIT": "10 per minute;100 per day",

@@ -320,7 +320,7 @@ def test_sales_decisions_samples_take_both_sides_of_the_ifs():
     assert "(Bakkerij Jansen)" not in only_renew
     assert "To renew:" not in only_decline and "To decline" in only_decline
     assert "(Bakkerij Jansen)" in only_decline
-    assert "http://renewals.test/decisions/list/?_flt_0_state=queued" in first
+    assert "http://renewals.test/queue/?relation=1311" in first
 
 
 def test_reminder_samples_use_the_reminder_settings_link():
@@ -408,7 +408,7 @@ def test_preview_of_a_sales_decisions_template(admin_client, sales_template, wor
     assert "on the renewal selection page" in text
     assert "bakkerijjansen.nl (Bakkerij Jansen) - 2 years" in text
     assert "drivemasters.net - expires" in text
-    assert "http://renewals.test/decisions/list/?_flt_0_state=queued" in html.unescape(text)
+    assert "http://renewals.test/queue/?relation=1311" in html.unescape(text)
     assert "Reseller One" not in body
     srcdoc = html.unescape(body.split('srcdoc="')[1].split('"')[0])
     assert "Process them in the renewal queue</a>" in srcdoc

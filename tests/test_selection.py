@@ -125,7 +125,7 @@ def test_confirm_and_decline_in_bulk(client, world, session, smtp):
     text = email.get_body(("plain",)).get_content()
     assert "reseller-one.com - 3 years" in text
     assert "client-one.com (Client One) - expires" in text
-    assert "http://renewals.test/decisions/list/" in text
+    assert "http://renewals.test/queue/?relation=100" in text
 
 
 def test_resubmitting_the_same_form_records_nothing_twice(client, world, session, smtp):

@@ -38,14 +38,14 @@ from renewal_reminder.models import (
     Relation,
     RenewalDecision,
 )
-from renewal_reminder.models.base import user_ids_with_role, user_model, utcnow
-from renewal_reminder.renewals import access, deadlines, email_templates, mailer
+from renewal_reminder.models.base import utcnow
+from renewal_reminder.renewals import deadlines, email_templates, mailer
 from renewal_reminder.renewals.claims import (
     insert_ignoring_duplicates,
     outcome_update,
     record_outcomes,
 )
-from renewal_reminder.renewals.notifications import sales_contact_of
+from renewal_reminder.renewals.notifications import admin_emails, sales_contact_of
 from renewal_reminder.renewals.processing import OPEN_STATES
 
 log = logging.getLogger(__name__)
@@ -151,16 +151,7 @@ def escalation_recipients(session: Session, settings: deadlines.DeadlineSettings
     """``ESCALATION_EMAIL``, or the addresses of the active Admins when it is not set."""
     if settings.escalation_emails:
         return list(settings.escalation_emails)
-    User = user_model()  # noqa: N806 (the host's user class)
-    emails = session.scalars(
-        select(User.email)
-        .where(
-            User.id.in_(user_ids_with_role(access.current_roles().admin)),
-            or_(User.active.is_(None), User.active.is_(True)),
-        )
-        .order_by(User.id)
-    )
-    return list(dict.fromkeys(email for email in emails if email))
+    return admin_emails(session)
 
 
 def _active_sales_contact(relation: Relation):

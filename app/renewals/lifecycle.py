@@ -3,13 +3,41 @@
 A decision belongs to one expiry date. When the expiry date moves on (a renewal was executed
 here, or a registrar export shows the new date), the domain needs a decision for its new date
 again. Only deactivated and deleted domains leave the cycle.
+
+A change of holder starts clean (``holder_changed``): when a domain moves to another relation,
+or its customer emails go to another address, its open activation codes are revoked and its
+open decisions superseded, so nothing the old holder (or old address) started carries over.
+After a move, the new holder's customers no longer see the old holder's decisions
+(``visible_to_current_holder``); staff still see the whole history.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
-from renewal_reminder.models import OUT_OF_CYCLE, DomainStatus
+from sqlalchemy import case, literal, not_, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from renewal_reminder.models import (
+    OUT_OF_CYCLE,
+    ConfirmationRequest,
+    Domain,
+    DomainStatus,
+    ProcessingState,
+    Relation,
+    RenewalDecision,
+)
+from renewal_reminder.models.base import utcnow
+from renewal_reminder.renewals.recipients import customer_email_column
+
+#: Marks (in its ``message``) a decision made while another relation held the domain: it
+#: stays in the history for staff, and customers no longer see it.
+EARLIER_HOLDER = "made for an earlier holder of the domain"
+_OPEN = (ProcessingState.queued, ProcessingState.failed)
+_DECIDED = (DomainStatus.renewal_confirmed, DomainStatus.renewal_declined)
+_CHUNK = 900  # ids per IN (...): SQLite allows 999 parameters
 
 
 def status_after_expiry_change(
@@ -30,3 +58,143 @@ def status_after_expiry_change(
     if status is DomainStatus.renewed:
         return status
     return DomainStatus.active
+
+
+@dataclass
+class HolderChange:
+    """What ``holder_changed`` did."""
+
+    codes_revoked: int = 0
+    decisions_superseded: int = 0
+
+
+def holder_changed(
+    session: Session,
+    domain_ids: Iterable[int],
+    reason: str,
+    *,
+    moved: bool = True,
+    now: dt.datetime | None = None,
+) -> HolderChange:
+    """The domains' holder (``moved``: another relation) or the address their customer emails
+    go to changed: start clean. Every entry point that changes either calls this.
+
+    - Open activation codes are revoked (the old code gets the generic "invalid code").
+    - Open (queued or failed) decisions are superseded, with ``reason`` in their message, and a
+      domain whose status came from one (renewal confirmed or declined) awaits a decision
+      again: the new holder decides for themselves.
+    - ``moved``: every earlier decision is marked ``EARLIER_HOLDER``, so the new holder's
+      customers do not see who decided what, from where, before them.
+
+    Flushes only; the caller commits (with the change itself, where it can)."""
+    now = now or utcnow()
+    result = HolderChange()
+    ids = sorted(set(domain_ids))
+    superseded = f"superseded: {reason}"
+    if moved:
+        superseded = f"{superseded}; {EARLIER_HOLDER}"
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        result.codes_revoked += session.execute(
+            update(ConfirmationRequest)
+            .where(
+                ConfirmationRequest.domain_id.in_(chunk),
+                ConfirmationRequest.used_at.is_(None),
+                ConfirmationRequest.revoked_at.is_(None),
+            )
+            .values(revoked_at=now, note=f"revoked: {reason}"[:1000])
+            .execution_options(synchronize_session="fetch")
+        ).rowcount
+        if moved:
+            # Earlier, already closed decisions: marked, their own message kept.
+            session.execute(
+                update(RenewalDecision)
+                .where(
+                    RenewalDecision.domain_id.in_(chunk),
+                    RenewalDecision.state.not_in(_OPEN),
+                    visible_to_current_holder(),
+                )
+                .values(
+                    message=case(
+                        (RenewalDecision.message.is_(None), literal(EARLIER_HOLDER)),
+                        else_=RenewalDecision.message + f"; {EARLIER_HOLDER}",
+                    )
+                )
+                .execution_options(synchronize_session="fetch")
+            )
+        decided = set(
+            session.scalars(
+                select(RenewalDecision.domain_id)
+                .join(Domain, Domain.id == RenewalDecision.domain_id)
+                .where(
+                    RenewalDecision.domain_id.in_(chunk),
+                    RenewalDecision.state.in_(_OPEN),
+                    RenewalDecision.expiry_date == Domain.expiry_date,
+                )
+            )
+        )
+        result.decisions_superseded += session.execute(
+            update(RenewalDecision)
+            .where(RenewalDecision.domain_id.in_(chunk), RenewalDecision.state.in_(_OPEN))
+            .values(state=ProcessingState.superseded, processed_at=now, message=superseded)
+            .execution_options(synchronize_session="fetch")
+        ).rowcount
+        if decided:
+            session.execute(
+                update(Domain)
+                .where(Domain.id.in_(sorted(decided)), Domain.status.in_(_DECIDED))
+                .values(status=DomainStatus.active, renewal_years=None)
+                .execution_options(synchronize_session="fetch")
+            )
+    session.flush()
+    return result
+
+
+def visible_to_current_holder():
+    """SQL condition: the decision was not made for an earlier holder (``holder_changed``)."""
+    return or_(
+        RenewalDecision.message.is_(None),
+        not_(RenewalDecision.message.contains(EARLIER_HOLDER, autoescape=True)),
+    )
+
+
+def customer_emails(session: Session, relation_ids: Iterable[int]) -> dict[int, str]:
+    """``{domain id: the address its customer emails go to}`` (lower case) for the domains
+    held by ``relation_ids`` or by their clients (a reseller's address is its clients' too)."""
+    holder, parent = aliased(Relation), aliased(Relation)
+    ids = sorted(set(relation_ids))
+    found: dict[int, str] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        rows = session.execute(
+            select(Domain.id, customer_email_column(holder, parent))
+            .join(holder, holder.id == Domain.relation_id)
+            .outerjoin(parent, parent.id == holder.parent_id)
+            .where(or_(holder.id.in_(chunk), holder.parent_id.in_(chunk)))
+        )
+        found.update((domain_id, (email or "").strip().lower()) for domain_id, email in rows)
+    return found
+
+
+def recipients_changed(
+    session: Session, before: Mapping[int, str], reason: str, *, moved: Iterable[int] = ()
+) -> HolderChange:
+    """Compare ``before`` (``customer_emails`` taken before a change of relations) with the
+    state now and start clean (``holder_changed``, not moved) for the domains whose customer
+    emails now go elsewhere; ``moved`` domains are left to their own call."""
+    skip = set(moved)
+    now = customer_emails(session, _holders(session, before))
+    changed = [d for d, email in before.items() if d not in skip and now.get(d, email) != email]
+    return holder_changed(session, changed, reason, moved=False)
+
+
+def _holders(session: Session, domain_ids: Iterable[int]) -> set[int]:
+    ids = sorted(set(domain_ids))
+    holders: set[int] = set()
+    for start in range(0, len(ids), _CHUNK):
+        holders.update(
+            session.scalars(
+                select(Domain.relation_id).where(Domain.id.in_(ids[start : start + _CHUNK]))
+            )
+        )
+    return holders

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import idna
 
 from renewal_reminder.renewals.email_templates import RenderedEmail, TemplateProblem, one_line
+from renewal_reminder.renewals.validation import InvalidValue, normalize_email
 
 if TYPE_CHECKING:
     from flask_mail import _Mail  # Flask-Mail's settings: session.current_mail()
@@ -45,18 +46,29 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class MailSettings:
     """Where links in emails point and who sends them (the product's settings BASE_URL,
-    URL_PREFIX and MAIL_SENDER, see ``renewal_reminder.settings``)."""
+    URL_PREFIX and MAIL_SENDER, see ``renewal_reminder.settings``), and who receives sales
+    notifications of relations without an active sales contact (SALES_FALLBACK_EMAIL)."""
 
     base_url: str
     sender: str
     url_prefix: str = ""
+    sales_fallback: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, config: Mapping) -> MailSettings:
+        """Raises ``InvalidValue`` when SALES_FALLBACK_EMAIL holds an invalid address."""
+        fallback = []
+        for address in str(config.get("SALES_FALLBACK_EMAIL") or "").split(","):
+            if address.strip():
+                try:
+                    fallback.append(normalize_email(address))
+                except InvalidValue as exc:
+                    raise InvalidValue(f"SALES_FALLBACK_EMAIL: {exc}") from None
         return cls(
             base_url=str(config.get("BASE_URL") or "").rstrip("/"),
             sender=str(config.get("MAIL_SENDER") or "renewals@localhost"),
             url_prefix=str(config.get("URL_PREFIX") or "").rstrip("/"),
+            sales_fallback=tuple(fallback),
         )
 
     def url(self, path: str) -> str:

@@ -64,6 +64,7 @@ from sqlalchemy.orm import Session
 from renewal_reminder.i18n import SUPPORTED
 from renewal_reminder.models import Domain, DomainStatus, Relation, RelationKind
 from renewal_reminder.models.base import user_ids_with_role, user_model, utcnow
+from renewal_reminder.renewals import lifecycle
 from renewal_reminder.renewals.access import current_roles
 from renewal_reminder.renewals.lifecycle import status_after_expiry_change
 from renewal_reminder.renewals.validation import (
@@ -890,6 +891,9 @@ def _write(session: Session, plan: _Plan) -> ImportSummary:
         if any(values[key] != current[key] for key in values):
             values["updated_at"] = now
             updates.append(values)
+    # Where the customer emails of these relations' domains went (a change of address or of
+    # reseller is a change of recipient: see the end).
+    emails_before = lifecycle.customer_emails(session, [values["id"] for values in updates])
     for chunk in _chunks(updates, _WRITE_CHUNK):
         session.execute(update(Relation), chunk)
     summary.relations_updated = len(updates)
@@ -931,7 +935,36 @@ def _write(session: Session, plan: _Plan) -> ImportSummary:
         session.execute(insert(_DOMAIN), chunk)
     for chunk in _chunks(changes, _WRITE_CHUNK):
         session.execute(update(Domain), chunk)
+    _start_clean(session, plan, changes, relation_ids, emails_before)
     summary.domains_created = len(inserts)
     summary.domains_updated = len(changes)
     summary.domains_unchanged = len(plan.domains) - len(inserts) - len(changes)
     return summary
+
+
+def _start_clean(
+    session: Session,
+    plan: _Plan,
+    changes: list[dict],
+    relation_ids: dict[int, int],
+    emails_before: dict[int, str],
+) -> None:
+    """Domains that moved to another relation, or whose customer emails now go elsewhere,
+    start clean (``lifecycle.holder_changed``)."""
+    numbers = {rid: number for number, rid in relation_ids.items()}
+    holders_before = {domain_id: rid for domain_id, rid, _, _ in plan.db_domains.values()}
+    moved: dict[int, list[int]] = {}  # new relation number -> domain ids
+    for change in changes:
+        old_relation_id = holders_before.get(change["id"])
+        if old_relation_id is not None and old_relation_id != change["relation_id"]:
+            moved.setdefault(numbers[change["relation_id"]], []).append(change["id"])
+    for number, domain_ids in sorted(moved.items()):
+        lifecycle.holder_changed(
+            session, domain_ids, f"the portfolio import moved the domain to relation #{number}"
+        )
+    lifecycle.recipients_changed(
+        session,
+        emails_before,
+        "the portfolio import changed where the customer emails of the domain go",
+        moved=[domain_id for ids in moved.values() for domain_id in ids],
+    )

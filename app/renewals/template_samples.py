@@ -160,7 +160,7 @@ def _sales_decisions(inputs: SampleInputs) -> list[dict]:
             channel=channel,
             renew=renew,
             decline=decline,
-            queue_url=inputs.mail.url(notifications.QUEUE_PATH),
+            queue_url=inputs.mail.url(notifications.queue_path(SAMPLE_RECIPIENT.number)),
         )
 
     return [

@@ -27,7 +27,7 @@ from renewal_reminder.models import (
     RelationKind,
     RenewalDecision,
 )
-from renewal_reminder.renewals import access, codes, mailer, processing
+from renewal_reminder.renewals import access, codes, lifecycle, mailer, processing
 from renewal_reminder.session import current_mail, current_registrar
 from renewal_reminder.views.csv_export import csv_of_loaded, csv_response
 from renewal_reminder.views.forms import (
@@ -121,6 +121,13 @@ class FilterHiddenFromCustomers(BaseFilter):
         return query.filter(Domain.status != status)
 
 
+def _started_clean(changed: lifecycle.HolderChange) -> str:
+    return (
+        f"Started clean for the new recipient: {changed.codes_revoked} open activation code(s) "
+        f"revoked, {changed.decisions_superseded} open decision(s) superseded."
+    )
+
+
 class RenewalsRelationView(ScopedModelView):
     route_base = "/relations"
     datamodel = SQLAInterface(Relation)
@@ -203,8 +210,24 @@ class RenewalsRelationView(ScopedModelView):
         self._check_scope(item)
 
     def pre_update(self, item):
+        # Where its domains' customer emails go now (the form's changes are not yet written).
+        with self.datamodel.session.no_autoflush:
+            item._rr_emails_before = lifecycle.customer_emails(self.datamodel.session, [item.id])
         self._check_hierarchy(item)
         self._check_scope(item)
+
+    def post_update(self, item):
+        """A new address or reseller routing: its domains' customer emails go elsewhere, and
+        what was started with the old recipient (codes, open decisions) starts over."""
+        session = self.datamodel.session
+        changed = lifecycle.recipients_changed(
+            session,
+            getattr(item, "_rr_emails_before", {}),
+            f"relation #{item.number} was edited: its customer emails go elsewhere",
+        )
+        session.commit()
+        if changed.codes_revoked or changed.decisions_superseded:
+            flash(_started_clean(changed), "info")
 
     def _check_scope(self, item: Relation) -> None:
         """Whoever may add or edit relations without being Admin (a role an Admin grants) stays
@@ -302,6 +325,22 @@ class RenewalsDomainView(ScopedModelView):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         use_text_filters(self, "relation_id", [FilterRelationText, FilterSalesContact])
+
+    def pre_update(self, item):
+        super().pre_update(item)
+        item._rr_holder_before = item.relation_id  # the form's new relation is not yet written
+
+    def post_update(self, item):
+        """Moved to another relation: the new holder starts clean."""
+        if item.relation_id == getattr(item, "_rr_holder_before", item.relation_id):
+            return
+        session = self.datamodel.session
+        changed = lifecycle.holder_changed(
+            session, [item.id], f"the domain was moved to relation #{item.relation.number}"
+        )
+        session.commit()
+        if changed.codes_revoked or changed.decisions_superseded:
+            flash(_started_clean(changed), "info")
 
     def render_template(self, template, **kwargs):
         if template == self.list_template:
@@ -421,12 +460,28 @@ class RenewalsDomainView(ScopedModelView):
         return csv_of_loaded(domains)
 
 
+class FilterEarlierHolders(BaseFilter):
+    """A domain's new holder does not see the decisions made before it moved to them (who
+    decided, from where); staff see the whole history."""
+
+    name = "Hidden from later holders"
+    arg_name = None
+
+    def apply(self, query, _value):
+        if access.is_staff(g.user):
+            return query
+        return query.filter(lifecycle.visible_to_current_holder())
+
+
 class RenewalsDecisionView(ScopedModelView):
     """The decision history: read-only for everyone, Admin included (it is append-only)."""
 
     route_base = "/decisions"
     datamodel = SQLAInterface(RenewalDecision)
-    base_filters = [["domain_id", FilterByAccess, access.visible_domain_ids]]
+    base_filters = [
+        ["domain_id", FilterByAccess, access.visible_domain_ids],
+        ["message", FilterEarlierHolders, None],
+    ]
     base_permissions = ["can_list", "can_show"]
     relation_attribute = None
 

@@ -117,8 +117,9 @@ class RenewalsConfirmationView(AddonView, BaseView):
                     decision=None,
                     years=None,
                 ), 409
+        notification = None
         if recorded.changed:
-            notifications.notify_sales_of_decisions(
+            notification = notifications.notify_sales_of_decisions(
                 session,
                 current_mail(),
                 mailer.MailSettings.from_config(addon_settings.current()),
@@ -136,6 +137,7 @@ class RenewalsConfirmationView(AddonView, BaseView):
                 domain=domain,
                 decision=decision.value,
                 years=choice.years,
+                informed=notification.informed.value if notification else None,
             )
 
     def _step1(self, form: CodeForm, error: bool = False):

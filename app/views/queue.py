@@ -12,11 +12,13 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 
 from renewal_reminder import settings
-from renewal_reminder.models import Decision
+from renewal_reminder.models import Decision, Relation
 from renewal_reminder.models.base import utcnow
 from renewal_reminder.renewals import access, deadlines, processing
+from renewal_reminder.renewals.decisions import tree_relation_ids
 from renewal_reminder.renewals.registrars import renewed_expiry
 from renewal_reminder.renewals.validation import InvalidValue
 from renewal_reminder.session import current_registrar
@@ -41,10 +43,20 @@ class RenewalsQueueView(AddonView, BaseView):
     @permission_name("process")
     def index(self):
         backend = current_registrar()
+        relation = self._relation_filter()
         today = dt.date.today()
         lead_days = deadlines.DeadlineSettings.from_config(settings.current()).lead_days
         order = {"today": today, "lead_days": lead_days}  # overdue renewals first
-        decisions = processing.queue(self.appbuilder.session, g.user, **order)
+        if relation is None:
+            decisions = processing.queue(self.appbuilder.session, g.user, **order)
+        else:
+            # One relation's decisions (and its clients'), as linked from a sales notification.
+            tree = set(self.appbuilder.session.scalars(tree_relation_ids(relation)))
+            decisions = [
+                d
+                for d in processing.queue(self.appbuilder.session, g.user, limit=None, **order)
+                if d.domain.relation_id in tree
+            ]
         proposed = {
             d.id: renewed_expiry(d.expiry_date, d.years)
             for d in decisions
@@ -59,6 +71,7 @@ class RenewalsQueueView(AddonView, BaseView):
             "rr/queue.html",
             title="Renewal queue",
             decisions=decisions,
+            relation=relation,
             proposed=proposed,
             due=due,
             lead_days=lead_days,
@@ -68,6 +81,24 @@ class RenewalsQueueView(AddonView, BaseView):
             claim_timeout=processing.CLAIM_TIMEOUT,
         )
 
+    def _relation_filter(self) -> Relation | None:
+        """The relation named by ``?relation=NUMBER``; 404 when it is not one the user may
+        see (as for a relation that does not exist)."""
+        text = (request.values.get("relation") or "").strip().lstrip("#")
+        if not text:
+            return None
+        number = positive_int(text)
+        db = self.appbuilder.session
+        relation = db.scalar(select(Relation).where(Relation.number == number)) if number else None
+        if relation is None or not access.can_access_relation(db, g.user, relation.id):
+            abort(404)
+        return relation
+
+    def _back(self):
+        """Back to the queue, still filtered to the relation it was filtered to."""
+        number = positive_int((request.form.get("relation") or "").strip())
+        return redirect(url_for(".index", relation=number) if number else url_for(".index"))
+
     @expose("/execute", methods=["POST"])
     @has_access
     @permission_name("process")
@@ -75,13 +106,13 @@ class RenewalsQueueView(AddonView, BaseView):
         form = QueueForm()
         if not form.validate_on_submit():
             flash("The form expired; nothing was executed. Please try again.", "danger")
-            return redirect(url_for(".index"))
+            return self._back()
         ids = list(dict.fromkeys(positive_int(value) for value in request.form.getlist("rowid")))
         if None in ids:
             abort(400)
         if not ids:
             flash("Select at least one decision.", "warning")
-            return redirect(url_for(".index"))
+            return self._back()
         try:
             action = processing.DeclineAction(request.form.get("decline_action", "deactivate"))
         except ValueError:
@@ -96,7 +127,7 @@ class RenewalsQueueView(AddonView, BaseView):
                     problems.append(str(exc))
         if problems:
             flash("Nothing was executed: " + "; ".join(problems), "danger")
-            return redirect(url_for(".index"))
+            return self._back()
         try:
             result = processing.execute_many(
                 self.appbuilder.session,
@@ -112,4 +143,4 @@ class RenewalsQueueView(AddonView, BaseView):
             flash(str(outcome), "success" if outcome.ok else "danger")
         for message in result.skipped:
             flash(message, "warning")
-        return redirect(url_for(".index"))
+        return self._back()

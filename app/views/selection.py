@@ -82,8 +82,9 @@ class RenewalsSelectionView(AddonView, BaseView):
                 except decisions.DecisionRejected as exc:
                     flash(_("Nothing was saved: %(reason)s", reason=str(exc)), "danger")
                     return self._page(db, relation, form, submitted), 422
+                notification = None
                 if recorded.changed:
-                    notifications.notify_sales_of_decisions(
+                    notification = notifications.notify_sales_of_decisions(
                         db,
                         current_mail(),
                         mailer.MailSettings.from_config(settings.current()),
@@ -100,6 +101,7 @@ class RenewalsSelectionView(AddonView, BaseView):
                     "relation": relation.number,
                     "decisions": [d.id for d in recorded.decisions],
                     "unchanged": len(recorded.unchanged),
+                    "informed": notification.informed.value if notification else None,
                 }
                 return redirect(url_for(".summary", relation=relation.number))
             return self._page(db, relation, form, submitted)
@@ -126,6 +128,7 @@ class RenewalsSelectionView(AddonView, BaseView):
                 renew=[d for d in recorded if d.decision is Decision.renew],
                 decline=[d for d in recorded if d.decision is Decision.decline],
                 unchanged=data.get("unchanged", 0),
+                informed=data.get("informed"),
                 staff=access.is_staff(g.user),
                 t=_,
             )
