@@ -154,13 +154,6 @@ def escalation_recipients(session: Session, settings: deadlines.DeadlineSettings
     return admin_emails(session)
 
 
-def _active_sales_contact(relation: Relation):
-    contact = sales_contact_of(relation)
-    if contact is None or not contact.email or getattr(contact, "active", True) is False:
-        return None
-    return contact
-
-
 def due_alerts(
     session: Session, today: dt.date, settings: deadlines.DeadlineSettings
 ) -> list[Alert]:
@@ -172,7 +165,7 @@ def due_alerts(
     alerts = []
     for decision in decisions:
         domain = decision.domain
-        contact = _active_sales_contact(domain.relation)
+        contact = sales_contact_of(domain.relation)
         line = alert_line(
             name=domain.unicode_name,
             expiry_date=decision.expiry_date,
