@@ -159,19 +159,20 @@ def test_preview_shows_subject_text_and_sandboxed_html(admin_client, templates):
     assert '<pre id="preview-text">' in body
     text = body.split('<pre id="preview-text">')[1].split("</pre>")[0]
     assert "Dommelsen, V" in text and "info@dommelsen.nl" in text
-    assert "expire in 5 days: deliverystatus.org" in text
-    assert "expire in 2 months: denzelishome.com drivemasters.net" in text
+    assert "expire in 5 days:" in text and "- deliverystatus.org: expires" in text
+    assert "expire in 2 months:\n- denzelishome.com: expires" in text
+    assert "- drivemasters.net: expires" in text
     assert "bakkerijjansen.nl (Bakkerij Jansen)" in text
     assert "http://renewals.test/renewals/" in text
     assert "<iframe" in body and " sandbox " in body
     srcdoc = body.split('srcdoc="')[1].split('"')[0]
     assert "<" not in srcdoc  # the HTML is inside an escaped attribute
-    assert "<li>deliverystatus.org</li>" in html.unescape(srcdoc)
+    assert "<li>deliverystatus.org: expires" in html.unescape(srcdoc)
 
 
 def test_preview_in_dutch(admin_client, templates):
     body = admin_client.get(f"/email-templates/preview/{templates['nl'].id}").get_data(as_text=True)
-    assert "verlopen over 5 dagen: deliverystatus.org" in body
+    assert "verlopen over 5 dagen:" in body and "deliverystatus.org: verloopt" in body
 
 
 def test_preview_escapes_a_relation_name(admin_client, templates, session):

@@ -107,7 +107,11 @@ def test_each_offset_sends_its_reminder(app, session, smtp, portfolio, expiry, p
     assert summary.ok and summary.sent == 1
     [message] = smtp.messages
     assert message["To"] == "billing@acme.example.com"
-    assert f"The following domainname(s) {phrase}: deliverystatus.org" in body(message)
+    text = body(message).replace("\r\n", "\n")
+    assert (
+        f"The following domainname(s) {phrase}:\n"
+        f"- deliverystatus.org: expires {expiry.isoformat()}\n" in text
+    )
     assert "http://renewals.test/renewals/" in body(message)
     assert "Relation #2001 : Acme Email : billing@acme.example.com" in body(message)
 
@@ -149,14 +153,19 @@ def test_one_digest_per_recipient_soonest_group_first(app, session, smtp, portfo
     assert summary.recipients == 1 and summary.domains == 4
     [message] = smtp.messages
     assert message["To"] == "info@dommelsen.nl"
-    lines = [line for line in body(message).splitlines() if line.startswith("The following")]
+    lines = [
+        line for line in body(message).splitlines() if line.startswith(("The following", "- "))
+    ]
     assert lines == [
-        "The following domainname(s) expire in 5 days: "
-        "bakkerij.nl (Bakkerij de Korf) deliverystatus.org",
-        "The following domainname(s) expire in 2 months: denzelishome.com drivemasters.net",
+        "The following domainname(s) expire in 5 days:",
+        f"- bakkerij.nl (Bakkerij de Korf): expires {days(5)}",
+        f"- deliverystatus.org: expires {days(5)}",
+        "The following domainname(s) expire in 2 months:",
+        "- denzelishome.com: expires 2027-03-10",
+        "- drivemasters.net: expires 2027-03-10",
     ]
     assert "Relation #1311 : Dommelsen, V Email : info@dommelsen.nl" in body(message)
-    assert "<li>bakkerij.nl (Bakkerij de Korf)</li>" in html(message)
+    assert "<li>bakkerij.nl (Bakkerij de Korf): expires" in html(message)
 
 
 def test_client_with_its_own_reminders_gets_a_dutch_digest(app, session, smtp, portfolio):
@@ -164,7 +173,9 @@ def test_client_with_its_own_reminders_gets_a_dutch_digest(app, session, smtp, p
     run(app)
     [message] = smtp.messages
     assert message["To"] == "fiets@example.com"
-    assert "De volgende domeinnaam/-namen verlopen over 2 dagen: fietsen.nl" in body(message)
+    assert f"verlopen over 2 dagen:\n- fietsen.nl: verloopt {days(2)}" in body(message).replace(
+        "\r\n", "\n"
+    )
     assert "Verlengingsherinnering" in message["Subject"]
 
 
@@ -193,7 +204,7 @@ def test_catch_up_sends_the_most_recent_missed_reminder_once(app, session, smtp,
     add_domain(session, "late.com", portfolio["direct"], days(18))
     run(app, today=days(6))  # 15d was due on day 3: 3 days late, 12 days left
     [message] = smtp.messages
-    assert "expire in 12 days: late.com" in body(message)
+    assert "expire in 12 days:\n- late.com" in body(message).replace("\r\n", "\n")
     assert [row.offset_code for row in log_rows(session)] == ["15d"]
     run(app, today=days(7))
     assert len(smtp.messages) == 1  # not again, and no older reminder
@@ -242,7 +253,9 @@ def test_smtp_down_marks_nothing_sent_and_the_next_run_retries(
     assert summary.ok and summary.sent == 2
     assert {row.status for row in log_rows(session)} == {ReminderStatus.sent}
     assert [row.attempts for row in log_rows(session)] == [2, 2]
-    assert "expire in 5 days: retry.com" in body(smtp.to("billing@acme.example.com")[0])
+    assert "expire in 5 days:\n- retry.com" in body(smtp.to("billing@acme.example.com")[0]).replace(
+        "\r\n", "\n"
+    )
     assert run(app).sent == 0
 
 
@@ -256,7 +269,7 @@ def test_a_failed_reminder_gives_way_to_the_next_one(
     app.extensions["renewal_reminder"].mail.port = _smtp_controller[0].port
     run(app, today=days(1))
     [message] = smtp.messages
-    assert "expire in 4 days: retry.com" in body(message)
+    assert "expire in 4 days:\n- retry.com" in body(message).replace("\r\n", "\n")
     assert {(row.offset_code, row.status) for row in log_rows(session)} == {
         ("5d", ReminderStatus.failed),
         ("4d", ReminderStatus.sent),
@@ -378,9 +391,9 @@ def test_post_expiry_notice(app, session, smtp, portfolio):
     add_domain(session, "expired.com", portfolio["direct"], days(-3))
     add_domain(session, "week.com", portfolio["direct"], days(7))
     run(app)
-    text = body(smtp.messages[0])
-    assert "The following domainname(s) expire in 7 days: week.com" in text
-    assert "The following domainname(s) expired 3 days ago: expired.com" in text
+    text = body(smtp.messages[0]).replace("\r\n", "\n")
+    assert f"The following domainname(s) expire in 7 days:\n- week.com: expires {days(7)}" in text
+    assert f"expired 3 days ago:\n- expired.com: expires {days(-3)}" in text
 
 
 def test_scheduler_runs_the_job_in_its_own_context(app, session, smtp, portfolio):
@@ -433,3 +446,42 @@ def test_concurrent_runs_send_each_reminder_exactly_once(
         )
         == 120
     )
+
+
+@pytest.mark.parametrize(
+    ("settings", "promise"),
+    [
+        ({}, "stop working after the expiry date"),
+        ({"RENEWALS_AUTO_DELETE": True}, "deleted on {removal} unless renewed"),
+        (
+            {"RENEWALS_AUTO_DELETE": True, "RENEWALS_DELETION_GRACE_DAYS": 30},
+            "deleted on {grace} unless renewed",
+        ),
+    ],
+)
+def test_reminders_promise_a_deletion_only_when_the_job_will_delete(
+    app, session, smtp, portfolio, settings, promise
+):
+    app.config.update(settings)
+    add_domain(session, "ending.com", portfolio["direct"], days(5))
+    run(app)
+    text = body(smtp.messages[0]).replace("\r\n", "\n")
+    expected = promise.format(removal=days(6), grace=days(36))
+    assert expected in text
+    if not settings:
+        assert "deleted" not in text
+
+
+@pytest.mark.parametrize(
+    ("auto_delete", "subject"),
+    [(False, "Expires today: 1 domainname(s)"), (True, "Expires today, then deleted")],
+)
+def test_the_expiry_day_reminder_has_its_own_subject_and_wording(
+    app, session, smtp, portfolio, auto_delete, subject
+):
+    app.config["RENEWALS_AUTO_DELETE"] = auto_delete
+    add_domain(session, "lastday.com", portfolio["direct"], days(0))
+    run(app)
+    [message] = smtp.messages
+    assert message["Subject"].startswith(subject)
+    assert "Last call: domainnames below expire TODAY." in body(message)

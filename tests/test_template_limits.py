@@ -217,8 +217,18 @@ def test_default_templates_render_as_plain_jinja_does(app):
 def test_a_large_but_legitimate_digest_renders(app):
     """A reseller with 5,000 domains due on one day: well inside the limits."""
     shipped = DEFAULTS[(RENEWAL_REMINDER, "en")]
-    domains = [{"name": f"domain-{i:05}.com", "client": "Client B.V."} for i in range(5000)]
+    domains = [
+        {
+            "name": f"domain-{i:05}.com",
+            "client": "Client B.V.",
+            "expiry_date": "2027-01-01",
+            "deletion_date": "2027-01-02",
+        }
+        for i in range(5000)
+    ]
     context = {
+        "expires_today": False,
+        "deletes": True,
         "renewal_url": "https://renewals.example.com/renewals/",
         "groups": [{"phrase": "expire in 5 days", "domains": domains}],
         "sales_contact": None,

@@ -54,6 +54,12 @@ class AutomationSettings:
     #: When failed renewals are retried (and, for the job's alerts, when renewals are due).
     deadlines: deadlines.DeadlineSettings = deadlines.DeadlineSettings()
 
+    def removal_date(self, expiry_date: dt.date) -> dt.date:
+        """The day the job removes a domain still undecided for ``expiry_date`` (deletes it
+        with AUTO_DELETE, else deactivates it): the first day after the grace period. The
+        reminders quote this date; ``_remove_lapsed`` selects by it."""
+        return expiry_date + dt.timedelta(days=self.grace_days + 1)
+
     @classmethod
     def from_config(cls, config: Mapping) -> AutomationSettings:
         try:
@@ -176,6 +182,7 @@ def _execute_renewals(session, backend, today, settings, summary, dry_run, say) 
 
 def _remove_lapsed(session, backend, today, settings, summary, dry_run, say) -> None:
     """Expired domains that were declined, or are still undecided after the grace period."""
+    # removal_date(expiry) <= today, written as a range on the indexed expiry date
     undecided_before = today - dt.timedelta(days=settings.grace_days)
     conditions = [
         and_(Domain.status == DomainStatus.renewal_declined, Domain.expiry_date < today),

@@ -50,17 +50,21 @@ class RenderedEmail:
 _REMINDER_TEXT_EN = """\
 Dear Customer,
 
-This is an automated renewal notification to remind you of expiring domainnames. \
-Domainnames that are neither renewed nor declined expire on the date shown and will then \
-be deleted.
+{% if expires_today %}Last call: domainnames below expire TODAY. \
+{% endif %}This is an automated renewal notification to remind you of expiring domainnames. \
+{% if deletes %}Domainnames that are neither renewed nor declined will be deleted on the \
+date shown with each one.{% else %}Domainnames that are neither renewed nor declined are not \
+renewed: they stop working after the expiry date shown with each one.{% endif %}
 
 To renew/decline domainnames visit the below URL
 {{ renewal_url }}
 
 {% for group in groups -%}
-The following domainname(s) {{ group.phrase }}: \
-{% for domain in group.domains %}{{ domain.name }}{% if domain.client %} \
-({{ domain.client }}){% endif %}{% if not loop.last %} {% endif %}{% endfor %}
+The following domainname(s) {{ group.phrase }}:
+{% for domain in group.domains %}- {{ domain.name }}{% if domain.client %} \
+({{ domain.client }}){% endif %}: expires {{ domain.expiry_date }}\
+{% if domain.deletion_date %}, deleted on {{ domain.deletion_date }} unless renewed{% endif %}
+{% endfor %}
 {% endfor %}
 {% if sales_contact %}Questions? Contact {{ sales_contact.name }} <{{ sales_contact.email }}>.
 {% endif %}
@@ -70,15 +74,19 @@ Relation #{{ relation.number }} : {{ relation.name }} Email : {{ relation.email 
 
 _REMINDER_HTML_EN = """\
 <p>Dear Customer,</p>
-<p>This is an automated renewal notification to remind you of expiring domainnames.
-Domainnames that are neither renewed nor declined expire on the date shown and will then be
-deleted.</p>
+{% if expires_today %}<p><strong>Last call: domainnames below expire today.</strong></p>
+{% endif %}<p>This is an automated renewal notification to remind you of expiring
+domainnames. {% if deletes %}Domainnames that are neither renewed nor declined will be deleted
+on the date shown with each one.{% else %}Domainnames that are neither renewed nor declined
+are not renewed: they stop working after the expiry date shown with each one.{% endif %}</p>
 <p>To renew/decline domainnames visit
 <a href="{{ renewal_url }}">{{ renewal_url }}</a></p>
 {% for group in groups %}
 <p>The following domainname(s) {{ group.phrase }}:</p>
 <ul>{% for domain in group.domains %}
-  <li>{{ domain.name }}{% if domain.client %} ({{ domain.client }}){% endif %}</li>{% endfor %}
+  <li>{{ domain.name }}{% if domain.client %} ({{ domain.client }}){% endif %}: expires
+  {{ domain.expiry_date }}{% if domain.deletion_date %}, deleted on {{ domain.deletion_date }}
+  unless renewed{% endif %}</li>{% endfor %}
 </ul>
 {% endfor %}
 {% if sales_contact %}<p>Questions? Contact {{ sales_contact.name }}
@@ -90,17 +98,23 @@ Relation #{{ relation.number }} : {{ relation.name }} Email : {{ relation.email 
 _REMINDER_TEXT_NL = """\
 Beste klant,
 
-Dit is een automatische melding om u te herinneren aan domeinnamen die binnenkort verlopen. \
-Domeinnamen die niet worden verlengd of opgezegd, verlopen op de genoemde datum en worden \
-dan verwijderd.
+{% if expires_today %}Laatste kans: onderstaande domeinnamen verlopen VANDAAG. \
+{% endif %}Dit is een automatische melding om u te herinneren aan domeinnamen die binnenkort \
+verlopen. {% if deletes %}Domeinnamen die niet worden verlengd of opgezegd, worden verwijderd \
+op de datum die bij elke naam staat.{% else %}Domeinnamen die niet worden verlengd of \
+opgezegd, worden niet verlengd: ze werken niet meer na de vervaldatum die bij elke naam \
+staat.{% endif %}
 
 Om domeinnamen te verlengen of op te zeggen gaat u naar
 {{ renewal_url }}
 
 {% for group in groups -%}
-De volgende domeinnaam/-namen {{ group.phrase }}: \
-{% for domain in group.domains %}{{ domain.name }}{% if domain.client %} \
-({{ domain.client }}){% endif %}{% if not loop.last %} {% endif %}{% endfor %}
+De volgende domeinnaam/-namen {{ group.phrase }}:
+{% for domain in group.domains %}- {{ domain.name }}{% if domain.client %} \
+({{ domain.client }}){% endif %}: verloopt {{ domain.expiry_date }}\
+{% if domain.deletion_date %}, wordt verwijderd op {{ domain.deletion_date }} tenzij verlengd\
+{% endif %}
+{% endfor %}
 {% endfor %}
 {% if sales_contact %}Vragen? Neem contact op met {{ sales_contact.name }} \
 <{{ sales_contact.email }}>.
@@ -111,15 +125,21 @@ Relatie #{{ relation.number }} : {{ relation.name }} E-mail : {{ relation.email 
 
 _REMINDER_HTML_NL = """\
 <p>Beste klant,</p>
-<p>Dit is een automatische melding om u te herinneren aan domeinnamen die binnenkort
-verlopen. Domeinnamen die niet worden verlengd of opgezegd, verlopen op de genoemde datum en
-worden dan verwijderd.</p>
+{% if expires_today %}<p><strong>Laatste kans: onderstaande domeinnamen verlopen
+vandaag.</strong></p>
+{% endif %}<p>Dit is een automatische melding om u te herinneren aan domeinnamen die
+binnenkort verlopen. {% if deletes %}Domeinnamen die niet worden verlengd of opgezegd, worden
+verwijderd op de datum die bij elke naam staat.{% else %}Domeinnamen die niet worden verlengd
+of opgezegd, worden niet verlengd: ze werken niet meer na de vervaldatum die bij elke naam
+staat.{% endif %}</p>
 <p>Om domeinnamen te verlengen of op te zeggen gaat u naar
 <a href="{{ renewal_url }}">{{ renewal_url }}</a></p>
 {% for group in groups %}
 <p>De volgende domeinnaam/-namen {{ group.phrase }}:</p>
 <ul>{% for domain in group.domains %}
-  <li>{{ domain.name }}{% if domain.client %} ({{ domain.client }}){% endif %}</li>{% endfor %}
+  <li>{{ domain.name }}{% if domain.client %} ({{ domain.client }}){% endif %}: verloopt
+  {{ domain.expiry_date }}{% if domain.deletion_date %}, wordt verwijderd op
+  {{ domain.deletion_date }} tenzij verlengd{% endif %}</li>{% endfor %}
 </ul>
 {% endfor %}
 {% if sales_contact %}<p>Vragen? Neem contact op met {{ sales_contact.name }}
@@ -371,7 +391,9 @@ DEFAULTS: dict[tuple[str, str], TemplateSource] = {
         _REMINDER_HTML_EN,
     ),
     (RENEWAL_REMINDER, "nl"): TemplateSource(
-        "Verlengingsherinnering: {{ domain_count }} domeinnaam/-namen verlopen - relatie "
+        "{% if expires_today %}Verloopt vandaag{% if deletes %}, daarna verwijderd{% endif %}: "
+        "{{ domain_count }} domeinnaam/-namen{% else %}Verlengingsherinnering: "
+        "{{ domain_count }} domeinnaam/-namen verlopen{% endif %} - relatie "
         "#{{ relation.number }}",
         _REMINDER_TEXT_NL,
         _REMINDER_HTML_NL,

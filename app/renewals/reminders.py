@@ -32,6 +32,7 @@ from renewal_reminder.models import (
 from renewal_reminder.models.base import utcnow
 from renewal_reminder.models.domain import unicode_domain_name
 from renewal_reminder.renewals import email_templates, mailer
+from renewal_reminder.renewals.automation import AutomationSettings
 from renewal_reminder.renewals.calendar import (
     DEFAULT_OFFSETS,
     Offset,
@@ -61,6 +62,8 @@ class ReminderSettings:
     catchup_days: int
     mail: mailer.MailSettings
     bcc: tuple[str, ...] = ()
+    #: What the removal job does to undecided domains, and when: what reminders may promise.
+    removal: AutomationSettings = AutomationSettings(False, False, 0)
 
     @classmethod
     def from_config(cls, config: Mapping) -> ReminderSettings:
@@ -79,6 +82,7 @@ class ReminderSettings:
             catchup_days=catchup,
             mail=mailer.MailSettings.from_config(config),
             bcc=bcc,
+            removal=AutomationSettings.from_config(config),
         )
 
     @property
@@ -279,10 +283,17 @@ def digest_context(digest: Digest, today: dt.date, settings: ReminderSettings) -
                 "domains": [],
             },
         )
+        removal = settings.removal
         group["domains"].append(
             {
                 "name": unicode_domain_name(reminder.domain_name),
                 "expiry_date": reminder.expiry_date.isoformat(),
+                # Only when the job will delete it: a reminder promises nothing else.
+                "deletion_date": (
+                    removal.removal_date(reminder.expiry_date).isoformat()
+                    if removal.auto_delete
+                    else None
+                ),
                 "client": reminder.holder_name
                 if reminder.holder_id != recipient.relation_id
                 else None,
@@ -300,6 +311,9 @@ def digest_context(digest: Digest, today: dt.date, settings: ReminderSettings) -
         ),
         "groups": sorted(groups.values(), key=lambda group: group["days_left"]),
         "domain_count": len(digest.reminders),
+        # The deletion reminder: some domain expires today (its own subject and wording).
+        "expires_today": any(r.expiry_date == today for r in digest.reminders),
+        "deletes": settings.removal.auto_delete,
         "renewal_url": settings.renewal_url,
         "base_url": settings.mail.base_url,
         "today": today.isoformat(),
