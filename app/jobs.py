@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from renewal_reminder import settings
 from renewal_reminder.models import JobRun
 from renewal_reminder.models.base import utcnow
-from renewal_reminder.renewals import automation, escalation
+from renewal_reminder.renewals import automation, escalation, receipts
 from renewal_reminder.renewals.automation import AutomationSettings, AutomationSummary
 from renewal_reminder.renewals.deadlines import DeadlineSettings
 from renewal_reminder.renewals.mailer import MailSettings
@@ -112,6 +112,14 @@ def run_processing(
             echo=echo,
         )
         summary.problems.extend(summary.alerts.problems)
+        if not dry_run:  # and the customers' receipts still unsent (a failure, a crash)
+            sent = receipts.send_receipts(
+                session,
+                app.extensions[EXTENSION].mail,
+                MailSettings.from_config(config),
+                echo=echo,
+            )
+            summary.problems.extend(sent.problems)
         return summary
 
     return _recorded(app, PROCESSING, today, dry_run, next_run_at, body)

@@ -109,7 +109,7 @@ def test_nobody_to_tell_is_never_claimed(client, world, session, smtp):
     page = renew_c2(client, world)
     assert RECORDED in page
     assert CONTACT not in page and TEAM not in page
-    assert smtp.messages == []
+    assert [m["To"] for m in smtp.messages] == ["c2@example.com"]  # only the receipt
     # ... and the decision waits in the queue, where staff see it.
     decision = session.scalar(select(RenewalDecision).filter_by(domain_id=world.d_c2.id))
     assert decision.state is ProcessingState.queued

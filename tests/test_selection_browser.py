@@ -51,7 +51,9 @@ def test_reseller_renews_and_declines_in_the_browser(world, session, smtp, live_
         world.d_c1.name: (Decision.decline, None),
     }
     assert session.get(Domain, world.d_c1.id).status is DomainStatus.renewal_declined
-    [email] = smtp.messages
+    [email] = smtp.to("sales-a@example.com")
     assert email["To"] == "sales-a@example.com"
+    [receipt] = smtp.to("r1@example.com")  # the customer's receipt lists both domains
+    assert "third-one.com" in receipt.get_body(("plain",)).get_content()
     text = email.get_body(("plain",)).get_content()
     assert "third-one.com - 3 years" in text and "client-one.com (Client One)" in text

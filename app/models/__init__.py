@@ -15,6 +15,7 @@ from renewal_reminder.models.enums import (
     ReminderStatus,
 )
 from renewal_reminder.models.escalation import EscalationLevel, EscalationLog, EscalationStatus
+from renewal_reminder.models.receipt import Receipt, ReceiptStatus
 from renewal_reminder.models.relation import Relation, RelationUser
 from renewal_reminder.models.reminder import EmailTemplate, JobRun, ProductRole, ReminderLog
 from renewal_reminder.models.sales_digest import SalesDigestLog, SalesDigestStatus
@@ -40,6 +41,8 @@ __all__ = [
     "RelationKind",
     "RelationUser",
     "ProductRole",
+    "Receipt",
+    "ReceiptStatus",
     "ReminderLog",
     "ReminderStatus",
     "RenewalDecision",

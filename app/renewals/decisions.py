@@ -40,6 +40,7 @@ from renewal_reminder.models import (
 )
 from renewal_reminder.models.base import utcnow
 from renewal_reminder.models.domain import unicode_domain_name
+from renewal_reminder.renewals import receipts
 from renewal_reminder.renewals.processing import CLAIM_TIMEOUT, OPEN_STATES
 from renewal_reminder.renewals.registrars.base import MAX_TERM_YEARS, max_renewal_years
 from renewal_reminder.renewals.validation import (
@@ -124,6 +125,8 @@ class RecordedDecisions:
     decline: list[Domain] = field(default_factory=list)
     unchanged: list[Domain] = field(default_factory=list)
     decisions: list[RenewalDecision] = field(default_factory=list)
+    #: The customers' receipts, written with the decisions: send them after the commit.
+    receipts: list[receipts.ReceiptKey] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -415,6 +418,7 @@ def _record(
             result.renew.append((domain, choice.years))
         else:
             result.decline.append(domain)
+    result.receipts = receipts.write_decision_receipts(session, result)
     session.commit()
     return result
 

@@ -27,6 +27,9 @@ SALES_DECISIONS = "sales_decisions"
 CONFIRMATION_REQUEST = "confirmation_request"
 SALES_DIGEST = "sales_digest"
 ESCALATION_ALERT = "escalation_alert"
+RECEIPT_DECISIONS = "receipt_decisions"
+RECEIPT_RENEWED = "receipt_renewed"
+RECEIPT_REMOVED = "receipt_removed"
 
 
 class TemplateProblem(ValueError):
@@ -383,6 +386,209 @@ waiting:{% endif %}</p>
 <p><a href="{{ queue_url }}">Carry them out in the renewal queue</a></p>
 """
 
+_RECEIPT_DECISIONS_TEXT_EN = """\
+Dear Customer,
+
+We have recorded your renewal decisions for relation #{{ relation.number }} \
+{{ relation.name }}.
+{% if renew %}
+To be renewed:
+{% for domain in renew %}  {{ domain.name }}\
+{% if domain.client %} ({{ domain.client }}){% endif %} - {{ domain.years }} \
+year{{ "s" if domain.years != 1 }}, expires {{ domain.expiry_date }}
+{% endfor %}
+What happens next: we renew these domain names before they expire. You will receive an \
+email once each renewal has been carried out.
+{% endif %}{% if decline %}
+Not to be renewed:
+{% for domain in decline %}  {{ domain.name }}\
+{% if domain.client %} ({{ domain.client }}){% endif %} - expires {{ domain.expiry_date }}
+{% endfor %}
+What happens next: these domain names are not renewed. They stop working when they expire \
+and are then deactivated or deleted; you will receive an email when that happens.
+{% endif %}
+Changed your mind? Until a decision has been carried out you can change it at
+{{ selection_url }}
+{% if sales_contact %}
+Questions? Contact {{ sales_contact.name }} <{{ sales_contact.email }}>.
+{% endif %}
+This is an automated notification. Replies to this address will be discarded.
+"""
+
+_RECEIPT_DECISIONS_HTML_EN = """\
+<p>Dear Customer,</p>
+<p>We have recorded your renewal decisions for relation #{{ relation.number }}
+{{ relation.name }}.</p>
+{% if renew %}<p>To be renewed:</p>
+<ul>{% for domain in renew %}
+  <li>{{ domain.name }}{% if domain.client %} ({{ domain.client }}){% endif %}:
+  {{ domain.years }} year{{ "s" if domain.years != 1 }}, expires {{ domain.expiry_date }}</li>
+{% endfor %}</ul>
+<p>What happens next: we renew these domain names before they expire. You will receive an
+email once each renewal has been carried out.</p>{% endif %}
+{% if decline %}<p>Not to be renewed:</p>
+<ul>{% for domain in decline %}
+  <li>{{ domain.name }}{% if domain.client %} ({{ domain.client }}){% endif %}:
+  expires {{ domain.expiry_date }}</li>
+{% endfor %}</ul>
+<p>What happens next: these domain names are not renewed. They stop working when they expire
+and are then deactivated or deleted; you will receive an email when that happens.</p>{% endif %}
+<p>Changed your mind? Until a decision has been carried out you can change it at
+<a href="{{ selection_url }}">{{ selection_url }}</a></p>
+{% if sales_contact %}<p>Questions? Contact {{ sales_contact.name }}
+&lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
+<p><small>This is an automated notification. Replies to this address will be discarded.</small></p>
+"""
+
+_RECEIPT_DECISIONS_TEXT_NL = """\
+Beste klant,
+
+Wij hebben uw verlengingsbesluiten voor relatie #{{ relation.number }} {{ relation.name }} \
+vastgelegd.
+{% if renew %}
+Te verlengen:
+{% for domain in renew %}  {{ domain.name }}\
+{% if domain.client %} ({{ domain.client }}){% endif %} - {{ domain.years }} jaar, \
+verloopt {{ domain.expiry_date }}
+{% endfor %}
+Wat er nu gebeurt: wij verlengen deze domeinnamen voordat ze verlopen. U ontvangt een e-mail \
+zodra elke verlenging is uitgevoerd.
+{% endif %}{% if decline %}
+Niet te verlengen:
+{% for domain in decline %}  {{ domain.name }}\
+{% if domain.client %} ({{ domain.client }}){% endif %} - verloopt {{ domain.expiry_date }}
+{% endfor %}
+Wat er nu gebeurt: deze domeinnamen worden niet verlengd. Ze werken niet meer zodra ze \
+verlopen en worden dan gedeactiveerd of verwijderd; u ontvangt een e-mail wanneer dat gebeurt.
+{% endif %}
+Toch anders besloten? Zolang een besluit nog niet is uitgevoerd, kunt u het wijzigen op
+{{ selection_url }}
+{% if sales_contact %}
+Vragen? Neem contact op met {{ sales_contact.name }} <{{ sales_contact.email }}>.
+{% endif %}
+Dit is een automatische melding. Antwoorden op dit adres worden niet gelezen.
+"""
+
+_RECEIPT_DECISIONS_HTML_NL = """\
+<p>Beste klant,</p>
+<p>Wij hebben uw verlengingsbesluiten voor relatie #{{ relation.number }} {{ relation.name }}
+vastgelegd.</p>
+{% if renew %}<p>Te verlengen:</p>
+<ul>{% for domain in renew %}
+  <li>{{ domain.name }}{% if domain.client %} ({{ domain.client }}){% endif %}:
+  {{ domain.years }} jaar, verloopt {{ domain.expiry_date }}</li>
+{% endfor %}</ul>
+<p>Wat er nu gebeurt: wij verlengen deze domeinnamen voordat ze verlopen. U ontvangt een
+e-mail zodra elke verlenging is uitgevoerd.</p>{% endif %}
+{% if decline %}<p>Niet te verlengen:</p>
+<ul>{% for domain in decline %}
+  <li>{{ domain.name }}{% if domain.client %} ({{ domain.client }}){% endif %}:
+  verloopt {{ domain.expiry_date }}</li>
+{% endfor %}</ul>
+<p>Wat er nu gebeurt: deze domeinnamen worden niet verlengd. Ze werken niet meer zodra ze
+verlopen en worden dan gedeactiveerd of verwijderd; u ontvangt een e-mail wanneer dat
+gebeurt.</p>{% endif %}
+<p>Toch anders besloten? Zolang een besluit nog niet is uitgevoerd, kunt u het wijzigen op
+<a href="{{ selection_url }}">{{ selection_url }}</a></p>
+{% if sales_contact %}<p>Vragen? Neem contact op met {{ sales_contact.name }}
+&lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
+<p><small>Dit is een automatische melding. Antwoorden op dit adres worden niet gelezen.</small></p>
+"""
+
+_RECEIPT_RENEWED_TEXT_EN = """\
+Dear Customer,
+
+The domain name {{ domain.name }}{% if domain.client %} ({{ domain.client }}){% endif %} has \
+been renewed for {{ domain.years }} year{{ "s" if domain.years != 1 }}: it is now \
+renewed until {{ domain.new_expiry_date }}.
+{% if sales_contact %}
+Questions? Contact {{ sales_contact.name }} <{{ sales_contact.email }}>.
+{% endif %}
+Relation #{{ relation.number }} : {{ relation.name }}
+"""
+
+_RECEIPT_RENEWED_HTML_EN = """\
+<p>Dear Customer,</p>
+<p>The domain name <strong>{{ domain.name }}</strong>{% if domain.client %}
+({{ domain.client }}){% endif %} has been renewed for {{ domain.years }}
+year{{ "s" if domain.years != 1 }}: it is now renewed until
+<strong>{{ domain.new_expiry_date }}</strong>.</p>
+{% if sales_contact %}<p>Questions? Contact {{ sales_contact.name }}
+&lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
+<p><small>Relation #{{ relation.number }} : {{ relation.name }}</small></p>
+"""
+
+_RECEIPT_RENEWED_TEXT_NL = """\
+Beste klant,
+
+De domeinnaam {{ domain.name }}{% if domain.client %} ({{ domain.client }}){% endif %} is \
+verlengd met {{ domain.years }} jaar: hij is nu verlengd tot {{ domain.new_expiry_date }}.
+{% if sales_contact %}
+Vragen? Neem contact op met {{ sales_contact.name }} <{{ sales_contact.email }}>.
+{% endif %}
+Relatie #{{ relation.number }} : {{ relation.name }}
+"""
+
+_RECEIPT_RENEWED_HTML_NL = """\
+<p>Beste klant,</p>
+<p>De domeinnaam <strong>{{ domain.name }}</strong>{% if domain.client %}
+({{ domain.client }}){% endif %} is verlengd met {{ domain.years }} jaar: hij is nu verlengd
+tot <strong>{{ domain.new_expiry_date }}</strong>.</p>
+{% if sales_contact %}<p>Vragen? Neem contact op met {{ sales_contact.name }}
+&lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
+<p><small>Relatie #{{ relation.number }} : {{ relation.name }}</small></p>
+"""
+
+_RECEIPT_REMOVED_TEXT_EN = """\
+Dear Customer,
+
+The domain name {{ domain.name }}{% if domain.client %} ({{ domain.client }}){% endif %}, \
+which expired on {{ domain.expiry_date }}, has been \
+{% if action == "deleted" %}deleted at the registrar. It no longer works and can be \
+registered by others.{% else %}deactivated at the registrar. It no longer works.{% endif %}
+{% if sales_contact %}
+Questions? Contact {{ sales_contact.name }} <{{ sales_contact.email }}>.
+{% endif %}
+Relation #{{ relation.number }} : {{ relation.name }}
+"""
+
+_RECEIPT_REMOVED_HTML_EN = """\
+<p>Dear Customer,</p>
+<p>The domain name <strong>{{ domain.name }}</strong>{% if domain.client %}
+({{ domain.client }}){% endif %}, which expired on {{ domain.expiry_date }}, has been
+{% if action == "deleted" %}deleted at the registrar. It no longer works and can be registered
+by others.{% else %}deactivated at the registrar. It no longer works.{% endif %}</p>
+{% if sales_contact %}<p>Questions? Contact {{ sales_contact.name }}
+&lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
+<p><small>Relation #{{ relation.number }} : {{ relation.name }}</small></p>
+"""
+
+_RECEIPT_REMOVED_TEXT_NL = """\
+Beste klant,
+
+De domeinnaam {{ domain.name }}{% if domain.client %} ({{ domain.client }}){% endif %}, die \
+verliep op {{ domain.expiry_date }}, is \
+{% if action == "deleted" %}verwijderd bij de registrar. Hij werkt niet meer en kan door \
+anderen worden geregistreerd.{% else %}gedeactiveerd bij de registrar. Hij werkt niet \
+meer.{% endif %}
+{% if sales_contact %}
+Vragen? Neem contact op met {{ sales_contact.name }} <{{ sales_contact.email }}>.
+{% endif %}
+Relatie #{{ relation.number }} : {{ relation.name }}
+"""
+
+_RECEIPT_REMOVED_HTML_NL = """\
+<p>Beste klant,</p>
+<p>De domeinnaam <strong>{{ domain.name }}</strong>{% if domain.client %}
+({{ domain.client }}){% endif %}, die verliep op {{ domain.expiry_date }}, is
+{% if action == "deleted" %}verwijderd bij de registrar. Hij werkt niet meer en kan door
+anderen worden geregistreerd.{% else %}gedeactiveerd bij de registrar. Hij werkt niet
+meer.{% endif %}</p>
+{% if sales_contact %}<p>Vragen? Neem contact op met {{ sales_contact.name }}
+&lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
+<p><small>Relatie #{{ relation.number }} : {{ relation.name }}</small></p>
+"""
+
 DEFAULTS: dict[tuple[str, str], TemplateSource] = {
     (RENEWAL_REMINDER, "en"): TemplateSource(
         "Renewal reminder: {{ domain_count }} domainname(s) expiring - relation "
@@ -424,6 +630,39 @@ DEFAULTS: dict[tuple[str, str], TemplateSource] = {
         _ESCALATION_TEXT,
         _ESCALATION_HTML,
     ),
+    (RECEIPT_DECISIONS, "en"): TemplateSource(
+        "Your renewal decisions for relation #{{ relation.number }}: "
+        "{{ renew|length }} to renew, {{ decline|length }} not to renew",
+        _RECEIPT_DECISIONS_TEXT_EN,
+        _RECEIPT_DECISIONS_HTML_EN,
+    ),
+    (RECEIPT_DECISIONS, "nl"): TemplateSource(
+        "Uw verlengingsbesluiten voor relatie #{{ relation.number }}: "
+        "{{ renew|length }} te verlengen, {{ decline|length }} niet te verlengen",
+        _RECEIPT_DECISIONS_TEXT_NL,
+        _RECEIPT_DECISIONS_HTML_NL,
+    ),
+    (RECEIPT_RENEWED, "en"): TemplateSource(
+        "{{ domain.name }} renewed until {{ domain.new_expiry_date }}",
+        _RECEIPT_RENEWED_TEXT_EN,
+        _RECEIPT_RENEWED_HTML_EN,
+    ),
+    (RECEIPT_RENEWED, "nl"): TemplateSource(
+        "{{ domain.name }} verlengd tot {{ domain.new_expiry_date }}",
+        _RECEIPT_RENEWED_TEXT_NL,
+        _RECEIPT_RENEWED_HTML_NL,
+    ),
+    (RECEIPT_REMOVED, "en"): TemplateSource(
+        "{{ domain.name }} has been {{ action }}",
+        _RECEIPT_REMOVED_TEXT_EN,
+        _RECEIPT_REMOVED_HTML_EN,
+    ),
+    (RECEIPT_REMOVED, "nl"): TemplateSource(
+        "{{ domain.name }} is {% if action == 'deleted' %}verwijderd{% else %}gedeactiveerd"
+        "{% endif %}",
+        _RECEIPT_REMOVED_TEXT_NL,
+        _RECEIPT_REMOVED_HTML_NL,
+    ),
 }
 
 #: What each template is for, shown on the Admin screen.
@@ -434,6 +673,10 @@ PURPOSES = {
     SALES_DIGEST: "Daily to each sales contact: expiring undecided domains, queue, job actions",
     ESCALATION_ALERT: "Confirmed renewals unexecuted on their due date (to the sales contact) "
     "or expiry date (to the escalation address)",
+    RECEIPT_DECISIONS: "Receipt to the customer: the renewal decisions recorded, and what happens "
+    "next (one per submission)",
+    RECEIPT_RENEWED: "Receipt to the customer: a domain was renewed (with its new expiry date)",
+    RECEIPT_REMOVED: "Receipt to the customer: a domain was deactivated or deleted",
 }
 
 

@@ -36,7 +36,7 @@ from renewal_reminder.models import (
     RenewalDecision,
 )
 from renewal_reminder.models.base import utcnow
-from renewal_reminder.renewals import access, deadlines
+from renewal_reminder.renewals import access, deadlines, receipts
 from renewal_reminder.renewals.registrars import RegistrarBackend, RegistrarError
 from renewal_reminder.renewals.validation import InvalidValue, check_expiry_date
 
@@ -83,6 +83,8 @@ class Outcome:
     domain_name: str
     ok: bool
     message: str
+    #: The customer's receipt, written with the outcome: send it after the commit.
+    receipts: list[receipts.ReceiptKey] = field(default_factory=list)
 
     def __str__(self) -> str:
         return f"{self.domain_name}: {self.message}"
@@ -205,8 +207,10 @@ def execute(
     decision.processed_by_id = processed_by_id
     decision.processed_at = now
     decision.claimed_at = None
+    receipt = receipts.write_execution_receipt(session, decision, domain)
     session.commit()
-    return Outcome(decision.id, domain.unicode_name, True, message)
+    keys = [receipt] if receipt else []
+    return Outcome(decision.id, domain.unicode_name, True, message, keys)
 
 
 def _release(session: Session, decision_id: int) -> None:

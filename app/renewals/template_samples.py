@@ -22,6 +22,7 @@ from renewal_reminder.renewals import (
     escalation,
     mailer,
     notifications,
+    receipts,
     reminders,
     sales_digest,
 )
@@ -29,6 +30,9 @@ from renewal_reminder.renewals.calendar import Offset
 from renewal_reminder.renewals.email_templates import (
     CONFIRMATION_REQUEST,
     ESCALATION_ALERT,
+    RECEIPT_DECISIONS,
+    RECEIPT_REMOVED,
+    RECEIPT_RENEWED,
     RENEWAL_REMINDER,
     SALES_DECISIONS,
     SALES_DIGEST,
@@ -342,6 +346,82 @@ def _escalation_alert(inputs: SampleInputs) -> list[dict]:
     ]
 
 
+# --- receipts to customers ----------------------------------------------------------------------
+
+_SAMPLE_RELATION = {"number": SAMPLE_RECIPIENT.number, "name": SAMPLE_RECIPIENT.name}
+_SAMPLE_SALES = {"name": "Sanne", "email": SAMPLE_RECIPIENT.sales_contact_email}
+
+
+def _receipt_line(name: str, expiry: dt.date, client: str | None = None, **extra) -> dict:
+    return {"name": name, "client": client, "expiry_date": expiry.isoformat(), **extra}
+
+
+def _receipt_decisions(inputs: SampleInputs) -> list[dict]:
+    """The preview's (renewals and a decline, one a client's), only renewals without a sales
+    contact, and only declines."""
+    today = inputs.today
+    renew = [
+        _receipt_line("deliverystatus.org", today + dt.timedelta(days=5), years=1),
+        _receipt_line(
+            "bakkerijjansen.nl", today + dt.timedelta(days=15), "Bakkerij Jansen", years=3
+        ),
+    ]
+    decline = [_receipt_line("drivemasters.net", today + relativedelta(months=2))]
+
+    def context(renew, decline, sales_contact=_SAMPLE_SALES):
+        payload = receipts.decisions_payload(_SAMPLE_RELATION, renew, decline, sales_contact)
+        return receipts.receipt_context(RECEIPT_DECISIONS, payload, inputs.mail)
+
+    return [context(renew, decline), context(renew[:1], [], None), context([], decline)]
+
+
+def _receipt_renewed(inputs: SampleInputs) -> list[dict]:
+    """A reseller's client's domain with a sales contact, and an own domain without one."""
+    expiry = inputs.today + dt.timedelta(days=5)
+    client = _receipt_line(
+        "bakkerijjansen.nl",
+        expiry,
+        "Bakkerij Jansen",
+        years=2,
+        new_expiry_date=(expiry + relativedelta(years=2)).isoformat(),
+    )
+    own = _receipt_line(
+        "deliverystatus.org",
+        expiry,
+        years=1,
+        new_expiry_date=(expiry + relativedelta(years=1)).isoformat(),
+    )
+    return [
+        receipts.receipt_context(
+            RECEIPT_RENEWED,
+            receipts.renewed_payload(_SAMPLE_RELATION, client, _SAMPLE_SALES),
+            inputs.mail,
+        ),
+        receipts.receipt_context(
+            RECEIPT_RENEWED, receipts.renewed_payload(_SAMPLE_RELATION, own, None), inputs.mail
+        ),
+    ]
+
+
+def _receipt_removed(inputs: SampleInputs) -> list[dict]:
+    """A deactivated client's domain with a sales contact, and a deleted own domain without."""
+    expired = inputs.today - dt.timedelta(days=1)
+    client = _receipt_line("jansenbrood.nl", expired, "Bakkerij Jansen")
+    own = _receipt_line("drivemasters.net", expired)
+    return [
+        receipts.receipt_context(
+            RECEIPT_REMOVED,
+            receipts.removed_payload(_SAMPLE_RELATION, client, "deactivated", _SAMPLE_SALES),
+            inputs.mail,
+        ),
+        receipts.receipt_context(
+            RECEIPT_REMOVED,
+            receipts.removed_payload(_SAMPLE_RELATION, own, "deleted", None),
+            inputs.mail,
+        ),
+    ]
+
+
 #: Template name → sample builder. A template name without one cannot be saved or previewed.
 BUILDERS: dict[str, Callable[[SampleInputs], list[dict]]] = {
     RENEWAL_REMINDER: _renewal_reminder,
@@ -349,6 +429,9 @@ BUILDERS: dict[str, Callable[[SampleInputs], list[dict]]] = {
     CONFIRMATION_REQUEST: _confirmation_request,
     SALES_DIGEST: _sales_digest,
     ESCALATION_ALERT: _escalation_alert,
+    RECEIPT_DECISIONS: _receipt_decisions,
+    RECEIPT_RENEWED: _receipt_renewed,
+    RECEIPT_REMOVED: _receipt_removed,
 }
 
 

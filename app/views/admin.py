@@ -29,6 +29,7 @@ from renewal_reminder.models import (
 )
 from renewal_reminder.renewals import access, codes, lifecycle, mailer, processing
 from renewal_reminder.session import current_mail, current_registrar
+from renewal_reminder.views.base import send_receipts
 from renewal_reminder.views.csv_export import csv_of_loaded, csv_response
 from renewal_reminder.views.forms import (
     DomainName,
@@ -432,6 +433,7 @@ class RenewalsDomainView(ScopedModelView):
         """Rows arrive already checked against the user's scope (ScopedModelView)."""
         if not isinstance(domains, list):
             domains = [domains]
+        keys = []
         for domain in domains:
             try:
                 outcome = processing.remove_domain(
@@ -444,7 +446,9 @@ class RenewalsDomainView(ScopedModelView):
             except processing.NotExecutable as exc:
                 flash(str(exc), "warning")
                 continue
+            keys.extend(outcome.receipts)
             flash(str(outcome), "success" if outcome.ok else "danger")
+        send_receipts(self.datamodel.session, keys)
         return redirect(self.get_redirect())
 
     @action(

@@ -80,3 +80,15 @@ def no_such_row(error):
     DataError) cannot name a row: answer 404, not 500."""
     current_app.extensions["appbuilder"].session.rollback()
     return NotFound()
+
+
+def send_receipts(session, keys) -> None:
+    """Send the customers' receipts of the event this request just committed (what cannot be
+    sent now, the next processing job sends: ``renewals.receipts``)."""
+    from renewal_reminder.renewals import mailer, receipts
+    from renewal_reminder.session import current_mail
+
+    keys = list(keys)
+    if keys:
+        mail = mailer.MailSettings.from_config(settings.current())
+        receipts.send_after_event(session, current_mail(), mail, keys)

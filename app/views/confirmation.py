@@ -26,7 +26,7 @@ from renewal_reminder.renewals import codes, decisions, mailer, notifications
 from renewal_reminder.renewals.registrars import max_renewal_years
 from renewal_reminder.session import current_mail
 from renewal_reminder.views import TEMPLATE_FOLDER
-from renewal_reminder.views.base import AddonView
+from renewal_reminder.views.base import AddonView, send_receipts
 
 
 class CodeForm(FlaskForm):
@@ -128,6 +128,7 @@ class RenewalsConfirmationView(AddonView, BaseView):
                 decided_by=f"The holder of {domain.unicode_name}, with the emailed activation code",
                 channel=DecisionChannel.confirmation_code.value,
             )
+        send_receipts(session, recorded.receipts)
         with in_language(domain.relation.language):
             return self.render_template(
                 "rr/confirm_result.html",

@@ -23,7 +23,7 @@ from renewal_reminder.renewals.registrars import renewed_expiry
 from renewal_reminder.renewals.validation import InvalidValue
 from renewal_reminder.session import current_registrar
 from renewal_reminder.views import TEMPLATE_FOLDER
-from renewal_reminder.views.base import AddonView
+from renewal_reminder.views.base import AddonView, send_receipts
 from renewal_reminder.views.params import positive_int
 
 _EXPIRY_FIELD = re.compile(r"^new_expiry-([0-9]{1,9})$")
@@ -139,6 +139,7 @@ class RenewalsQueueView(AddonView, BaseView):
             )
         except access.AccessDenied:
             abort(404)
+        send_receipts(self.appbuilder.session, (k for o in result.outcomes for k in o.receipts))
         for outcome in result.outcomes:
             flash(str(outcome), "success" if outcome.ok else "danger")
         for message in result.skipped:

@@ -27,7 +27,7 @@ from renewal_reminder.renewals import access, decisions, mailer, notifications
 from renewal_reminder.renewals.validation import InvalidValue
 from renewal_reminder.session import current_mail
 from renewal_reminder.views import TEMPLATE_FOLDER
-from renewal_reminder.views.base import AddonView
+from renewal_reminder.views.base import AddonView, send_receipts
 from renewal_reminder.views.params import positive_int
 
 _FIELD = re.compile(r"^decision-([0-9]{1,9})$")  # ids are 32-bit integers
@@ -97,6 +97,7 @@ class RenewalsSelectionView(AddonView, BaseView):
                             else DecisionChannel.selection_page
                         ).value,
                     )
+                send_receipts(db, recorded.receipts)
                 session[SUMMARY_KEY] = {
                     "relation": relation.number,
                     "decisions": [d.id for d in recorded.decisions],
