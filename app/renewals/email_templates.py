@@ -591,8 +591,9 @@ meer.{% endif %}</p>
 
 DEFAULTS: dict[tuple[str, str], TemplateSource] = {
     (RENEWAL_REMINDER, "en"): TemplateSource(
-        "Renewal reminder: {{ domain_count }} domainname(s) expiring - relation "
-        "#{{ relation.number }}",
+        "{% if expires_today %}Expires today{% if deletes %}, then deleted{% endif %}: "
+        "{{ domain_count }} domainname(s){% else %}Renewal reminder: {{ domain_count }} "
+        "domainname(s) expiring{% endif %} - relation #{{ relation.number }}",
         _REMINDER_TEXT_EN,
         _REMINDER_HTML_EN,
     ),
