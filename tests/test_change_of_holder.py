@@ -188,3 +188,27 @@ def test_an_unchanged_import_revokes_nothing(client, world, session, smtp, start
     session.expire_all()
     [decision] = session.scalars(select(RenewalDecision)).all()
     assert decision.state is ProcessingState.queued
+
+
+def test_the_old_holders_decisions_stay_theirs_whatever_their_message(
+    client, world, session, smtp, started
+):
+    """Decisions remember the relation they were made for: a later change of their message
+    (an execution finishing, a note) cannot show them to the new holder."""
+    expiry = world.d_c2.expiry_date.isoformat()
+    import_csv(
+        session,
+        "domain,expiry_date,relation_number,relation_name,relation_email\n"
+        f"client-two.com,{expiry},101,Client One,c1@example.com\n",
+    )
+    session.commit()
+    [decision] = session.scalars(select(RenewalDecision)).all()
+    assert decision.relation_id == world.c2.id
+    decision.message = "renewed at the registrar"
+    session.commit()
+    assert_new_holder_sees_nothing_of_the_old(client, world)
+
+
+def test_a_new_decision_belongs_to_the_domains_holder(client, world, session, smtp, started):
+    [decision] = session.scalars(select(RenewalDecision)).all()
+    assert decision.relation_id == world.c2.id

@@ -14,6 +14,8 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    event,
+    select,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -58,6 +60,11 @@ class RenewalDecision(Base):
     domain_id: Mapped[int] = mapped_column(
         ForeignKey("rr_domain.id", ondelete="CASCADE"), nullable=False
     )
+    #: The relation that held the domain when the decision was made (set on insert from the
+    #: domain): its customers see the decision; a later holder's do not.
+    relation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("rr_relation.id", ondelete="SET NULL"), index=True
+    )
     decision: Mapped[Decision] = enum_column(Decision, nullable=False)
     years: Mapped[int | None] = mapped_column(Integer)
     #: The domain's expiry date when the decision was made.
@@ -99,3 +106,14 @@ class RenewalDecision(Base):
 
     def __repr__(self) -> str:
         return f"<RenewalDecision {self.id} {self.decision.value} domain={self.domain_id}>"
+
+
+@event.listens_for(RenewalDecision, "before_insert")
+def _holder_of_the_domain(_mapper, connection, decision: RenewalDecision) -> None:
+    """Every decision records its domain's holder at the time, however it was created."""
+    if decision.relation_id is None:
+        from renewal_reminder.models.domain import Domain
+
+        decision.relation_id = connection.scalar(
+            select(Domain.relation_id).where(Domain.id == decision.domain_id)
+        )

@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import case, literal, not_, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from renewal_reminder.models import (
@@ -34,7 +34,6 @@ from renewal_reminder.renewals.recipients import customer_email_column
 
 #: Marks (in its ``message``) a decision made while another relation held the domain: it
 #: stays in the history for staff, and customers no longer see it.
-EARLIER_HOLDER = "made for an earlier holder of the domain"
 _OPEN = (ProcessingState.queued, ProcessingState.failed)
 _DECIDED = (DomainStatus.renewal_confirmed, DomainStatus.renewal_declined)
 _CHUNK = 900  # ids per IN (...): SQLite allows 999 parameters
@@ -73,7 +72,6 @@ def holder_changed(
     domain_ids: Iterable[int],
     reason: str,
     *,
-    moved: bool = True,
     now: dt.datetime | None = None,
 ) -> HolderChange:
     """The domains' holder (``moved``: another relation) or the address their customer emails
@@ -83,16 +81,15 @@ def holder_changed(
     - Open (queued or failed) decisions are superseded, with ``reason`` in their message, and a
       domain whose status came from one (renewal confirmed or declined) awaits a decision
       again: the new holder decides for themselves.
-    - ``moved``: every earlier decision is marked ``EARLIER_HOLDER``, so the new holder's
-      customers do not see who decided what, from where, before them.
+    - The earlier decisions stay with the relation they were made for
+      (``RenewalDecision.relation_id``): after a move the new holder's customers do not see
+      who decided what, from where, before them (staff still do).
 
     Flushes only; the caller commits (with the change itself, where it can)."""
     now = now or utcnow()
     result = HolderChange()
     ids = sorted(set(domain_ids))
     superseded = f"superseded: {reason}"
-    if moved:
-        superseded = f"{superseded}; {EARLIER_HOLDER}"
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         result.codes_revoked += session.execute(
@@ -105,23 +102,6 @@ def holder_changed(
             .values(revoked_at=now, note=f"revoked: {reason}"[:1000])
             .execution_options(synchronize_session="fetch")
         ).rowcount
-        if moved:
-            # Earlier, already closed decisions: marked, their own message kept.
-            session.execute(
-                update(RenewalDecision)
-                .where(
-                    RenewalDecision.domain_id.in_(chunk),
-                    RenewalDecision.state.not_in(_OPEN),
-                    visible_to_current_holder(),
-                )
-                .values(
-                    message=case(
-                        (RenewalDecision.message.is_(None), literal(EARLIER_HOLDER)),
-                        else_=RenewalDecision.message + f"; {EARLIER_HOLDER}",
-                    )
-                )
-                .execution_options(synchronize_session="fetch")
-            )
         decided = set(
             session.scalars(
                 select(RenewalDecision.domain_id)
@@ -151,11 +131,12 @@ def holder_changed(
 
 
 def visible_to_current_holder():
-    """SQL condition: the decision was not made for an earlier holder (``holder_changed``)."""
-    return or_(
-        RenewalDecision.message.is_(None),
-        not_(RenewalDecision.message.contains(EARLIER_HOLDER, autoescape=True)),
+    """SQL condition: the decision was made for the relation that holds its domain now (a
+    customer's history shows no earlier holder's decisions)."""
+    current_holder = (
+        select(Domain.relation_id).where(Domain.id == RenewalDecision.domain_id).scalar_subquery()
     )
+    return RenewalDecision.relation_id == current_holder
 
 
 def customer_emails(session: Session, relation_ids: Iterable[int]) -> dict[int, str]:
@@ -185,7 +166,7 @@ def recipients_changed(
     skip = set(moved)
     now = customer_emails(session, _holders(session, before))
     changed = [d for d, email in before.items() if d not in skip and now.get(d, email) != email]
-    return holder_changed(session, changed, reason, moved=False)
+    return holder_changed(session, changed, reason)
 
 
 def _holders(session: Session, domain_ids: Iterable[int]) -> set[int]:
