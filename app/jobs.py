@@ -113,13 +113,13 @@ def run_processing(
         )
         summary.problems.extend(summary.alerts.problems)
         if not dry_run:  # and the customers' receipts still unsent (a failure, a crash)
-            sent = receipts.send_receipts(
+            summary.receipts = receipts.send_receipts(
                 session,
                 app.extensions[EXTENSION].mail,
                 MailSettings.from_config(config),
                 echo=echo,
             )
-            summary.problems.extend(sent.problems)
+            summary.problems.extend(summary.receipts.problems)
         return summary
 
     return _recorded(app, PROCESSING, today, dry_run, next_run_at, body)

@@ -300,11 +300,12 @@ def test_a_failed_send_is_retried_by_the_next_job_run_once(app, client, world, s
     [row] = receipts_in(session)
     assert (row.status, row.attempts) == (ReceiptStatus.failed, 1)
     assert "refused" in row.error
-    # Still refused: the job tries it once per run.
-    run_processing(app)
+    # Still refused: the job tries it once per run, and says the run did not go well.
+    refused_run = run_processing(app)
+    assert not refused_run.ok and "receipts: 0 sent, 1 failed" in str(refused_run)
     assert receipts_in(session)[0].attempts == 2
     smtp.refuse.discard("c2@example.com")
-    run_processing(app)
+    assert "receipts: 1 sent" in str(run_processing(app))
     run_processing(app)
     [receipt] = smtp.to("c2@example.com")
     assert "client-two.com - 1 year, expires" in text_of(receipt)

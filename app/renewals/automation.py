@@ -96,10 +96,16 @@ class AutomationSummary:
     problems: list[str] = field(default_factory=list)
     #: The alerts about renewals left unexecuted (``renewals.escalation``), sent by the same job.
     alerts: object | None = None
+    #: The customers' receipts left unsent before (``renewals.receipts``), sent by the same job.
+    receipts: object | None = None
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0 and getattr(self.alerts, "ok", True)
+        return (
+            self.failed == 0
+            and getattr(self.alerts, "ok", True)
+            and getattr(self.receipts, "ok", True)
+        )
 
     def __str__(self) -> str:
         verb = "would " if self.dry_run else ""
@@ -110,7 +116,10 @@ class AutomationSummary:
         )
         if self.retried:
             text += f", retried {self.retried}"
-        return text if self.alerts is None else f"{text}; {self.alerts}"
+        for part in (self.alerts, self.receipts):
+            if part is not None:
+                text += f"; {part}"
+        return text
 
 
 def run(
