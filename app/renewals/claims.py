@@ -8,7 +8,11 @@ the work is done (an email sent or failed), its outcome is written and committed
 
 from __future__ import annotations
 
-from sqlalchemy import Table, Update, bindparam, insert, update
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Table, Update, and_, bindparam, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,3 +60,39 @@ def record_outcomes(session: Session, statement: Update, rows: list[dict]) -> No
     if rows:
         session.execute(statement, rows)
         session.commit()
+
+
+def claimable(model: Any, retryable: Iterable[Any], sending: Any, stale_before: dt.datetime):
+    """SQL condition: a log row another run may claim: its send failed (``retryable``), or
+    the run that claimed it died (``sending`` since before ``stale_before``)."""
+    return or_(
+        model.status.in_(list(retryable)),
+        and_(
+            model.status == sending,
+            or_(model.claimed_at.is_(None), model.claimed_at < stale_before),
+        ),
+    )
+
+
+def reclaim(
+    session: Session,
+    model: Any,
+    ids: list[int],
+    *,
+    token: str,
+    now: dt.datetime,
+    retryable: Iterable[Any],
+    sending: Any,
+    stale_before: dt.datetime,
+    **values: Any,
+) -> None:
+    """Claim existing log rows (by id) for this run, if still claimable: a concurrent run that
+    took one first keeps it. ``values`` are set too (e.g. the run date)."""
+    if not ids:
+        return
+    session.execute(
+        update(model)
+        .where(model.id.in_(ids), claimable(model, retryable, sending, stale_before))
+        .values(status=sending, claim_token=token, claimed_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
 
 from renewal_reminder.models import (
@@ -43,6 +43,7 @@ from renewal_reminder.renewals import deadlines, email_templates, mailer
 from renewal_reminder.renewals.claims import (
     insert_ignoring_duplicates,
     outcome_update,
+    reclaim,
     record_outcomes,
 )
 from renewal_reminder.renewals.notifications import admin_emails, sales_contact_of
@@ -421,25 +422,16 @@ def _claim(
         insert_ignoring_duplicates(
             session, EscalationLog.__table__, new_rows, ["decision_id", "level"]
         )
-    if retry:
-        session.execute(
-            update(EscalationLog)
-            .where(
-                EscalationLog.id.in_(retry),
-                or_(
-                    EscalationLog.status.in_(_RETRYABLE),
-                    and_(
-                        EscalationLog.status == EscalationStatus.sending,
-                        or_(
-                            EscalationLog.claimed_at.is_(None),
-                            EscalationLog.claimed_at < now - STALE_CLAIM,
-                        ),
-                    ),
-                ),
-            )
-            .values(status=EscalationStatus.sending, claim_token=token, claimed_at=now)
-            .execution_options(synchronize_session=False)
-        )
+    reclaim(
+        session,
+        EscalationLog,
+        retry,
+        token=token,
+        now=now,
+        retryable=_RETRYABLE,
+        sending=EscalationStatus.sending,
+        stale_before=now - STALE_CLAIM,
+    )
     session.commit()
     rows = session.execute(
         select(

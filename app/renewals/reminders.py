@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from renewal_reminder.models import (
@@ -41,8 +41,10 @@ from renewal_reminder.renewals.calendar import (
     remaining,
 )
 from renewal_reminder.renewals.claims import (
+    claimable,
     insert_ignoring_duplicates,
     outcome_update,
+    reclaim,
     record_outcomes,
 )
 from renewal_reminder.renewals.validation import InvalidValue, normalize_email
@@ -146,11 +148,7 @@ def due(
                 Domain.expiry_date.between(expiry_range.first, expiry_range.last),
                 or_(
                     ReminderLog.id.is_(None),
-                    ReminderLog.status.in_(_RETRYABLE),
-                    and_(
-                        ReminderLog.status == ReminderStatus.sending,
-                        ReminderLog.claimed_at < stale_before,
-                    ),
+                    claimable(ReminderLog, _RETRYABLE, ReminderStatus.sending, stale_before),
                 ),
             )
         )
@@ -480,24 +478,17 @@ def _claim(
         insert_ignoring_duplicates(
             session, ReminderLog.__table__, new_rows, ["domain_id", "expiry_date", "offset_code"]
         )
-    if retry_ids:
-        session.execute(
-            update(ReminderLog)
-            .where(
-                ReminderLog.id.in_(retry_ids),
-                or_(
-                    ReminderLog.status.in_(_RETRYABLE),
-                    and_(
-                        ReminderLog.status == ReminderStatus.sending,
-                        ReminderLog.claimed_at < now - STALE_CLAIM,
-                    ),
-                ),
-            )
-            .values(
-                status=ReminderStatus.sending, claim_token=token, claimed_at=now, run_date=today
-            )
-            .execution_options(synchronize_session=False)
-        )
+    reclaim(
+        session,
+        ReminderLog,
+        retry_ids,
+        token=token,
+        now=now,
+        retryable=_RETRYABLE,
+        sending=ReminderStatus.sending,
+        stale_before=now - STALE_CLAIM,
+        run_date=today,
+    )
     session.commit()
     rows = session.execute(
         select(

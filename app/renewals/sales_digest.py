@@ -47,7 +47,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, exists, func, not_, or_, select, update
+from sqlalchemy import and_, exists, func, not_, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from renewal_reminder.models import (
@@ -67,6 +67,7 @@ from renewal_reminder.renewals import access, deadlines, email_templates, escala
 from renewal_reminder.renewals.claims import (
     insert_ignoring_duplicates,
     outcome_update,
+    reclaim,
     record_outcomes,
 )
 from renewal_reminder.renewals.notifications import CHANNEL_NAMES
@@ -773,25 +774,16 @@ def _claim(
         insert_ignoring_duplicates(
             session, SalesDigestLog.__table__, new_rows, ["user_id", "digest_date"]
         )
-    if retry:
-        session.execute(
-            update(SalesDigestLog)
-            .where(
-                SalesDigestLog.id.in_(retry),
-                or_(
-                    SalesDigestLog.status.in_(_RETRYABLE),
-                    and_(
-                        SalesDigestLog.status == SalesDigestStatus.sending,
-                        or_(
-                            SalesDigestLog.claimed_at.is_(None),
-                            SalesDigestLog.claimed_at < now - STALE_CLAIM,
-                        ),
-                    ),
-                ),
-            )
-            .values(status=SalesDigestStatus.sending, claim_token=token, claimed_at=now)
-            .execution_options(synchronize_session=False)
-        )
+    reclaim(
+        session,
+        SalesDigestLog,
+        retry,
+        token=token,
+        now=now,
+        retryable=_RETRYABLE,
+        sending=SalesDigestStatus.sending,
+        stale_before=now - STALE_CLAIM,
+    )
     session.commit()
     rows = session.execute(
         select(SalesDigestLog.user_id, SalesDigestLog.id, SalesDigestLog.attempts).where(
