@@ -7,6 +7,7 @@ Jobs never read ``g.user``: everything they do goes through ``renewal_reminder.r
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -73,7 +74,10 @@ def run_reminders(
     """One reminder run for ``today`` (default: the current date)."""
 
     def body(session: Session, day: dt.date) -> RunSummary:
-        reminder_settings = ReminderSettings.from_config(settings.read(app.config))
+        reminder_settings = dataclasses.replace(
+            ReminderSettings.from_config(settings.read(app.config)),
+            registrar_executes=current_registrar().can_execute,
+        )
         return send_reminders(
             session,
             app.extensions[EXTENSION].mail,

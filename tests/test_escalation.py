@@ -28,7 +28,7 @@ from renewal_reminder.models import (
     RelationKind,
     RenewalDecision,
 )
-from renewal_reminder.renewals import deadlines
+from renewal_reminder.renewals import deadlines, escalation
 from renewal_reminder.renewals.registrars import simulated
 from renewal_reminder.renewals.validation import InvalidValue
 from tests.conftest import login, run_in_parallel
@@ -222,7 +222,9 @@ def test_unexecuted_renewal_escalates_on_its_due_date_and_expiry_day(app, sessio
     decision.state = ProcessingState.done
     session.commit()
     smtp.clear()
-    run_sales_digest(app, expiry + dt.timedelta(days=2))
+    after = expiry + dt.timedelta(days=2)
+    assert escalation.open_renewals_due(session, after, 3) == []
+    run_sales_digest(app, after)
     assert all("due now" not in m["Subject"] for m in smtp.messages)
 
 
@@ -266,6 +268,25 @@ def test_without_a_sales_contact_the_sales_alert_goes_to_the_admins(app, session
     assert "orphan.com" in text_of(alert)
     [row] = alert_log(session)
     assert (row.level, row.recipient) == (EscalationLevel.sales, ADMIN)
+
+
+@pytest.mark.app_config(RENEWALS_SALES_FALLBACK_EMAIL="team@reseller.example.com")
+def test_without_a_sales_contact_the_sales_alert_goes_where_its_notifications_go(
+    app, session, world, smtp
+):
+    """One rule for a relation without a sales contact: SALES_FALLBACK_EMAIL, as for its
+    decisions (notifications.sales_recipients)."""
+    orphan = Relation(
+        number=301, name="No Contact", billing_email="nc@example.com", kind=RelationKind.client
+    )
+    domain = Domain(name="orphan-two.com", relation=orphan, expiry_date=days(3))
+    session.add_all([orphan, domain])
+    session.commit()
+    confirm(session, domain)
+    assert run_processing(app, TODAY).alerts.sent == 1
+    [alert] = smtp.to("team@reseller.example.com")
+    assert "orphan-two.com" in text_of(alert)
+    assert smtp.to(ADMIN) == []
 
 
 def test_a_failed_alert_is_retried_by_the_next_run(app, session, world, smtp):

@@ -3,6 +3,8 @@ to SALES_FALLBACK_EMAIL, else to the active Admins, and the customer is told wha
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import select
 
@@ -92,13 +94,26 @@ def test_a_confirmation_code_decision_of_a_deactivated_contact_reaches_the_fallb
     assert not smtp.to("sales-b@example.com")
 
 
+@pytest.mark.app_config(RENEWALS_REGISTRAR_BACKEND="simulated", RENEWALS_AUTO_DELETE=True)
+def test_a_decline_says_when_the_domain_will_be_deleted_if_it_will(
+    client, world, session, smtp, templates
+):
+    send_request(client, world, world.d_c2)
+    code = emailed_code(smtp, "c2@example.com")
+    page = decide(client, code, "decline", None).get_data(as_text=True)
+    removal = (world.d_c2.expiry_date + dt.timedelta(days=1)).isoformat()
+    assert f"will be deleted on {removal}" in page
+
+
 def test_a_confirmation_code_decline_with_sales_contact_says_so(
     client, world, session, smtp, templates
 ):
     send_request(client, world, world.d_c2)
     code = emailed_code(smtp, "c2@example.com")
     page = decide(client, code, "decline", None).get_data(as_text=True)
-    assert "Your sales contact has been informed. The domain name expires" in page
+    assert "Your sales contact has been informed." in page
+    # The manual backend deletes nothing itself: no deletion is promised.
+    assert "stops working after that date" in page and "deleted" not in page
     assert smtp.to("sales-b@example.com")
 
 

@@ -20,6 +20,7 @@ from renewal_reminder.models import (
     ReminderStatus,
 )
 from renewal_reminder.renewals.email_templates import RENEWAL_REMINDER, ensure_default_templates
+from renewal_reminder.renewals.registrars import get_backend
 from renewal_reminder.standalone import create_app
 from tests.conftest import run_in_parallel
 
@@ -449,26 +450,31 @@ def test_concurrent_runs_send_each_reminder_exactly_once(
 
 
 @pytest.mark.parametrize(
-    ("settings", "promise"),
+    ("settings", "executes", "promise"),
     [
-        ({}, "stop working after the expiry date"),
-        ({"RENEWALS_AUTO_DELETE": True}, "deleted on {removal} unless renewed"),
+        ({}, True, "stop working after the expiry date"),
+        # The manual backend only queues a deletion for the sales contact: no promise.
+        ({"RENEWALS_AUTO_DELETE": True}, False, "stop working after the expiry date"),
+        ({"RENEWALS_AUTO_DELETE": True}, True, "deleted on {removal} unless renewed"),
         (
             {"RENEWALS_AUTO_DELETE": True, "RENEWALS_DELETION_GRACE_DAYS": 30},
+            True,
             "deleted on {grace} unless renewed",
         ),
     ],
 )
 def test_reminders_promise_a_deletion_only_when_the_job_will_delete(
-    app, session, smtp, portfolio, settings, promise
+    app, session, smtp, portfolio, settings, executes, promise
 ):
     app.config.update(settings)
+    if executes:
+        app.extensions["renewal_reminder"].registrar = get_backend("simulated")
     add_domain(session, "ending.com", portfolio["direct"], days(5))
     run(app)
     text = body(smtp.messages[0]).replace("\r\n", "\n")
     expected = promise.format(removal=days(6), grace=days(36))
     assert expected in text
-    if not settings:
+    if "deleted" not in promise:
         assert "deleted" not in text
 
 
@@ -480,6 +486,7 @@ def test_the_expiry_day_reminder_has_its_own_subject_and_wording(
     app, session, smtp, portfolio, auto_delete, subject
 ):
     app.config["RENEWALS_AUTO_DELETE"] = auto_delete
+    app.extensions["renewal_reminder"].registrar = get_backend("simulated")
     add_domain(session, "lastday.com", portfolio["direct"], days(0))
     run(app)
     [message] = smtp.messages

@@ -60,6 +60,12 @@ class AutomationSettings:
         reminders quote this date; ``_remove_lapsed`` selects by it."""
         return expiry_date + dt.timedelta(days=self.grace_days + 1)
 
+    def will_delete(self, registrar_executes: bool) -> bool:
+        """Whether an undecided domain really gets deleted on ``removal_date``: AUTO_DELETE,
+        and a registrar backend that carries it out (the manual one only queues it for the
+        sales contact). What customers are promised follows this, nothing else."""
+        return self.auto_delete and registrar_executes
+
     @classmethod
     def from_config(cls, config: Mapping) -> AutomationSettings:
         try:

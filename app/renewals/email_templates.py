@@ -212,8 +212,8 @@ _CONFIRM_HTML_EN = """\
 {{ domain.expiry_date }}.</p>
 <p>Your activation code: <strong style="font-size:1.3em;letter-spacing:.1em">{{ code }}</strong></p>
 <p><a href="{{ confirm_link }}">Confirm or decline the renewal</a>, or go to
-{{ confirm_url }} and enter the code. You can renew the domain name for 1 to 10 years, or
-decline the renewal. The code works once, until {{ valid_until }}.</p>
+{{ confirm_url }} and enter the code. You can renew the domain name for up to 10 years from
+today, or decline the renewal. The code works once, until {{ valid_until }}.</p>
 {% if sales_contact %}<p>Questions? Contact {{ sales_contact.name }}
 &lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
 <p><small>Relation #{{ relation.number }} : {{ relation.name }}</small></p>
@@ -229,8 +229,8 @@ Wilt u bevestigen of u de domeinnaam {{ domain.name }}\
 Uw activeringscode: {{ code }}
 
 Open {{ confirm_link }}
-of ga naar {{ confirm_url }} en vul de code in. U kunt de domeinnaam dan 1 tot 10 jaar \
-verlengen, of de verlenging weigeren. De code werkt één keer, tot {{ valid_until }}.
+of ga naar {{ confirm_url }} en vul de code in. U kunt de domeinnaam dan tot 10 jaar \
+vanaf vandaag verlengen, of de verlenging weigeren. De code werkt één keer, tot {{ valid_until }}.
 {% if sales_contact %}
 Vragen? Neem contact op met {{ sales_contact.name }} <{{ sales_contact.email }}>.
 {% endif %}
@@ -244,7 +244,7 @@ _CONFIRM_HTML_NL = """\
 {{ domain.expiry_date }}.</p>
 <p>Uw activeringscode: <strong style="font-size:1.3em;letter-spacing:.1em">{{ code }}</strong></p>
 <p><a href="{{ confirm_link }}">Verlenging bevestigen of weigeren</a>, of ga naar
-{{ confirm_url }} en vul de code in. U kunt de domeinnaam 1 tot 10 jaar verlengen, of de
+{{ confirm_url }} en vul de code in. U kunt de domeinnaam tot 10 jaar vanaf vandaag verlengen, of de
 verlenging weigeren. De code werkt één keer, tot {{ valid_until }}.</p>
 {% if sales_contact %}<p>Vragen? Neem contact op met {{ sales_contact.name }}
 &lt;{{ sales_contact.email }}&gt;.</p>{% endif %}

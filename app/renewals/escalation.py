@@ -46,7 +46,12 @@ from renewal_reminder.renewals.claims import (
     reclaim,
     record_outcomes,
 )
-from renewal_reminder.renewals.notifications import admin_emails, sales_contact_of
+from renewal_reminder.renewals.notifications import (
+    Audience,
+    admin_emails,
+    sales_contact_of,
+    sales_recipients,
+)
 from renewal_reminder.renewals.processing import OPEN_STATES
 
 log = logging.getLogger(__name__)
@@ -156,9 +161,15 @@ def escalation_recipients(session: Session, settings: deadlines.DeadlineSettings
 
 
 def due_alerts(
-    session: Session, today: dt.date, settings: deadlines.DeadlineSettings
+    session: Session,
+    today: dt.date,
+    settings: deadlines.DeadlineSettings,
+    mail: mailer.MailSettings,
 ) -> list[Alert]:
-    """Every alert due today (sent ones included: the caller leaves those out)."""
+    """Every alert due today (sent ones included: the caller leaves those out). The sales-level
+    alert goes where the relation's other sales notifications go
+    (``notifications.sales_recipients``: its sales contact, else SALES_FALLBACK_EMAIL, else the
+    Admins), and to the escalation address only when there is nobody at all."""
     decisions = open_renewals_due(session, today, settings.lead_days)
     if not decisions:
         return []
@@ -181,17 +192,12 @@ def due_alerts(
             sales_name=(contact.first_name or contact.username) if contact else None,
             sales_email=contact.email if contact else None,
         )
-        if contact is not None:
-            sales = Alert(
-                decision.id,
-                EscalationLevel.sales,
-                (contact.email,),
-                contact.first_name or contact.username,
-                False,
-                line,
-            )
+        who = sales_recipients(session, domain.relation, mail)
+        if who.audience is Audience.sales_contact:
+            sales = Alert(decision.id, EscalationLevel.sales, who.addresses, who.name, False, line)
         else:
-            sales = Alert(decision.id, EscalationLevel.sales, escalate_to, "", True, line)
+            to = who.addresses or escalate_to
+            sales = Alert(decision.id, EscalationLevel.sales, to, "", True, line)
         alerts.append(sales)
         if today >= decision.expiry_date:
             alerts.append(
@@ -264,7 +270,7 @@ def send_alerts(
     summary = AlertRunSummary(today, dry_run)
     say = echo or (lambda _text: None)
     now = utcnow()
-    alerts = due_alerts(session, today, settings)
+    alerts = due_alerts(session, today, settings, mail)
     done, retry_ids = _logged(session, alerts, now)
     pending = [alert for alert in alerts if (alert.decision_id, alert.level) not in done]
     summary.already = len(alerts) - len(pending)

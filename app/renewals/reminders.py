@@ -66,6 +66,8 @@ class ReminderSettings:
     bcc: tuple[str, ...] = ()
     #: What the removal job does to undecided domains, and when: what reminders may promise.
     removal: AutomationSettings = AutomationSettings(False, False, 0)
+    #: Whether the registrar backend carries out deletions (``RegistrarBackend.can_execute``).
+    registrar_executes: bool = False
 
     @classmethod
     def from_config(cls, config: Mapping) -> ReminderSettings:
@@ -289,7 +291,7 @@ def digest_context(digest: Digest, today: dt.date, settings: ReminderSettings) -
                 # Only when the job will delete it: a reminder promises nothing else.
                 "deletion_date": (
                     removal.removal_date(reminder.expiry_date).isoformat()
-                    if removal.auto_delete
+                    if removal.will_delete(settings.registrar_executes)
                     else None
                 ),
                 "client": reminder.holder_name
@@ -311,7 +313,7 @@ def digest_context(digest: Digest, today: dt.date, settings: ReminderSettings) -
         "domain_count": len(digest.reminders),
         # The deletion reminder: some domain expires today (its own subject and wording).
         "expires_today": any(r.expiry_date == today for r in digest.reminders),
-        "deletes": settings.removal.auto_delete,
+        "deletes": settings.removal.will_delete(settings.registrar_executes),
         "renewal_url": settings.renewal_url,
         "base_url": settings.mail.base_url,
         "today": today.isoformat(),

@@ -23,8 +23,9 @@ from renewal_reminder.i18n import gettext as _
 from renewal_reminder.i18n import in_language
 from renewal_reminder.models import Decision, DecisionChannel, ProcessingState
 from renewal_reminder.renewals import codes, decisions, mailer, notifications
+from renewal_reminder.renewals.automation import AutomationSettings
 from renewal_reminder.renewals.registrars import max_renewal_years
-from renewal_reminder.session import current_mail
+from renewal_reminder.session import current_mail, current_registrar
 from renewal_reminder.views import TEMPLATE_FOLDER
 from renewal_reminder.views.base import AddonView, send_receipts
 
@@ -139,6 +140,7 @@ class RenewalsConfirmationView(AddonView, BaseView):
                 decision=decision.value,
                 years=choice.years,
                 informed=notification.informed.value if notification else None,
+                removal_date=_removal_date(domain),
             )
 
     def _step1(self, form: CodeForm, error: bool = False):
@@ -192,3 +194,12 @@ def too_many_attempts(error):
         ),
         429,
     )
+
+
+def _removal_date(domain) -> str | None:
+    """When a declined domain is deleted, if it will be (``AutomationSettings.will_delete``);
+    None when it only lapses."""
+    removal = AutomationSettings.from_config(addon_settings.current())
+    if not removal.will_delete(current_registrar().can_execute):
+        return None
+    return removal.removal_date(domain.expiry_date).isoformat()

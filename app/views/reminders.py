@@ -9,6 +9,7 @@ the edit page.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from flask import abort, flash, redirect, request, url_for
@@ -35,7 +36,7 @@ from renewal_reminder.renewals.email_templates import (
     TemplateSource,
 )
 from renewal_reminder.renewals.reminders import ReminderSettings
-from renewal_reminder.session import current_session
+from renewal_reminder.session import current_registrar, current_session
 from renewal_reminder.views import TEMPLATE_FOLDER
 from renewal_reminder.views.base import AddonView
 from renewal_reminder.views.forms import form_error
@@ -44,7 +45,10 @@ from renewal_reminder.views.scoping import SafeListArgumentsMixin, use_text_filt
 
 
 def _settings() -> ReminderSettings:
-    return ReminderSettings.from_config(settings.current())
+    return dataclasses.replace(
+        ReminderSettings.from_config(settings.current()),
+        registrar_executes=current_registrar().can_execute,
+    )
 
 
 def _variables(row: EmailTemplate) -> list[dict] | None:
