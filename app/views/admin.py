@@ -211,23 +211,22 @@ class RenewalsRelationView(ScopedModelView):
         self._check_scope(item)
 
     def pre_update(self, item):
+        """A new address or reseller routing: its domains' customer emails go elsewhere, and
+        what was started with the old recipient (codes, open decisions) starts over, in the
+        same transaction as the edit (FAB commits both)."""
+        session = self.datamodel.session
         # Where its domains' customer emails go now (the form's changes are not yet written).
-        with self.datamodel.session.no_autoflush:
-            item._rr_emails_before = lifecycle.customer_emails(self.datamodel.session, [item.id])
+        with session.no_autoflush:
+            before = lifecycle.customer_emails(session, [item.id])
         self._check_hierarchy(item)
         self._check_scope(item)
+        item._rr_started_clean = lifecycle.recipients_changed(
+            session, before, f"relation #{item.number} was edited: its customer emails go elsewhere"
+        )
 
     def post_update(self, item):
-        """A new address or reseller routing: its domains' customer emails go elsewhere, and
-        what was started with the old recipient (codes, open decisions) starts over."""
-        session = self.datamodel.session
-        changed = lifecycle.recipients_changed(
-            session,
-            getattr(item, "_rr_emails_before", {}),
-            f"relation #{item.number} was edited: its customer emails go elsewhere",
-        )
-        session.commit()
-        if changed.codes_revoked or changed.decisions_superseded:
+        changed = getattr(item, "_rr_started_clean", None)
+        if changed is not None and (changed.codes_revoked or changed.decisions_superseded):
             flash(_started_clean(changed), "info")
 
     def _check_scope(self, item: Relation) -> None:
@@ -328,19 +327,21 @@ class RenewalsDomainView(ScopedModelView):
         use_text_filters(self, "relation_id", [FilterRelationText, FilterSalesContact])
 
     def pre_update(self, item):
+        """Moved to another relation: the new holder starts clean, in the same transaction as
+        the move (FAB commits both). The form has set ``relation``; ``relation_id`` still
+        names the old holder until the flush."""
         super().pre_update(item)
-        item._rr_holder_before = item.relation_id  # the form's new relation is not yet written
+        item._rr_started_clean = None
+        if item.relation is not None and item.relation.id != item.relation_id:
+            item._rr_started_clean = lifecycle.holder_changed(
+                self.datamodel.session,
+                [item.id],
+                f"the domain was moved to relation #{item.relation.number}",
+            )
 
     def post_update(self, item):
-        """Moved to another relation: the new holder starts clean."""
-        if item.relation_id == getattr(item, "_rr_holder_before", item.relation_id):
-            return
-        session = self.datamodel.session
-        changed = lifecycle.holder_changed(
-            session, [item.id], f"the domain was moved to relation #{item.relation.number}"
-        )
-        session.commit()
-        if changed.codes_revoked or changed.decisions_superseded:
+        changed = getattr(item, "_rr_started_clean", None)
+        if changed is not None and (changed.codes_revoked or changed.decisions_superseded):
             flash(_started_clean(changed), "info")
 
     def render_template(self, template, **kwargs):
