@@ -286,6 +286,7 @@ def test_without_a_sales_contact_the_sales_alert_goes_where_its_notifications_go
     assert run_processing(app, TODAY).alerts.sent == 1
     [alert] = smtp.to("team@reseller.example.com")
     assert "orphan-two.com" in text_of(alert)
+    assert "http://renewals.test/queue/?relation=301" in text_of(alert)  # its part of the queue
     assert smtp.to(ADMIN) == []
 
 

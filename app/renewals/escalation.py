@@ -52,6 +52,9 @@ from renewal_reminder.renewals.notifications import (
     sales_contact_of,
     sales_recipients,
 )
+from renewal_reminder.renewals.notifications import (
+    queue_path as queue_path_for,
+)
 from renewal_reminder.renewals.processing import OPEN_STATES
 
 log = logging.getLogger(__name__)
@@ -220,6 +223,9 @@ def escalation_alert_context(
     ``alerts`` are ``alert_line`` dicts; ``level`` is "sales" (due by today) or "escalation"
     (the expiry date reached); ``no_sales_contact``: a sales-level alert sent to the escalation
     address because the relation has no sales contact."""
+    relations = {alert["relation"]["number"] for alert in alerts}
+    # All for one relation: its own part of the queue; else the queue, most urgent first.
+    queue_path = queue_path_for(relations.pop()) if len(relations) == 1 else QUEUE_PATH
     return {
         "level": str(level),
         "recipient_name": recipient_name,
@@ -228,7 +234,7 @@ def escalation_alert_context(
         "lead_days": lead_days,
         "alerts": list(alerts),
         "count": len(alerts),
-        "queue_url": mail.url(QUEUE_PATH),
+        "queue_url": mail.url(queue_path),
         "base_url": mail.base_url,
     }
 
