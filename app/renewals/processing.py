@@ -23,8 +23,8 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, or_, select, update
+from sqlalchemy.orm import Session, selectinload
 
 from renewal_reminder.models import (
     AWAITING_DECISION,
@@ -97,20 +97,26 @@ def queue(
     *,
     today: dt.date | None = None,
     lead_days: int = 3,
+    relation_ids: Select | None = None,
 ) -> list[RenewalDecision]:
     """Decisions waiting to be carried out (queued, or failed and waiting for a retry) that
-    ``user`` may see: overdue renewals first (``deadlines.deadline``), then by the expiry date
-    they were decided for, then oldest first."""
+    ``user`` may see (and, given ``relation_ids``, only those relations' domains): overdue
+    renewals first (``deadlines.deadline``), then by the expiry date they were decided for,
+    then oldest first."""
     today = today or dt.date.today()
     query = (
         select(RenewalDecision)
         .where(RenewalDecision.state.in_(OPEN_STATES))
+        .options(selectinload(RenewalDecision.domain).selectinload(Domain.relation))
         .order_by(RenewalDecision.expiry_date, RenewalDecision.decided_at, RenewalDecision.id)
         .limit(limit)
     )
     visible = access.visible_domain_ids(user)
     if visible is not None:
         query = query.where(RenewalDecision.domain_id.in_(visible))
+    if relation_ids is not None:
+        held = select(Domain.id).where(Domain.relation_id.in_(relation_ids))
+        query = query.where(RenewalDecision.domain_id.in_(held))
 
     def overdue_first(decision: RenewalDecision) -> int:
         late = deadlines.deadline(decision.expiry_date, today, lead_days).overdue

@@ -51,12 +51,9 @@ class RenewalsQueueView(AddonView, BaseView):
             decisions = processing.queue(self.appbuilder.session, g.user, **order)
         else:
             # One relation's decisions (and its clients'), as linked from a sales notification.
-            tree = set(self.appbuilder.session.scalars(tree_relation_ids(relation)))
-            decisions = [
-                d
-                for d in processing.queue(self.appbuilder.session, g.user, limit=None, **order)
-                if d.domain.relation_id in tree
-            ]
+            decisions = processing.queue(
+                self.appbuilder.session, g.user, relation_ids=tree_relation_ids(relation), **order
+            )
         proposed = {
             d.id: renewed_expiry(d.expiry_date, d.years)
             for d in decisions
