@@ -95,7 +95,8 @@ class Config:
     # --- Product (the addon's RENEWALS_* settings) ---------------------------------------------
     # The product's pages at the root, as they have always been here (hosts get a prefix).
     RENEWALS_URL_PREFIX = ""
-    RENEWALS_BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+    # The address in emails' links; unset, the local app on PORT (python run.py's port).
+    RENEWALS_BASE_URL = os.environ.get("BASE_URL") or f"http://127.0.0.1:{env_int('PORT', 5000)}"
     # Reminder calendar: offsets before expiry (m = calendar months, d = days; +Nd = after it).
     RENEWALS_REMINDER_OFFSETS = os.environ.get("REMINDER_OFFSETS", "3m,2m,1m,15d,5d,4d,3d,2d,1d,0d")
     # A missed reminder is still sent if at most this many days late (0: only on the day).

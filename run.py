@@ -7,22 +7,11 @@ Also the ``--app`` target of the CLI: ``flask --app run <command>`` (Flask finds
 from __future__ import annotations
 
 import os
-import secrets
-from pathlib import Path
 
 from renewal_reminder.renewals.demo import DemoRefused
-from renewal_reminder.standalone import ConfigurationError, create_app
+from renewal_reminder.standalone import ConfigurationError, create_app, demo_secret_key
 
 __all__ = ["create_app", "main"]
-
-
-def _demo_secret_key(instance_dir: Path) -> str:
-    """A random key kept under instance/, so demo logins survive a restart."""
-    key_file = instance_dir / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_hex(32))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
 
 
 def main() -> None:
@@ -34,13 +23,16 @@ def main() -> None:
 
 def serve() -> None:
     try:
-        from config import INSTANCE_DIR, env_bool
+        from config import INSTANCE_DIR, env_bool, env_int
+
+        port = env_int("PORT", 5000)
     except ValueError as exc:  # config.SettingError: a bad environment variable
         raise ConfigurationError(str(exc)) from None
     INSTANCE_DIR.mkdir(exist_ok=True)
-    # config.py has read the environment already: the demo's settings go in as overrides.
+    # config.py has read the environment already: the demo's settings go in as overrides. The
+    # key is kept in instance/secret_key, where `flask --app run ...` finds it too.
     demo_settings = {
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or _demo_secret_key(INSTANCE_DIR),
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or demo_secret_key(INSTANCE_DIR),
         "RENEWALS_DEMO_MODE": env_bool("DEMO_MODE", True),
     }
 
@@ -55,7 +47,6 @@ def serve() -> None:
         create_scheduler(app).start()
         hours = app.config["RENEWALS_REMINDER_INTERVAL_HOURS"]
         print(f"Scheduler: reminders every {hours} h.")
-    port = int(os.environ.get("PORT", "5000"))
     print(f"\nRenewal Reminder is running on http://127.0.0.1:{port}/")
     for role, (login, password) in logins.items():
         print(f"  {role:<9} {login} / {password}")

@@ -7,7 +7,9 @@ first host.
 from __future__ import annotations
 
 import math
+import os
 import secrets
+import sys
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -230,16 +232,60 @@ def _sequential_share(key: str) -> float:
     return sum(follows(a, b) for a, b in pairs) / len(pairs)
 
 
+#: The demo's key in the instance folder: ``python run.py`` (or an app in demo mode) creates it.
+DEMO_SECRET_KEY_FILE = "secret_key"
+_announced_key_files: set[Path] = set()
+
+
+def demo_secret_key(instance_dir: Path | str, create: bool = True) -> str | None:
+    """The demo's random key, kept in ``instance/secret_key`` so demo logins survive a restart
+    and every process of the demo (``python run.py``, ``flask --app run ...``) signs and checks
+    activation codes with the same key. Created (readable by its owner only) when missing and
+    ``create``; otherwise ``None`` when there is none."""
+    key_file = Path(instance_dir) / DEMO_SECRET_KEY_FILE
+    if not key_file.exists():
+        if not create:
+            return None
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        # Written whole under another name, then linked into place: a process starting at the
+        # same moment either creates the file or reads the complete key of the one that did.
+        draft = key_file.with_name(f".{DEMO_SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        try:
+            os.link(draft, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return key_file.read_text().strip()
+
+
 def check_secret_key(app: Flask) -> None:
     """Refuse to run in production without a real SECRET_KEY (long and not guessable).
 
-    Debug, testing and demo mode get a random per-process key instead (sessions do not
-    survive a restart, which is fine there; run.py keeps a stable one under instance/).
+    Without one, the demo's key in the instance folder is used when it is there (where
+    ``python run.py`` made a demo, so the README's ``flask --app run ...`` commands work
+    without exporting anything), with a note on stderr. Demo mode creates that key when
+    missing: activation codes must check in every process of the demo. Debug and testing
+    without it get a random per-process key (sessions do not survive a restart).
     """
     key = app.config.get("SECRET_KEY") or ""
     if is_strong_secret_key(key):
         return
-    if app.debug or app.testing or app.config.get("RENEWALS_DEMO_MODE"):
+    demo_mode = bool(app.config.get("RENEWALS_DEMO_MODE"))
+    instance_key = demo_secret_key(app.instance_path, create=demo_mode)
+    if instance_key is not None and is_strong_secret_key(instance_key):
+        app.config["SECRET_KEY"] = instance_key
+        _announce_demo_key(Path(app.instance_path) / DEMO_SECRET_KEY_FILE, key)
+        return
+    if instance_key is not None and demo_mode:
+        raise ConfigurationError(
+            f"{Path(app.instance_path) / DEMO_SECRET_KEY_FILE} holds no usable key: delete it "
+            "(a new one is made) or set the SECRET_KEY environment variable."
+        )
+    if app.debug or app.testing:
         app.config["SECRET_KEY"] = secrets.token_hex(32)
         return
     raise ConfigurationError(
@@ -247,6 +293,20 @@ def check_secret_key(app: Flask) -> None:
         "environment variable to a long random value "
         "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)."
     )
+
+
+def _announce_demo_key(key_file: Path, configured: str) -> None:
+    """Say once per process, on stderr, that the demo's key stands in for SECRET_KEY."""
+    key_file = key_file.resolve()
+    if key_file in _announced_key_files:
+        return
+    _announced_key_files.add(key_file)
+    try:
+        shown = key_file.relative_to(Path.cwd())
+    except ValueError:
+        shown = key_file
+    reason = "is not set" if not configured else "is a placeholder or too easy to guess"
+    print(f"Using the demo's secret key from {shown} (SECRET_KEY {reason})", file=sys.stderr)
 
 
 def _schema_exists() -> bool:

@@ -3,6 +3,7 @@ DATABASE_URL says so), a new app per test, logins, and a real SMTP server on loo
 
 from __future__ import annotations
 
+import atexit
 import copy
 import email
 import email.policy
@@ -28,6 +29,12 @@ from renewal_reminder.renewals.accounts import create_login
 from renewal_reminder.renewals.registrars import get_backend
 from renewal_reminder.session import EXTENSION
 from renewal_reminder.standalone import create_app
+
+#: The tests' own instance folder (config.INSTANCE_DIR, read when config.py is first imported),
+#: never the checkout's instance/: a demo's secret_key there (python run.py) would stand in for
+#: a missing SECRET_KEY.
+os.environ["INSTANCE_PATH"] = tempfile.mkdtemp(prefix="rr-test-instance-")
+atexit.register(shutil.rmtree, os.environ["INSTANCE_PATH"], True)
 
 #: Tables whose rows belong to one test (besides the product's own, all emptied). Roles and
 #: permissions stay for the whole session: they are the same in every test and slow to rebuild.

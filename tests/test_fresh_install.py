@@ -38,8 +38,9 @@ def test_upgrade_then_commands_print_no_traceback(tmp_path):
         assert "Traceback" not in output and "Error" not in output, output
 
 
-def test_python_run_py_serves_the_demo(tmp_path):
-    """The README's first command: `python run.py` migrates, loads the demo and serves it."""
+def _serve_run_py(tmp_path) -> str:
+    """Start `python run.py` with nothing exported, wait until it serves its login page, stop
+    it; its output."""
     import socket
     import time
     import urllib.request
@@ -77,9 +78,40 @@ def test_python_run_py_serves_the_demo(tmp_path):
     finally:
         server.terminate()
         output = server.communicate(timeout=10)[0]
+    return output
+
+
+def test_python_run_py_serves_the_demo(tmp_path):
+    """The README's first command: `python run.py` migrates, loads the demo and serves it."""
+    output = _serve_run_py(tmp_path)
     assert "admin@demo.example / demo-admin-2026" in output
     assert "Traceback" not in output
     assert (tmp_path / "renewal_reminder.db").exists()
+
+
+def test_after_run_py_the_cli_works_without_exporting_anything(tmp_path):
+    """The README's `flask --app run ...` commands, in the folder where `python run.py` made
+    its demo, with no SECRET_KEY: the demo's key from instance/secret_key, said once."""
+    _serve_run_py(tmp_path)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("SECRET_KEY", "DATABASE_URL", "DEMO_MODE")
+    }
+    env["INSTANCE_PATH"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "run", "reminders", "send", "--dry-run"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "SECRET_KEY is missing" not in output and "Traceback" not in output, output
+    assert result.stderr.count("Using the demo's secret key from") == 1, result.stderr
+    assert "(SECRET_KEY is not set)" in result.stderr
 
 
 def _run_py(tmp_path, **env_overrides) -> subprocess.CompletedProcess:

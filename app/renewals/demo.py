@@ -22,9 +22,17 @@ DEMO_PASSWORDS = {
 
 _RELATIONS = [
     # number, name, email, kind, parent number, language, reminders to reseller
-    (1311, "Dommelsen, V", "info@dommelsen.nl", RelationKind.reseller, None, "en", False),
-    (1312, "Bakkerij de Korf", "info@bakkerijdekorf.nl", RelationKind.client, 1311, "nl", True),
-    (1313, "Fietsen Jansen", "post@fietsenjansen.nl", RelationKind.client, 1311, "nl", False),
+    (1311, "Dommelsen, V", "info@dommelsen.example", RelationKind.reseller, None, "en", False),
+    (
+        1312,
+        "Bakkerij de Korf",
+        "info@bakkerijdekorf.example",
+        RelationKind.client,
+        1311,
+        "nl",
+        True,
+    ),
+    (1313, "Fietsen Jansen", "post@fietsenjansen.example", RelationKind.client, 1311, "nl", False),
     (
         2001,
         "Acme Webdesign",
