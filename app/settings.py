@@ -3,7 +3,8 @@
 A host configures the addon with ``RENEWALS_BASE_URL``, ``RENEWALS_REMINDER_OFFSETS`` and so
 on; the addon never writes a default into the host's config, and reads no generic key except
 Flask's own ``SECRET_KEY`` (to sign activation codes) and, as the fallback sender, Flask-Mail's
-``MAIL_DEFAULT_SENDER``. The standalone app maps its documented environment variables
+``MAIL_DEFAULT_SENDER``; with neither, the sender is derived from ``RENEWALS_BASE_URL``'s host
+(``default_sender``). The standalone app maps its documented environment variables
 (``BASE_URL``, ``REMINDER_OFFSETS``, ...) onto these keys in ``config.py``.
 
 ``read(config)`` returns the settings without the prefix, defaults filled in; the domain
@@ -12,9 +13,13 @@ modules' ``*.from_config`` functions take that mapping.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
+from email.utils import formataddr
 from typing import Any
+from urllib.parse import urlsplit
 
+import idna
 from flask import current_app
 
 PREFIX = "RENEWALS_"
@@ -24,7 +29,8 @@ DEFAULTS: dict[str, Any] = {
     # Where links in emails point: the public URL of the host app (with its mount point,
     # e.g. https://airflow.example.com/auth), without the addon's URL prefix.
     "BASE_URL": "http://127.0.0.1:5000",
-    # The sender of the product's emails; empty: Flask-Mail's MAIL_DEFAULT_SENDER.
+    # The sender of the product's emails; empty: Flask-Mail's MAIL_DEFAULT_SENDER, else
+    # "Renewal Reminder <renewals@HOST>" with BASE_URL's host (see default_sender).
     "MAIL_SENDER": "",
     # Where the product's pages live in the host app ("" puts them at the root, as the
     # standalone app does).
@@ -63,6 +69,7 @@ DEFAULTS: dict[str, Any] = {
 #: Keys of the host's config the product reads besides its own (see the module docstring).
 _FROM_HOST = {"SECRET_KEY": "SECRET_KEY"}
 _FALLBACK_SENDER = "renewals@localhost"
+_SENDER_NAME = "Renewal Reminder"
 
 
 def read(config: Mapping) -> dict[str, Any]:
@@ -77,10 +84,41 @@ def read(config: Mapping) -> dict[str, Any]:
     for name, host_key in _FROM_HOST.items():
         values[name] = config.get(host_key)
     values["MAIL_SENDER"] = (
-        values["MAIL_SENDER"] or config.get("MAIL_DEFAULT_SENDER") or _FALLBACK_SENDER
+        values["MAIL_SENDER"]
+        or _sender_text(config.get("MAIL_DEFAULT_SENDER"))
+        or default_sender(values["BASE_URL"])
     )
     values["URL_PREFIX"] = normalize_prefix(values["URL_PREFIX"])
     return values
+
+
+def default_sender(base_url: object) -> str:
+    """The sender when none is configured: ``Renewal Reminder <renewals@HOST>`` with the host
+    of ``base_url`` (IDNA-encoded); ``renewals@localhost`` when that host is no mail domain
+    (missing, ``localhost``, an IP address, a name without a dot)."""
+    try:
+        host = (urlsplit(str(base_url or "").strip()).hostname or "").rstrip(".")
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return _FALLBACK_SENDER
+    if "." not in host or host == "localhost" or host.endswith(".localhost"):
+        return _FALLBACK_SENDER
+    try:
+        ipaddress.ip_address(host)
+        return _FALLBACK_SENDER
+    except ValueError:
+        pass
+    try:
+        host = idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        return _FALLBACK_SENDER
+    return formataddr((_SENDER_NAME, f"renewals@{host}"))
+
+
+def _sender_text(sender: object) -> str:
+    """Flask-Mail's MAIL_DEFAULT_SENDER as one string: it may be a ``(name, address)`` pair."""
+    if isinstance(sender, (tuple, list)) and len(sender) == 2:
+        return formataddr((str(sender[0] or ""), str(sender[1] or ""))) if sender[1] else ""
+    return str(sender or "").strip()
 
 
 def current() -> dict[str, Any]:

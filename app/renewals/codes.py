@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from renewal_reminder.models import OUT_OF_CYCLE, ConfirmationRequest, Domain
 from renewal_reminder.models.base import utcnow
 from renewal_reminder.renewals import email_templates, mailer
-from renewal_reminder.renewals.notifications import sales_contact_of
+from renewal_reminder.renewals.notifications import reply_to_for, sales_contact_of
 from renewal_reminder.renewals.recipients import customer_email_relation
 from renewal_reminder.renewals.validation import InvalidValue, normalize_email
 
@@ -238,7 +238,8 @@ def send_confirmation_request(
         )
         return email_templates.render(source, context)
 
-    [result] = mailer.send_all(mail_state, [mailer.OutgoingEmail(to, render)], mail.sender)
+    outgoing = mailer.OutgoingEmail(to, render, reply_to=reply_to_for(recipient, mail))
+    [result] = mailer.send_all(mail_state, [outgoing], mail.sender)
     error = result.error
     if error:
         request.revoked_at = utcnow()

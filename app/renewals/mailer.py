@@ -15,6 +15,11 @@ Addresses: an internationalised domain goes on the wire in punycode (IDNA 2008, 
 domain names elsewhere); a non-ASCII local part (``müller@example.nl``) needs the server's
 SMTPUTF8 extension: the email is then sent with ``SMTPUTF8`` and UTF-8 headers, and without
 it the email fails with that reason.
+
+Every email is marked ``Auto-Submitted: auto-generated`` (RFC 3834), so auto-responders and
+vacation replies leave it alone; a customer email says where a reply goes (``Reply-To``, see
+``notifications.reply_to_for``). The sender may be ``Name <address>``: the envelope and the
+``Message-ID`` use its address's domain (IDNA-encoded).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from email.header import Header
 from email.message import EmailMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import formataddr, formatdate, getaddresses, make_msgid, parseaddr
 from typing import TYPE_CHECKING, NamedTuple
 
 import idna
@@ -85,6 +90,9 @@ class OutgoingEmail:
     bcc: list[str] = field(default_factory=list)
     #: Anything the caller needs back with the result (e.g. the reminders it carries).
     tag: object = None
+    #: Where a reply goes (one address, or several separated by commas); ``None``: no
+    #: ``Reply-To``, replies go to the sender.
+    reply_to: str | None = None
 
     def render(self) -> RenderedEmail:
         return self.rendered() if callable(self.rendered) else self.rendered
@@ -168,7 +176,7 @@ class Outbox:
 
     def _build(self, outgoing: OutgoingEmail) -> _Wire:
         if self._envelope_sender is None:
-            address = parseaddr(self._sender)[1] or self._sender
+            address = split_sender(self._sender)[1]
             self._envelope_sender = _envelope_address(address)
             self._sender_international = not _local_part(address).isascii()
         rendered = outgoing.render()
@@ -177,7 +185,8 @@ class Outbox:
             international.append(outgoing.to)
         recipients = [_envelope_address(outgoing.to), *map(_envelope_address, outgoing.bcc)]
         international_bcc = [bcc for bcc in outgoing.bcc if not _local_part(bcc).isascii()]
-        domain = self._envelope_sender.rpartition("@")[2] or None
+        # The Message-ID's domain: the sender address's, as on the wire (punycode).
+        domain = self._envelope_sender.rpartition("@")[2] if "@" in self._envelope_sender else None
         data = _mime(outgoing, rendered, self._sender, domain, utf8=bool(international))
         return _Wire(recipients, data, international, international_bcc)
 
@@ -297,28 +306,84 @@ def _mime(
     utf8: bool,
 ) -> bytes:
     """A multipart/alternative message (plain text and HTML) as bytes for the wire; with
-    ``utf8`` its headers are UTF-8 (only for a server that accepts SMTPUTF8)."""
+    ``utf8`` its headers are UTF-8 (only for a server that accepts SMTPUTF8). ``sender_domain``
+    is the sender address's domain, ready for the wire (the ``Message-ID``'s right side)."""
     subject = one_line(rendered.subject)
     message_id = make_msgid(domain=sender_domain)
+    name, address = split_sender(sender)
+    reply_to = _reply_to(outgoing.reply_to, utf8)
     if utf8:
         message = EmailMessage(policy=_UTF8_POLICY)
         message["Subject"] = subject
-        message["From"] = sender
+        message["From"] = _mailbox(name, address)
         message["To"] = outgoing.to
+        if reply_to:
+            message["Reply-To"] = reply_to
         message["Date"] = formatdate(localtime=True)
         message["Message-ID"] = message_id
+        message["Auto-Submitted"] = AUTO_SUBMITTED
         message.set_content(rendered.text)
         message.add_alternative(rendered.html, subtype="html")
         return message.as_bytes()
     message = MIMEMultipart("alternative")
     message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
-    message["From"] = sender
+    message["From"] = _mailbox(name, _envelope_address(address))
     message["To"] = outgoing.to if outgoing.to.isascii() else _envelope_address(outgoing.to)
+    if reply_to:
+        message["Reply-To"] = reply_to
     message["Date"] = formatdate(localtime=True)
     message["Message-ID"] = message_id
+    message["Auto-Submitted"] = AUTO_SUBMITTED
     message.attach(MIMEText(rendered.text, "plain", "utf-8"))
     message.attach(MIMEText(rendered.html, "html", "utf-8"))
     return message.as_bytes(policy=_WIRE_POLICY)
+
+
+#: RFC 3834: sent by a program, not a person (auto-responders do not answer it).
+AUTO_SUBMITTED = "auto-generated"
+
+
+def split_sender(sender: str) -> tuple[str, str]:
+    """``("Name", "address")`` of a sender written ``Name <address>`` (the name may be
+    unquoted, even with a comma: ``Acme, Inc. <renewals@acme.com>``), ``("", "address")`` of a
+    bare address."""
+    text = sender.strip()
+    if text.endswith(">") and "<" in text:
+        name, _, address = text[:-1].rpartition("<")
+        name = name.strip()
+        if len(name) >= 2 and name[0] == name[-1] == '"':
+            name = name[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        return name, address.strip()
+    name, address = parseaddr(text)
+    return (name, address) if "@" in address else ("", text)
+
+
+def _reply_to(reply_to: str | None, utf8: bool) -> str | None:
+    """The ``Reply-To`` header's value; without ``utf8`` an address with a non-ASCII local part
+    cannot be written, and is left out (the email still goes)."""
+    if not reply_to:
+        return None
+    addresses = []
+    for name, address in getaddresses([reply_to]):
+        if "@" not in address:
+            continue
+        if not utf8:
+            if not _local_part(address).isascii():
+                log.info("Reply-To %s left out: it needs SMTPUTF8", address)
+                continue
+            address = _envelope_address(address)
+        addresses.append(_mailbox(name, address))
+    return ", ".join(addresses) or None
+
+
+def _mailbox(name: str, address: str) -> str:
+    """``Name <address>``, the name quoted or (non-ASCII) encoded as needed; an address with a
+    non-ASCII local part only goes in UTF-8 headers."""
+    if address.isascii():
+        return formataddr((name, address), charset="utf-8")
+    if not name:
+        return address
+    return f"{formataddr((name, 'x@x'), charset='utf-8')[: -len('<x@x>')]}<{address}>"
 
 
 def _local_part(address: str) -> str:

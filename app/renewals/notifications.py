@@ -55,6 +55,18 @@ def sales_contact_of(relation: Relation):
     return contact
 
 
+def reply_to_for(relation: Relation, settings: mailer.MailSettings | None) -> str | None:
+    """Where a customer's reply to an automated email (a reminder, a confirmation request, a
+    receipt) goes: the relation's sales contact (``sales_contact_of``, the rule that names the
+    contact in those emails), else ``SALES_FALLBACK_EMAIL``; ``None`` when neither: no
+    ``Reply-To``. The Admins, the last resort of ``sales_recipients``, are not a reply address
+    for customers."""
+    contact = sales_contact_of(relation)
+    if contact is not None:
+        return contact.email
+    return ", ".join(settings.sales_fallback if settings else ()) or None
+
+
 class Audience(enum.StrEnum):
     """Who a relation's sales notifications go to."""
 

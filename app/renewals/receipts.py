@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from renewal_reminder.models import Decision, DomainStatus, Receipt, ReceiptStatus, Relation
 from renewal_reminder.models.base import utcnow
@@ -302,13 +302,22 @@ def _claim(
         .execution_options(synchronize_session=False)
     )
     session.commit()
+    relation = selectinload(Receipt.relation)  # for the Reply-To (``_send``)
     owned = session.scalars(
-        select(Receipt).where(Receipt.claim_token == token).order_by(Receipt.id)
+        select(Receipt)
+        .where(Receipt.claim_token == token)
+        .order_by(Receipt.id)
+        .options(
+            relation.selectinload(Relation.sales_contact),
+            relation.selectinload(Relation.parent).selectinload(Relation.sales_contact),
+        )
     ).all()
     return list(owned), ids[-1]
 
 
 def _send(session, outbox, templates, mail, owned, summary, say) -> None:
+    from renewal_reminder.renewals.notifications import reply_to_for  # imports decisions
+
     outgoing, failures = [], []
     for receipt in owned:
         row = {"log_id": receipt.id, "recipient": receipt.recipient, "sent_at": None}
@@ -322,7 +331,12 @@ def _send(session, outbox, templates, mail, owned, summary, say) -> None:
         source = templates.get(receipt.kind, receipt.language)
         context = receipt_context(receipt.kind, receipt.payload, mail)
         outgoing.append(
-            mailer.OutgoingEmail(to, _renderer(source, context), tag=(receipt.kind, row))
+            mailer.OutgoingEmail(
+                to,
+                _renderer(source, context),
+                tag=(receipt.kind, row),
+                reply_to=reply_to_for(receipt.relation, mail),
+            )
         )
     record_outcomes(session, _RECORD, failures)
     for result in outbox.send(outgoing):  # each outcome recorded before the next email

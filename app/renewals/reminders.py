@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from renewal_reminder.models import (
     AWAITING_DECISION,
@@ -181,6 +181,8 @@ class Recipient:
     language: str
     sales_contact_name: str | None
     sales_contact_email: str | None
+    #: Where a reply goes (``notifications.reply_to_for``); ``None``: no ``Reply-To``.
+    reply_to: str | None = None
 
 
 @dataclass
@@ -191,46 +193,55 @@ class Digest:
     reminders: list[DueReminder]
 
 
-def digests(session: Session, reminders: Iterable[DueReminder]) -> list[Digest]:
-    """Group reminders per recipient (the holder, or its reseller when routed there)."""
+def digests(
+    session: Session, reminders: Iterable[DueReminder], mail: mailer.MailSettings | None = None
+) -> list[Digest]:
+    """Group reminders per recipient (the holder, or its reseller when routed there). With
+    ``mail``, each recipient's ``reply_to`` may fall back to SALES_FALLBACK_EMAIL."""
     by_recipient: dict[int, list[DueReminder]] = defaultdict(list)
     for reminder in reminders:
         by_recipient[reminder.recipient_id].append(reminder)
-    recipients = _load_recipients(session, list(by_recipient))
+    recipients = _load_recipients(session, list(by_recipient), mail)
     result = [Digest(recipients[rid], items) for rid, items in by_recipient.items()]
     result.sort(key=lambda digest: digest.recipient.number)
     return result
 
 
-def _load_recipients(session: Session, relation_ids: list[int]) -> dict[int, Recipient]:
-    user_model = Relation.sales_contact.property.mapper.class_
+def _load_recipients(
+    session: Session, relation_ids: list[int], mail: mailer.MailSettings | None
+) -> dict[int, Recipient]:
+    """The recipients as plain values (they outlive the run's commits), with the sales contact
+    the other customer emails name (``notifications.sales_contact_of``: the relation's, or its
+    reseller's, when active)."""
+    from renewal_reminder.renewals.notifications import reply_to_for, sales_contact_of
+
     recipients = {}
     for start in range(0, len(relation_ids), 900):
         chunk = relation_ids[start : start + 900]
-        rows = session.execute(
-            select(
-                Relation.id,
-                Relation.number,
-                Relation.name,
-                Relation.billing_email,
-                Relation.language,
-                user_model.first_name,
-                user_model.last_name,
-                user_model.email,
-            )
-            .outerjoin(user_model, user_model.id == Relation.sales_contact_id)
+        relations = session.scalars(
+            select(Relation)
             .where(Relation.id.in_(chunk))
+            .options(
+                selectinload(Relation.sales_contact),
+                selectinload(Relation.parent).selectinload(Relation.sales_contact),
+            )
         )
-        for rid, number, name, email, language, first, last, sales_email in rows:
-            sales_name = " ".join(part for part in (first, last) if part) or None
-            recipients[rid] = Recipient(
-                rid,
-                number,
-                name,
-                email,
-                language,
-                sales_name if sales_email else None,
-                sales_email,
+        for relation in relations:
+            contact = sales_contact_of(relation)
+            sales_name = (
+                " ".join(part for part in (contact.first_name, contact.last_name) if part) or None
+                if contact is not None
+                else None
+            )
+            recipients[relation.id] = Recipient(
+                relation.id,
+                relation.number,
+                relation.name,
+                relation.billing_email,
+                relation.language,
+                sales_name,
+                contact.email if contact is not None else None,
+                reply_to_for(relation, mail),
             )
     return recipients
 
@@ -354,7 +365,7 @@ def send_reminders(
     """One reminder run for ``today``: at most one email per recipient. Safe to run twice or
     concurrently. ``mail_state`` is Flask-Mail's settings (``session.current_mail()``)."""
     summary = RunSummary(today, dry_run)
-    all_digests = digests(session, due(session, today, settings))
+    all_digests = digests(session, due(session, today, settings), settings.mail)
     if dry_run:
         for digest in all_digests:
             summary.recipients += 1
@@ -396,7 +407,11 @@ def _send_chunk(session, outbox, today, settings, chunk, templates, summary) -> 
         source = templates.get(email_templates.RENEWAL_REMINDER, digest.recipient.language)
         outgoing.append(
             mailer.OutgoingEmail(
-                to, _renderer(source, digest, today, settings), list(settings.bcc), tag=digest
+                to,
+                _renderer(source, digest, today, settings),
+                list(settings.bcc),
+                tag=digest,
+                reply_to=digest.recipient.reply_to,
             )
         )
 
