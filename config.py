@@ -90,7 +90,8 @@ class Config:
     MAIL_USE_SSL = env_bool("MAIL_USE_SSL", False)
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
-    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "renewals@localhost")
+    # Unset: "Renewal Reminder <renewals@HOST>" with the host of BASE_URL (settings.read).
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or None
 
     # --- Product (the addon's RENEWALS_* settings) ---------------------------------------------
     # The product's pages at the root, as they have always been here (hosts get a prefix).
