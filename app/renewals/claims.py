@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Table, Update, and_, bindparam, insert, or_, update
+from sqlalchemy import Table, Update, and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -96,3 +96,46 @@ def reclaim(
         .values(status=sending, claim_token=token, claimed_at=now, **values)
         .execution_options(synchronize_session=False)
     )
+
+
+def claim(
+    session: Session,
+    model: Any,
+    *,
+    key_columns: list[str],
+    unique_columns: list[str] | None = None,
+    new_rows: list[dict],
+    retry_ids: list[int],
+    token: str,
+    now: dt.datetime,
+    retryable: Iterable[Any],
+    sending: Any,
+    stale_before: dt.datetime,
+    **reclaim_values: Any,
+) -> dict[Any, tuple[int, int]]:
+    """Claim work for this run: insert ``new_rows`` (each a log row's own columns; the claim
+    columns are added here) unless a concurrent run inserted them first, and ``reclaim`` the
+    failed or abandoned ``retry_ids``. Commits, then returns ``{key: (log id, attempts)}`` of
+    the rows this run owns, keyed by ``key_columns`` (a tuple of them, or the one value);
+    ``unique_columns`` (default ``key_columns``) is the log's unique key."""
+    if new_rows:
+        claimed = {"status": sending, "claim_token": token, "claimed_at": now, "attempts": 0}
+        rows = [{**row, **claimed, "created_at": now} for row in new_rows]
+        insert_ignoring_duplicates(session, model.__table__, rows, unique_columns or key_columns)
+    reclaim(
+        session,
+        model,
+        retry_ids,
+        token=token,
+        now=now,
+        retryable=retryable,
+        sending=sending,
+        stale_before=stale_before,
+        **reclaim_values,
+    )
+    session.commit()
+    keys = [getattr(model, column) for column in key_columns]
+    owned = session.execute(
+        select(*keys, model.id, model.attempts).where(model.claim_token == token)
+    )
+    return {(tuple(row[:-2]) if len(keys) > 1 else row[0]): (row[-2], row[-1]) for row in owned}

@@ -41,9 +41,8 @@ from renewal_reminder.models import (
 from renewal_reminder.models.base import utcnow
 from renewal_reminder.renewals import deadlines, email_templates, mailer
 from renewal_reminder.renewals.claims import (
-    insert_ignoring_duplicates,
+    claim,
     outcome_update,
-    reclaim,
     record_outcomes,
 )
 from renewal_reminder.renewals.notifications import (
@@ -423,34 +422,20 @@ def _claim(
                 "level": alert.level,
                 "run_date": today,
                 "recipient": ", ".join(alert.recipients)[:2000] or "(nobody)",
-                "status": EscalationStatus.sending,
-                "claim_token": token,
-                "claimed_at": now,
-                "attempts": 0,
-                "created_at": now,
             }
         )
-    if new_rows:
-        insert_ignoring_duplicates(
-            session, EscalationLog.__table__, new_rows, ["decision_id", "level"]
-        )
-    reclaim(
+    return claim(
         session,
         EscalationLog,
-        retry,
+        key_columns=["decision_id", "level"],
+        new_rows=new_rows,
+        retry_ids=retry,
         token=token,
         now=now,
         retryable=_RETRYABLE,
         sending=EscalationStatus.sending,
         stale_before=now - STALE_CLAIM,
     )
-    session.commit()
-    rows = session.execute(
-        select(
-            EscalationLog.decision_id, EscalationLog.level, EscalationLog.id, EscalationLog.attempts
-        ).where(EscalationLog.claim_token == token)
-    )
-    return {(decision, level): (log_id, attempts) for decision, level, log_id, attempts in rows}
 
 
 __all__ = [

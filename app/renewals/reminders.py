@@ -41,10 +41,9 @@ from renewal_reminder.renewals.calendar import (
     remaining,
 )
 from renewal_reminder.renewals.claims import (
+    claim,
     claimable,
-    insert_ignoring_duplicates,
     outcome_update,
-    reclaim,
     record_outcomes,
 )
 from renewal_reminder.renewals.validation import InvalidValue, normalize_email
@@ -482,23 +481,16 @@ def _claim(
                         "reminder_date": reminder.offset.reminder_date(reminder.expiry_date),
                         "run_date": today,
                         "recipient": digest.recipient.email[:254],
-                        "status": ReminderStatus.sending,
-                        "claim_token": token,
-                        "claimed_at": now,
-                        "attempts": 0,
-                        "created_at": now,
                     }
                 )
             else:
                 retry_ids.append(reminder.log_id)
-    if new_rows:
-        insert_ignoring_duplicates(
-            session, ReminderLog.__table__, new_rows, ["domain_id", "expiry_date", "offset_code"]
-        )
-    reclaim(
+    return claim(
         session,
         ReminderLog,
-        retry_ids,
+        key_columns=["domain_id", "expiry_date", "offset_code"],
+        new_rows=new_rows,
+        retry_ids=retry_ids,
         token=token,
         now=now,
         retryable=_RETRYABLE,
@@ -506,14 +498,3 @@ def _claim(
         stale_before=now - STALE_CLAIM,
         run_date=today,
     )
-    session.commit()
-    rows = session.execute(
-        select(
-            ReminderLog.domain_id,
-            ReminderLog.expiry_date,
-            ReminderLog.offset_code,
-            ReminderLog.id,
-            ReminderLog.attempts,
-        ).where(ReminderLog.claim_token == token)
-    )
-    return {(d, e, o): (log_id, attempts) for d, e, o, log_id, attempts in rows}

@@ -65,9 +65,8 @@ from renewal_reminder.models.base import user_ids_with_role, user_model, utcnow
 from renewal_reminder.models.domain import unicode_domain_name
 from renewal_reminder.renewals import access, deadlines, email_templates, escalation, mailer
 from renewal_reminder.renewals.claims import (
-    insert_ignoring_duplicates,
+    claim,
     outcome_update,
-    reclaim,
     record_outcomes,
 )
 from renewal_reminder.renewals.notifications import CHANNEL_NAMES
@@ -760,37 +759,24 @@ def _claim(
                 "user_id": user_id,
                 "digest_date": today,
                 "recipient": digest.contact.email[:320],
-                "status": SalesDigestStatus.sending,
-                "claim_token": token,
-                "claimed_at": now,
-                "attempts": 0,
                 "expiring_count": 0,
                 "queue_count": 0,
                 "automated_count": 0,
-                "created_at": now,
             }
         )
-    if new_rows:
-        insert_ignoring_duplicates(
-            session, SalesDigestLog.__table__, new_rows, ["user_id", "digest_date"]
-        )
-    reclaim(
+    return claim(
         session,
         SalesDigestLog,
-        retry,
+        key_columns=["user_id"],
+        unique_columns=["user_id", "digest_date"],
+        new_rows=new_rows,
+        retry_ids=retry,
         token=token,
         now=now,
         retryable=_RETRYABLE,
         sending=SalesDigestStatus.sending,
         stale_before=now - STALE_CLAIM,
     )
-    session.commit()
-    rows = session.execute(
-        select(SalesDigestLog.user_id, SalesDigestLog.id, SalesDigestLog.attempts).where(
-            SalesDigestLog.claim_token == token
-        )
-    )
-    return {user_id: (log_id, attempts) for user_id, log_id, attempts in rows}
 
 
 __all__ = [
