@@ -50,7 +50,11 @@ _ORDER = re.compile(r"_oc_(.*)")
 
 
 def check_fab_arguments():
-    """Abort with 400 or 404 where FAB would raise on the request's arguments."""
+    """Abort with 400 or 404 where FAB would raise on the request's arguments. Once per
+    request: the standalone app runs it for every route, the addon's views for their own."""
+    if request.environ.get("rr.fab_arguments_checked"):
+        return
+    request.environ["rr.fab_arguments_checked"] = True
     if not URL_FOR_KEYWORDS.isdisjoint(request.args.keys()):
         # Ignored, as unknown arguments are: FAB's list templates pass the whole query string
         # to url_for (sort and page links), where they crash or make a javascript: link.
