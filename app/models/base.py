@@ -20,8 +20,19 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import Column, DateTime, Enum, Integer, MetaData, Select, Table, select
-from sqlalchemy.orm import DeclarativeBase, foreign, mapped_column, relationship
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Enum,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    Text,
+    select,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, foreign, mapped_column, relationship
 
 #: The table prefix of everything the product owns (tables, the migrations' version table).
 TABLE_PREFIX = "rr_"
@@ -137,3 +148,16 @@ def created_column():
 
 def updated_column():
     return mapped_column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class ClaimColumns:
+    """The columns every outbox or send log has for the claim-then-send pattern
+    (``renewals.claims``): who claimed it and when, when it went, how often it was tried,
+    the last error."""
+
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from renewal_reminder.models.base import Base, enum_column, utcnow
+from renewal_reminder.models.base import Base, ClaimColumns, enum_column
 
 
 class EscalationLevel(enum.StrEnum):
@@ -27,7 +27,7 @@ class EscalationStatus(enum.StrEnum):
     failed = "failed"
 
 
-class EscalationLog(Base):
+class EscalationLog(ClaimColumns, Base):
     """One alert about one confirmed renewal left unexecuted, at one level.
 
     The unique constraint is how concurrent runs claim an alert: whoever inserts the row sends
@@ -49,12 +49,6 @@ class EscalationLog(Base):
     #: Everyone it went to, comma-separated.
     recipient: Mapped[str] = mapped_column(Text, nullable=False)
     status: Mapped[EscalationStatus] = enum_column(EscalationStatus, nullable=False)
-    claim_token: Mapped[str | None] = mapped_column(String(32))
-    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
     decision = relationship("RenewalDecision")
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from renewal_reminder.models.base import Base, enum_column, utcnow
+from renewal_reminder.models.base import Base, ClaimColumns, enum_column
 
 
 class ReceiptStatus(enum.StrEnum):
@@ -22,7 +21,7 @@ class ReceiptStatus(enum.StrEnum):
     failed = "failed"
 
 
-class Receipt(Base):
+class Receipt(ClaimColumns, Base):
     """A receipt to a customer about one event (a batch of decisions, an executed renewal, a
     deactivation or deletion).
 
@@ -50,12 +49,6 @@ class Receipt(Base):
     language: Mapped[str] = mapped_column(String(8), nullable=False)
     payload: Mapped[dict] = mapped_column(JSON, nullable=False)
     status: Mapped[ReceiptStatus] = enum_column(ReceiptStatus, nullable=False)
-    claim_token: Mapped[str | None] = mapped_column(String(32))
-    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
     relation = relationship("Relation")
 

@@ -17,11 +17,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from renewal_reminder.models.base import Base, enum_column, utcnow
+from renewal_reminder.models.base import Base, ClaimColumns, enum_column, utcnow
 from renewal_reminder.models.enums import ReminderStatus
 
 
-class ReminderLog(Base):
+class ReminderLog(ClaimColumns, Base):
     """One reminder of one domain for one expiry date and offset: at most one row, ever.
 
     The unique constraint is how concurrent runs (two app servers, two workers) claim work:
@@ -49,12 +49,6 @@ class ReminderLog(Base):
     run_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
     recipient: Mapped[str] = mapped_column(String(254), nullable=False)
     status: Mapped[ReminderStatus] = enum_column(ReminderStatus, nullable=False)
-    claim_token: Mapped[str | None] = mapped_column(String(32))
-    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
     domain = relationship("Domain")
 

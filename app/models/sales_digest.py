@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from renewal_reminder.models.base import Base, enum_column, user_relationship, utcnow
+from renewal_reminder.models.base import Base, ClaimColumns, enum_column, user_relationship
 
 
 class SalesDigestStatus(enum.StrEnum):
@@ -20,7 +20,7 @@ class SalesDigestStatus(enum.StrEnum):
     failed = "failed"
 
 
-class SalesDigestLog(Base):
+class SalesDigestLog(ClaimColumns, Base):
     """The daily digest of one sales contact for one day.
 
     The unique constraint is how concurrent runs claim a digest: whoever inserts the row sends
@@ -42,18 +42,12 @@ class SalesDigestLog(Base):
     digest_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
     recipient: Mapped[str] = mapped_column(String(320), nullable=False)
     status: Mapped[SalesDigestStatus] = enum_column(SalesDigestStatus, nullable=False)
-    claim_token: Mapped[str | None] = mapped_column(String(32))
-    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    error: Mapped[str | None] = mapped_column(Text)
     #: Automated actions up to this moment are in this digest (set when it is sent or fails).
     covered_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
     #: What the (last attempt of the) digest held.
     expiring_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     queue_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     automated_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
     user = user_relationship(lambda: SalesDigestLog.user_id)
 
