@@ -1,5 +1,6 @@
 """The product's models, on their own metadata (``Base.metadata``; see ``models.base``)."""
 
+from renewal_reminder.models.access_tokens import Invitation, InvitationStatus, UserSession
 from renewal_reminder.models.base import TABLE_PREFIX, Base, product_tables
 from renewal_reminder.models.confirmation import ConfirmationRequest
 from renewal_reminder.models.decision import RenewalDecision
@@ -22,6 +23,9 @@ from renewal_reminder.models.sales_digest import SalesDigestLog, SalesDigestStat
 
 __all__ = [
     "Base",
+    "Invitation",
+    "InvitationStatus",
+    "UserSession",
     "product_tables",
     "AWAITING_DECISION",
     "ConfirmationRequest",

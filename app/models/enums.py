@@ -41,6 +41,8 @@ class DecisionChannel(enum.StrEnum):
     confirmation_code = "confirmation_code"
     sales = "sales"
     automatic = "automatic"
+    #: On the selection page opened from the signed link in a customer's email.
+    email_link = "email_link"
 
 
 class ProcessingState(enum.StrEnum):

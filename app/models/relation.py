@@ -49,6 +49,12 @@ class Relation(Base):
     #: When true and the relation has a parent reseller, customer emails (reminders,
     #: confirmation requests) go to the reseller instead of the relation itself.
     reminders_to_reseller: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    #: The version of the relation's customer links (``renewals.customer_links``): raising it
+    #: revokes every link sent so far. Raised from the relation's page and whenever the
+    #: billing email changes.
+    link_version: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=1, server_default="1"
+    )
     created_at: Mapped[dt.datetime] = created_column()
     updated_at: Mapped[dt.datetime] = updated_column()
 
