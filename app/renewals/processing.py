@@ -239,17 +239,22 @@ def _renew(session, backend, decision, domain, new_expiry) -> str:
     domain.status = DomainStatus.renewed
     domain.renewal_years = None
     note = " (the registrar had already done it)" if result.already_done else ""
+    if not backend.can_execute:
+        return f"recorded as renewed for {decision.years} year(s) until {result.new_expiry}"
     return f"renewed for {decision.years} year(s) until {result.new_expiry}{note}"
 
 
 def _decline(backend, domain, action: DeclineAction) -> str:
+    """Carry out a decline. With a backend that cannot act at the registrar (``manual``), the
+    sales contact did it by hand: the message says it was recorded, not done here."""
+    where = "at the registrar" if backend.can_execute else "(recorded; done at the registrar by hand)"
     if action is DeclineAction.delete:
         backend.delete(domain.name)
         domain.status = DomainStatus.deleted
-        return "deleted at the registrar"
+        return f"deleted {where}"
     backend.deactivate(domain.name)
     domain.status = DomainStatus.deactivated
-    return "deactivated at the registrar"
+    return f"deactivated {where}"
 
 
 def remove_domain(
