@@ -247,7 +247,8 @@ def _renew(session, backend, decision, domain, new_expiry) -> str:
 def _decline(backend, domain, action: DeclineAction) -> str:
     """Carry out a decline. With a backend that cannot act at the registrar (``manual``), the
     sales contact did it by hand: the message says it was recorded, not done here."""
-    where = "at the registrar" if backend.can_execute else "(recorded; done at the registrar by hand)"
+    by_hand = "(recorded; done at the registrar by hand)"
+    where = "at the registrar" if backend.can_execute else by_hand
     if action is DeclineAction.delete:
         backend.delete(domain.name)
         domain.status = DomainStatus.deleted
