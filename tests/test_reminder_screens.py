@@ -228,6 +228,9 @@ def test_reset_to_default(admin_client, templates, session):
     assert response.status_code == 302
     default = DEFAULTS[(RENEWAL_REMINDER, "nl")]
     assert stored(session, row) == (default.subject, default.text_body, default.html_body)
+    page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "is back to the shipped default" in page
+    assert "Database Error" not in page
 
 
 def test_reset_by_get_is_refused_when_csrf_is_on(app, admin_client, templates, session):

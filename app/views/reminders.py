@@ -15,6 +15,7 @@ import datetime as dt
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.actions import action
+from flask_appbuilder.exceptions import DatabaseException
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -279,10 +280,12 @@ class RenewalsEmailTemplateView(AddonView, SafeListArgumentsMixin, ModelView):
             row.subject = default.subject
             row.text_body = default.text_body
             row.html_body = default.html_body
-            if self.datamodel.edit(row):
-                flash(f"{row} is back to the shipped default.", "success")
-            else:
+            try:  # FAB 5's edit returns nothing and raises on failure
+                self.datamodel.edit(row)
+            except DatabaseException:
                 flash(self.database_error_message, "danger")
+            else:
+                flash(f"{row} is back to the shipped default.", "success")
         return redirect(url_for(f"{type(self).__name__}.show", pk=row.id))
 
 
