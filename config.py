@@ -116,6 +116,9 @@ class Config:
     RENEWALS_CONFIRMATION_RATE_LIMIT = os.environ.get(
         "CONFIRMATION_RATE_LIMIT", "10 per minute;100 per day"
     )
+    # The personal link in every customer email opens the relation's renewal page, without a
+    # password, for this many days (asking for a fresh one is limited like /confirm/).
+    RENEWALS_CUSTOMER_LINK_DAYS = env_int("CUSTOMER_LINK_DAYS", 45)
     # Where renewals and deletions are carried out: manual (by hand at the registrar, confirmed
     # here), simulated (demo), or "package.module:Class" (e.g. an EPP backend).
     RENEWALS_REGISTRAR_BACKEND = os.environ.get("REGISTRAR_BACKEND", "manual")

@@ -26,6 +26,7 @@ from renewal_reminder.renewals.access import RoleNames
 from renewal_reminder.renewals.accounts import forget_user
 from renewal_reminder.renewals.automation import AutomationSettings
 from renewal_reminder.renewals.codes import CodeSettings
+from renewal_reminder.renewals.customer_links import link_days
 from renewal_reminder.renewals.email_templates import ensure_default_templates
 from renewal_reminder.renewals.registrars import InvalidBackend, get_backend
 from renewal_reminder.renewals.reminders import ReminderSettings
@@ -104,6 +105,7 @@ class RenewalReminderManager(BaseManager):
             ReminderSettings.from_config(values)
             CodeSettings.from_config(values)
             AutomationSettings.from_config(values)
+            link_days(values)
             hours = float(values["REMINDER_INTERVAL_HOURS"])
         except (ValueError, TypeError) as exc:
             raise AddonStartupError(f"invalid Renewal Reminder settings: {exc}") from None
@@ -149,6 +151,7 @@ class RenewalReminderManager(BaseManager):
             RenewalsRelationView,
         )
         from renewal_reminder.views.confirmation import RenewalsConfirmationView
+        from renewal_reminder.views.customer_links import RenewalsCustomerLinkView
         from renewal_reminder.views.expirations import RenewalsExpirationListView
         from renewal_reminder.views.health import RenewalsHealthView
         from renewal_reminder.views.portfolio import RenewalsImportView
@@ -241,6 +244,13 @@ class RenewalReminderManager(BaseManager):
             scope="rr-confirm",
             methods=["POST"],
         )(confirmation.blueprint)
+        # The door of the customer links (public too): the same limit, counted on its own.
+        customer_link = ab.add_view_no_menu(RenewalsCustomerLinkView)
+        ab.sm.limiter.shared_limit(
+            lambda: settings.current()["CONFIRMATION_RATE_LIMIT"],
+            scope="rr-customer-link",
+            methods=["POST"],
+        )(customer_link.blueprint)
         registered = {type(view).__name__ for view in ab.baseviews}
         expected = {
             "RenewalsRelationView",
@@ -252,6 +262,7 @@ class RenewalReminderManager(BaseManager):
             "RenewalsHealthView",
             "RenewalsSelectionView",
             "RenewalsConfirmationView",
+            "RenewalsCustomerLinkView",
             "RenewalsConfirmationRequestView",
             "RenewalsExpirationListView",
             "RenewalsQueueView",

@@ -102,6 +102,8 @@ class RenewalDecision(Base):
             return self.decided_by.username
         if self.channel is DecisionChannel.confirmation_code:
             return "code"
+        if self.channel is DecisionChannel.email_link:
+            return "emailed link"
         return self.channel.value
 
     def __repr__(self) -> str:

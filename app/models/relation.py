@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, event, select, update
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, relationship
+from sqlalchemy.orm import attributes as orm_attributes
 
 from renewal_reminder.models.base import (
     Base,
@@ -90,3 +91,68 @@ class RelationUser(Base):
 
     user = user_relationship(lambda: RelationUser.user_id)
     relation: Mapped[Relation] = relationship("Relation")
+
+
+# --- a new billing address revokes the customer links ------------------------------------------
+#
+# The personal link in a customer email (``renewals.customer_links``) opens the relation's page
+# without a password; whoever reads the old address must lose it when the address changes. One
+# rule, here, for every path that changes it: an ORM flush (the Admin screens, the CLI, code
+# that edits a ``Relation``) and the portfolio import's bulk UPDATE by primary key.
+
+
+def _address(value: object) -> str:
+    return str(value or "").strip().lower()
+
+
+@event.listens_for(Relation, "before_update")
+def _new_address_new_links(_mapper, _connection, relation: Relation) -> None:
+    history = orm_attributes.get_history(relation, "billing_email")
+    if not history.has_changes() or not history.deleted:
+        return
+    if {_address(v) for v in history.deleted} != {_address(v) for v in history.added}:
+        relation.link_version = (relation.link_version or 1) + 1
+
+
+_CHUNK = 900  # ids per IN (...): SQLite allows 999 parameters
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bulk_new_addresses_new_links(state: ORMExecuteState):
+    """``session.execute(update(Relation), [{"id": ..., "billing_email": ...}, ...])`` (ORM
+    bulk UPDATE by primary key) runs no flush events: compare the addresses before and after
+    it, and raise the link version of the relations whose address changed."""
+    if not state.is_update or state.bind_mapper is None:
+        return None
+    if state.bind_mapper.class_ is not Relation:
+        return None
+    rows = state.parameters
+    if isinstance(rows, dict):
+        rows = [rows]
+    if not rows or not all(
+        isinstance(row, dict) and "id" in row and "billing_email" in row for row in rows
+    ):
+        return None
+    ids = [row["id"] for row in rows]
+    before: dict[int, str] = {}
+    for start in range(0, len(ids), _CHUNK):
+        rows_before = state.session.execute(
+            select(Relation.id, Relation.billing_email).where(
+                Relation.id.in_(ids[start : start + _CHUNK])
+            )
+        )
+        before.update((relation_id, email) for relation_id, email in rows_before)
+    result = state.invoke_statement()
+    changed = sorted(
+        row["id"]
+        for row in rows
+        if row["id"] in before and _address(before[row["id"]]) != _address(row["billing_email"])
+    )
+    table = Relation.__table__
+    for start in range(0, len(changed), _CHUNK):
+        state.session.execute(
+            update(table)
+            .where(table.c.id.in_(changed[start : start + _CHUNK]))
+            .values(link_version=table.c.link_version + 1)
+        )
+    return result

@@ -1,7 +1,9 @@
 """Who may see and change which relation's data: the one place that decides it.
 
 Every entry point asks here: FAB's list/show/edit/delete through a base filter, bulk actions,
-add and edit forms, custom pages, the CSV export, the CLI and the jobs. The answer is a SQL
+add and edit forms, custom pages, the CSV export, the CLI and the jobs. The one who asks is a
+FAB login, or a ``LinkVisitor``: someone who opened the personal link in a customer email
+(``renewals.customer_links``) and is no login at all. The answer is a SQL
 subquery of relation ids (``None`` meaning "no restriction"), so a check is one indexed
 ``IN (...)`` in the same query, never a Python loop over rows.
 """
@@ -57,6 +59,21 @@ class AccessDenied(Exception):
     """Raised when a user asks for a row outside their scope; entry points answer 404."""
 
 
+@dataclass(frozen=True)
+class LinkVisitor:
+    """Whoever opened a relation's personal link (``renewals.customer_links``): not a login
+    (no id, no roles, so every role check says no and FAB's screens stay closed), seeing
+    exactly what the relation's own customer login would: the relation and its clients."""
+
+    relation_id: int
+    id: None = None
+    roles: tuple = ()
+
+
+def is_link_visitor(user: object) -> bool:
+    return isinstance(user, LinkVisitor)
+
+
 class _RoleLike(Protocol):
     name: str
 
@@ -87,9 +104,14 @@ def visible_relation_ids(user: UserLike | None) -> Select | None:
     - Admin: everything.
     - Sales: relations assigned to them, and the clients of resellers assigned to them.
     - Reseller and Client: the relation their login is linked to, and its clients.
+    - A ``LinkVisitor``: the relation of the link, and its clients.
     - Anyone else (anonymous, no role, no link): nothing.
     A user with several roles sees the union.
     """
+    if isinstance(user, LinkVisitor):
+        return select(Relation.id).where(
+            or_(Relation.id == user.relation_id, Relation.parent_id == user.relation_id)
+        )
     names = role_names(user)
     roles = current_roles()
     if roles.admin in names:
@@ -153,7 +175,9 @@ def require_relation(session: Session, user: UserLike | None, relation_id: int |
 
 
 def linked_relation(session: Session, user: UserLike | None) -> Relation | None:
-    """The relation a customer login acts for, if any."""
+    """The relation a customer login (or a ``LinkVisitor``) acts for, if any."""
+    if isinstance(user, LinkVisitor):
+        return session.get(Relation, user.relation_id)
     if user is None or getattr(user, "id", None) is None:
         return None
     return session.scalar(

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from renewal_reminder.models import OUT_OF_CYCLE, ConfirmationRequest, Domain
 from renewal_reminder.models.base import utcnow
-from renewal_reminder.renewals import email_templates, mailer
+from renewal_reminder.renewals import customer_links, email_templates, mailer
 from renewal_reminder.renewals.notifications import reply_to_for, sales_contact_of
 from renewal_reminder.renewals.recipients import customer_email_relation
 from renewal_reminder.renewals.validation import InvalidValue, normalize_email
@@ -155,6 +155,7 @@ def confirmation_request_context(
     sales_name: str | None,
     sales_email: str | None,
     mail: mailer.MailSettings,
+    renewal_link: str,
 ) -> dict:
     """What a confirmation-request template can use (the sender and the samples share it).
 
@@ -170,6 +171,8 @@ def confirmation_request_context(
         "valid_until": valid_until.isoformat(),
         "confirm_url": mail.url(CONFIRM_PATH),
         "confirm_link": f"{mail.url(CONFIRM_PATH)}#code={code}",
+        # The recipient's personal link to its renewal page (``customer_links``).
+        "renewal_link": renewal_link,
         "relation": {"number": relation_number, "name": relation_name},
         "sales_contact": {"name": sales_name or sales_email, "email": sales_email}
         if sales_email
@@ -235,6 +238,7 @@ def send_confirmation_request(
             sales_name=(contact.first_name or contact.username) if contact else None,
             sales_email=contact.email if contact else None,
             mail=mail,
+            renewal_link=customer_links.link_url(recipient, mail),
         )
         return email_templates.render(source, context)
 

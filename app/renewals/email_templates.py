@@ -30,6 +30,7 @@ ESCALATION_ALERT = "escalation_alert"
 RECEIPT_DECISIONS = "receipt_decisions"
 RECEIPT_RENEWED = "receipt_renewed"
 RECEIPT_REMOVED = "receipt_removed"
+CUSTOMER_LINK = "customer_link"
 
 
 class TemplateProblem(ValueError):
@@ -59,8 +60,9 @@ Dear Customer,
 date shown with each one.{% else %}Domainnames that are neither renewed nor declined are not \
 renewed: they stop working after the expiry date shown with each one.{% endif %}
 
-To renew/decline domainnames visit the below URL
-{{ renewal_url }}
+To renew/decline domainnames open your personal renewal page (no password needed, so please \
+do not forward this email):
+{{ renewal_link }}
 
 {% for group in groups -%}
 The following domainname(s) {{ group.phrase }}:
@@ -82,8 +84,8 @@ _REMINDER_HTML_EN = """\
 domainnames. {% if deletes %}Domainnames that are neither renewed nor declined will be deleted
 on the date shown with each one.{% else %}Domainnames that are neither renewed nor declined
 are not renewed: they stop working after the expiry date shown with each one.{% endif %}</p>
-<p>To renew/decline domainnames visit
-<a href="{{ renewal_url }}">{{ renewal_url }}</a></p>
+<p>To renew/decline domainnames open <a href="{{ renewal_link }}">your personal renewal
+page</a> (no password needed, so please do not forward this email).</p>
 {% for group in groups %}
 <p>The following domainname(s) {{ group.phrase }}:</p>
 <ul>{% for domain in group.domains %}
@@ -108,8 +110,9 @@ op de datum die bij elke naam staat.{% else %}Domeinnamen die niet worden verlen
 opgezegd, worden niet verlengd: ze werken niet meer na de vervaldatum die bij elke naam \
 staat.{% endif %}
 
-Om domeinnamen te verlengen of op te zeggen gaat u naar
-{{ renewal_url }}
+Om domeinnamen te verlengen of op te zeggen opent u uw persoonlijke verlengingspagina \
+(zonder wachtwoord; stuur deze e-mail daarom niet door):
+{{ renewal_link }}
 
 {% for group in groups -%}
 De volgende domeinnaam/-namen {{ group.phrase }}:
@@ -135,8 +138,9 @@ binnenkort verlopen. {% if deletes %}Domeinnamen die niet worden verlengd of opg
 verwijderd op de datum die bij elke naam staat.{% else %}Domeinnamen die niet worden verlengd
 of opgezegd, worden niet verlengd: ze werken niet meer na de vervaldatum die bij elke naam
 staat.{% endif %}</p>
-<p>Om domeinnamen te verlengen of op te zeggen gaat u naar
-<a href="{{ renewal_url }}">{{ renewal_url }}</a></p>
+<p>Om domeinnamen te verlengen of op te zeggen opent u
+<a href="{{ renewal_link }}">uw persoonlijke verlengingspagina</a> (zonder wachtwoord; stuur
+deze e-mail daarom niet door).</p>
 {% for group in groups %}
 <p>De volgende domeinnaam/-namen {{ group.phrase }}:</p>
 <ul>{% for domain in group.domains %}
@@ -199,6 +203,9 @@ Your activation code: {{ code }}
 Open {{ confirm_link }}
 or go to {{ confirm_url }} and enter the code. You can then renew the domain name for 1 to \
 10 years, or decline the renewal. The code works once, until {{ valid_until }}.
+
+All your domain names at once, no password needed: your personal renewal page
+{{ renewal_link }}
 {% if sales_contact %}
 Questions? Contact {{ sales_contact.name }} <{{ sales_contact.email }}>.
 {% endif %}
@@ -214,6 +221,8 @@ _CONFIRM_HTML_EN = """\
 <p><a href="{{ confirm_link }}">Confirm or decline the renewal</a>, or go to
 {{ confirm_url }} and enter the code. You can renew the domain name for up to 10 years from
 today, or decline the renewal. The code works once, until {{ valid_until }}.</p>
+<p>All your domain names at once, no password needed:
+<a href="{{ renewal_link }}">your personal renewal page</a>.</p>
 {% if sales_contact %}<p>Questions? Contact {{ sales_contact.name }}
 &lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
 <p><small>Relation #{{ relation.number }} : {{ relation.name }}</small></p>
@@ -231,6 +240,9 @@ Uw activeringscode: {{ code }}
 Open {{ confirm_link }}
 of ga naar {{ confirm_url }} en vul de code in. U kunt de domeinnaam dan tot 10 jaar \
 vanaf vandaag verlengen, of de verlenging weigeren. De code werkt één keer, tot {{ valid_until }}.
+
+Al uw domeinnamen tegelijk, zonder wachtwoord: uw persoonlijke verlengingspagina
+{{ renewal_link }}
 {% if sales_contact %}
 Vragen? Neem contact op met {{ sales_contact.name }} <{{ sales_contact.email }}>.
 {% endif %}
@@ -246,6 +258,8 @@ _CONFIRM_HTML_NL = """\
 <p><a href="{{ confirm_link }}">Verlenging bevestigen of weigeren</a>, of ga naar
 {{ confirm_url }} en vul de code in. U kunt de domeinnaam tot 10 jaar vanaf vandaag verlengen, of de
 verlenging weigeren. De code werkt één keer, tot {{ valid_until }}.</p>
+<p>Al uw domeinnamen tegelijk, zonder wachtwoord:
+<a href="{{ renewal_link }}">uw persoonlijke verlengingspagina</a>.</p>
 {% if sales_contact %}<p>Vragen? Neem contact op met {{ sales_contact.name }}
 &lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
 <p><small>Relatie #{{ relation.number }} : {{ relation.name }}</small></p>
@@ -407,8 +421,9 @@ Not to be renewed:
 What happens next: these domain names are not renewed. They stop working when they expire \
 and are then deactivated or deleted; you will receive an email when that happens.
 {% endif %}
-Changed your mind? Until a decision has been carried out you can change it at
-{{ selection_url }}
+Changed your mind? Until a decision has been carried out you can change it on your personal
+renewal page (no password needed, so please do not forward this email):
+{{ renewal_link }}
 {% if sales_contact %}
 Questions? Contact {{ sales_contact.name }} <{{ sales_contact.email }}>.
 {% endif %}
@@ -433,8 +448,9 @@ email once each renewal has been carried out.</p>{% endif %}
 {% endfor %}</ul>
 <p>What happens next: these domain names are not renewed. They stop working when they expire
 and are then deactivated or deleted; you will receive an email when that happens.</p>{% endif %}
-<p>Changed your mind? Until a decision has been carried out you can change it at
-<a href="{{ selection_url }}">{{ selection_url }}</a></p>
+<p>Changed your mind? Until a decision has been carried out you can change it on
+<a href="{{ renewal_link }}">your personal renewal page</a> (no password needed, so please do
+not forward this email).</p>
 {% if sales_contact %}<p>Questions? Contact {{ sales_contact.name }}
 &lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
 <p><small>This is an automated notification. Replies to this address will be discarded.</small></p>
@@ -461,8 +477,9 @@ Niet te verlengen:
 Wat er nu gebeurt: deze domeinnamen worden niet verlengd. Ze werken niet meer zodra ze \
 verlopen en worden dan gedeactiveerd of verwijderd; u ontvangt een e-mail wanneer dat gebeurt.
 {% endif %}
-Toch anders besloten? Zolang een besluit nog niet is uitgevoerd, kunt u het wijzigen op
-{{ selection_url }}
+Toch anders besloten? Zolang een besluit nog niet is uitgevoerd, kunt u het wijzigen op uw
+persoonlijke verlengingspagina (zonder wachtwoord; stuur deze e-mail daarom niet door):
+{{ renewal_link }}
 {% if sales_contact %}
 Vragen? Neem contact op met {{ sales_contact.name }} <{{ sales_contact.email }}>.
 {% endif %}
@@ -489,7 +506,8 @@ e-mail zodra elke verlenging is uitgevoerd.</p>{% endif %}
 verlopen en worden dan gedeactiveerd of verwijderd; u ontvangt een e-mail wanneer dat
 gebeurt.</p>{% endif %}
 <p>Toch anders besloten? Zolang een besluit nog niet is uitgevoerd, kunt u het wijzigen op
-<a href="{{ selection_url }}">{{ selection_url }}</a></p>
+<a href="{{ renewal_link }}">uw persoonlijke verlengingspagina</a> (zonder wachtwoord; stuur
+deze e-mail daarom niet door).</p>
 {% if sales_contact %}<p>Vragen? Neem contact op met {{ sales_contact.name }}
 &lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
 <p><small>Dit is een automatische melding. Antwoorden op dit adres worden niet gelezen.</small></p>
@@ -501,6 +519,8 @@ Dear Customer,
 The domain name {{ domain.name }}{% if domain.client %} ({{ domain.client }}){% endif %} has \
 been renewed for {{ domain.years }} year{{ "s" if domain.years != 1 }}: it is now \
 renewed until {{ domain.new_expiry_date }}.
+
+Your renewal page, no password needed: {{ renewal_link }}
 {% if sales_contact %}
 Questions? Contact {{ sales_contact.name }} <{{ sales_contact.email }}>.
 {% endif %}
@@ -513,6 +533,7 @@ _RECEIPT_RENEWED_HTML_EN = """\
 ({{ domain.client }}){% endif %} has been renewed for {{ domain.years }}
 year{{ "s" if domain.years != 1 }}: it is now renewed until
 <strong>{{ domain.new_expiry_date }}</strong>.</p>
+<p><a href="{{ renewal_link }}">Your renewal page</a>, no password needed.</p>
 {% if sales_contact %}<p>Questions? Contact {{ sales_contact.name }}
 &lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
 <p><small>Relation #{{ relation.number }} : {{ relation.name }}</small></p>
@@ -523,6 +544,8 @@ Beste klant,
 
 De domeinnaam {{ domain.name }}{% if domain.client %} ({{ domain.client }}){% endif %} is \
 verlengd met {{ domain.years }} jaar: hij is nu verlengd tot {{ domain.new_expiry_date }}.
+
+Uw verlengingspagina, zonder wachtwoord: {{ renewal_link }}
 {% if sales_contact %}
 Vragen? Neem contact op met {{ sales_contact.name }} <{{ sales_contact.email }}>.
 {% endif %}
@@ -534,6 +557,7 @@ _RECEIPT_RENEWED_HTML_NL = """\
 <p>De domeinnaam <strong>{{ domain.name }}</strong>{% if domain.client %}
 ({{ domain.client }}){% endif %} is verlengd met {{ domain.years }} jaar: hij is nu verlengd
 tot <strong>{{ domain.new_expiry_date }}</strong>.</p>
+<p><a href="{{ renewal_link }}">Uw verlengingspagina</a>, zonder wachtwoord.</p>
 {% if sales_contact %}<p>Vragen? Neem contact op met {{ sales_contact.name }}
 &lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
 <p><small>Relatie #{{ relation.number }} : {{ relation.name }}</small></p>
@@ -546,6 +570,8 @@ The domain name {{ domain.name }}{% if domain.client %} ({{ domain.client }}){% 
 which expired on {{ domain.expiry_date }}, has been \
 {% if action == "deleted" %}deleted at the registrar. It no longer works and can be \
 registered by others.{% else %}deactivated at the registrar. It no longer works.{% endif %}
+
+Your renewal page, no password needed: {{ renewal_link }}
 {% if sales_contact %}
 Questions? Contact {{ sales_contact.name }} <{{ sales_contact.email }}>.
 {% endif %}
@@ -558,6 +584,7 @@ _RECEIPT_REMOVED_HTML_EN = """\
 ({{ domain.client }}){% endif %}, which expired on {{ domain.expiry_date }}, has been
 {% if action == "deleted" %}deleted at the registrar. It no longer works and can be registered
 by others.{% else %}deactivated at the registrar. It no longer works.{% endif %}</p>
+<p><a href="{{ renewal_link }}">Your renewal page</a>, no password needed.</p>
 {% if sales_contact %}<p>Questions? Contact {{ sales_contact.name }}
 &lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
 <p><small>Relation #{{ relation.number }} : {{ relation.name }}</small></p>
@@ -571,6 +598,8 @@ verliep op {{ domain.expiry_date }}, is \
 {% if action == "deleted" %}verwijderd bij de registrar. Hij werkt niet meer en kan door \
 anderen worden geregistreerd.{% else %}gedeactiveerd bij de registrar. Hij werkt niet \
 meer.{% endif %}
+
+Uw verlengingspagina, zonder wachtwoord: {{ renewal_link }}
 {% if sales_contact %}
 Vragen? Neem contact op met {{ sales_contact.name }} <{{ sales_contact.email }}>.
 {% endif %}
@@ -584,9 +613,52 @@ _RECEIPT_REMOVED_HTML_NL = """\
 {% if action == "deleted" %}verwijderd bij de registrar. Hij werkt niet meer en kan door
 anderen worden geregistreerd.{% else %}gedeactiveerd bij de registrar. Hij werkt niet
 meer.{% endif %}</p>
+<p><a href="{{ renewal_link }}">Uw verlengingspagina</a>, zonder wachtwoord.</p>
 {% if sales_contact %}<p>Vragen? Neem contact op met {{ sales_contact.name }}
 &lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
 <p><small>Relatie #{{ relation.number }} : {{ relation.name }}</small></p>
+"""
+
+_CUSTOMER_LINK_TEXT_EN = """\
+Dear Customer,
+
+Here is a new link to the renewal page of relation #{{ relation.number }} {{ relation.name }}. \
+Open it to renew or decline your domain names, no password needed:
+{{ renewal_link }}
+
+The link works for {{ valid_days }} days. It is personal: please do not forward this email. \
+If you did not ask for it, you can ignore this email.
+"""
+
+_CUSTOMER_LINK_HTML_EN = """\
+<p>Dear Customer,</p>
+<p>Here is a new link to the renewal page of relation #{{ relation.number }}
+{{ relation.name }}. Open it to renew or decline your domain names, no password needed:</p>
+<p><a href="{{ renewal_link }}">Open your renewal page</a></p>
+<p>The link works for {{ valid_days }} days. It is personal: please do not forward this email.
+If you did not ask for it, you can ignore this email.</p>
+"""
+
+_CUSTOMER_LINK_TEXT_NL = """\
+Beste klant,
+
+Hier is een nieuwe link naar de verlengingspagina van relatie #{{ relation.number }} \
+{{ relation.name }}. Open hem om uw domeinnamen te verlengen of op te zeggen, zonder \
+wachtwoord:
+{{ renewal_link }}
+
+De link werkt {{ valid_days }} dagen. Hij is persoonlijk: stuur deze e-mail niet door. Hebt \
+u er niet om gevraagd, dan kunt u deze e-mail negeren.
+"""
+
+_CUSTOMER_LINK_HTML_NL = """\
+<p>Beste klant,</p>
+<p>Hier is een nieuwe link naar de verlengingspagina van relatie #{{ relation.number }}
+{{ relation.name }}. Open hem om uw domeinnamen te verlengen of op te zeggen, zonder
+wachtwoord:</p>
+<p><a href="{{ renewal_link }}">Open uw verlengingspagina</a></p>
+<p>De link werkt {{ valid_days }} dagen. Hij is persoonlijk: stuur deze e-mail niet door. Hebt
+u er niet om gevraagd, dan kunt u deze e-mail negeren.</p>
 """
 
 DEFAULTS: dict[tuple[str, str], TemplateSource] = {
@@ -664,6 +736,16 @@ DEFAULTS: dict[tuple[str, str], TemplateSource] = {
         _RECEIPT_REMOVED_TEXT_NL,
         _RECEIPT_REMOVED_HTML_NL,
     ),
+    (CUSTOMER_LINK, "en"): TemplateSource(
+        "Your renewal page for relation #{{ relation.number }}",
+        _CUSTOMER_LINK_TEXT_EN,
+        _CUSTOMER_LINK_HTML_EN,
+    ),
+    (CUSTOMER_LINK, "nl"): TemplateSource(
+        "Uw verlengingspagina voor relatie #{{ relation.number }}",
+        _CUSTOMER_LINK_TEXT_NL,
+        _CUSTOMER_LINK_HTML_NL,
+    ),
 }
 
 #: What each template is for, shown on the Admin screen.
@@ -678,6 +760,8 @@ PURPOSES = {
     "next (one per submission)",
     RECEIPT_RENEWED: "Receipt to the customer: a domain was renewed (with its new expiry date)",
     RECEIPT_REMOVED: "Receipt to the customer: a domain was deactivated or deleted",
+    CUSTOMER_LINK: "To the customer, on request: a fresh personal link to their renewal page "
+    "(after an expired or revoked one)",
 }
 
 

@@ -30,6 +30,7 @@ CHANNEL_NAMES = {
     "confirmation_code": "public confirmation page",
     "sales": "sales workspace",
     "automatic": "automatic job",
+    "email_link": "renewal selection page, through the personal link in an email",
 }
 #: How a sales-decisions email greets a shared address (the fallback, the Admins).
 TEAM_NAME = "sales team"

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from renewal_reminder.models import Decision, DomainStatus, Receipt, ReceiptStatus, Relation
 from renewal_reminder.models.base import utcnow
-from renewal_reminder.renewals import email_templates, mailer
+from renewal_reminder.renewals import customer_links, email_templates, mailer
 from renewal_reminder.renewals.claims import (
     insert_ignoring_duplicates,
     outcome_update,
@@ -91,12 +91,18 @@ def _sales_contact(relation: Relation) -> dict | None:
     return {"name": contact.first_name or contact.username, "email": contact.email}
 
 
-def receipt_context(kind: str, payload: dict, mail: mailer.MailSettings) -> dict:
+def receipt_context(
+    kind: str, payload: dict, mail: mailer.MailSettings, renewal_link: str | None = None
+) -> dict:
     """What a receipt template can use: the stored payload, plus links (built when it is
-    sent, from the current settings)."""
+    sent, from the current settings): ``renewal_link``, the recipient's personal link to its
+    renewal page (``customer_links``; without one, the plain page URL stands in), and for a
+    decisions receipt ``selection_url``, the plain page (kept for templates written before the
+    link)."""
     context = dict(payload)
     if kind == RECEIPT_DECISIONS:
         context["selection_url"] = mail.url("/renewals/")
+    context["renewal_link"] = renewal_link or mail.url("/renewals/")
     return context
 
 
@@ -329,7 +335,8 @@ def _send(session, outbox, templates, mail, owned, summary, say) -> None:
             failures.append(row | {"status": ReceiptStatus.failed, "error": str(exc)})
             continue
         source = templates.get(receipt.kind, receipt.language)
-        context = receipt_context(receipt.kind, receipt.payload, mail)
+        link = customer_links.link_url(receipt.relation, mail) if receipt.relation else None
+        context = receipt_context(receipt.kind, receipt.payload, mail, link)
         outgoing.append(
             mailer.OutgoingEmail(
                 to,

@@ -182,6 +182,9 @@ class Recipient:
     sales_contact_email: str | None
     #: Where a reply goes (``notifications.reply_to_for``); ``None``: no ``Reply-To``.
     reply_to: str | None = None
+    #: The recipient's personal link to its renewal page (``customer_links``), made when the
+    #: recipients are loaded with mail settings; ``None``: the plain page URL stands in.
+    renewal_link: str | None = None
 
 
 @dataclass
@@ -212,6 +215,7 @@ def _load_recipients(
     """The recipients as plain values (they outlive the run's commits), with the sales contact
     the other customer emails name (``notifications.sales_contact_of``: the relation's, or its
     reseller's, when active)."""
+    from renewal_reminder.renewals.customer_links import link_for
     from renewal_reminder.renewals.notifications import reply_to_for, sales_contact_of
 
     recipients = {}
@@ -241,6 +245,7 @@ def _load_recipients(
                 sales_name,
                 contact.email if contact is not None else None,
                 reply_to_for(relation, mail),
+                link_for(mail, relation.id, relation.link_version) if mail is not None else None,
             )
     return recipients
 
@@ -324,6 +329,10 @@ def digest_context(digest: Digest, today: dt.date, settings: ReminderSettings) -
         # The deletion reminder: some domain expires today (its own subject and wording).
         "expires_today": any(r.expiry_date == today for r in digest.reminders),
         "deletes": settings.removal.will_delete(settings.registrar_executes),
+        # The recipient's personal link (a client whose reminders go to its reseller: the
+        # reseller's, which also opens the client's domains); ``renewal_url`` is the plain page
+        # (a login), kept for templates written before the link.
+        "renewal_link": recipient.renewal_link or settings.renewal_url,
         "renewal_url": settings.renewal_url,
         "base_url": settings.mail.base_url,
         "today": today.isoformat(),

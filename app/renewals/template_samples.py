@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from renewal_reminder.models import Relation, RelationKind
 from renewal_reminder.renewals import (
     codes,
+    customer_links,
     escalation,
     mailer,
     notifications,
@@ -29,6 +30,7 @@ from renewal_reminder.renewals import (
 from renewal_reminder.renewals.calendar import Offset
 from renewal_reminder.renewals.email_templates import (
     CONFIRMATION_REQUEST,
+    CUSTOMER_LINK,
     ESCALATION_ALERT,
     RECEIPT_DECISIONS,
     RECEIPT_REMOVED,
@@ -109,13 +111,22 @@ def sample_digests(today: dt.date, language: str) -> list[Digest]:
     return [sample_digest(today, language), Digest(plain, own)]
 
 
-def relation_digest(session: Session, relation: Relation, today: dt.date, language: str) -> Digest:
-    """The sample reminders, addressed to a real relation (loaded as the reminder job does)."""
+def relation_digest(
+    session: Session,
+    relation: Relation,
+    today: dt.date,
+    language: str,
+    mail: mailer.MailSettings | None = None,
+) -> Digest:
+    """The sample reminders, addressed to a real relation (loaded as the reminder job does).
+    With ``mail``, its link is the sample link: a preview never mints a working one."""
     due = sample_reminders(
         today, relation.id, relation.name, with_client=relation.kind is RelationKind.reseller
     )
     (digest,) = reminders.digests(session, due)
-    return Digest(dataclasses.replace(digest.recipient, language=language), digest.reminders)
+    link = customer_links.sample_link(mail) if mail is not None else None
+    recipient = dataclasses.replace(digest.recipient, language=language, renewal_link=link)
+    return Digest(recipient, digest.reminders)
 
 
 # --- the registry -------------------------------------------------------------------------------
@@ -132,8 +143,13 @@ class SampleInputs:
 
 
 def _renewal_reminder(inputs: SampleInputs) -> list[dict]:
+    link = customer_links.sample_link(inputs.mail)
     return [
-        reminders.digest_context(digest, inputs.today, inputs.reminder_settings)
+        reminders.digest_context(
+            Digest(dataclasses.replace(digest.recipient, renewal_link=link), digest.reminders),
+            inputs.today,
+            inputs.reminder_settings,
+        )
         for digest in sample_digests(inputs.today, inputs.language)
     ]
 
@@ -181,6 +197,7 @@ def _confirmation_request(inputs: SampleInputs) -> list[dict]:
         "code": "7K3M-Q9XD-2HPT",
         "valid_until": inputs.today + dt.timedelta(days=30),
         "mail": inputs.mail,
+        "renewal_link": customer_links.sample_link(inputs.mail),
     }
     return [
         codes.confirmation_request_context(
@@ -370,7 +387,9 @@ def _receipt_decisions(inputs: SampleInputs) -> list[dict]:
 
     def context(renew, decline, sales_contact=_SAMPLE_SALES):
         payload = receipts.decisions_payload(_SAMPLE_RELATION, renew, decline, sales_contact)
-        return receipts.receipt_context(RECEIPT_DECISIONS, payload, inputs.mail)
+        return receipts.receipt_context(
+            RECEIPT_DECISIONS, payload, inputs.mail, customer_links.sample_link(inputs.mail)
+        )
 
     return [context(renew, decline), context(renew[:1], [], None), context([], decline)]
 
@@ -396,9 +415,13 @@ def _receipt_renewed(inputs: SampleInputs) -> list[dict]:
             RECEIPT_RENEWED,
             receipts.renewed_payload(_SAMPLE_RELATION, client, _SAMPLE_SALES),
             inputs.mail,
+            customer_links.sample_link(inputs.mail),
         ),
         receipts.receipt_context(
-            RECEIPT_RENEWED, receipts.renewed_payload(_SAMPLE_RELATION, own, None), inputs.mail
+            RECEIPT_RENEWED,
+            receipts.renewed_payload(_SAMPLE_RELATION, own, None),
+            inputs.mail,
+            customer_links.sample_link(inputs.mail),
         ),
     ]
 
@@ -413,12 +436,26 @@ def _receipt_removed(inputs: SampleInputs) -> list[dict]:
             RECEIPT_REMOVED,
             receipts.removed_payload(_SAMPLE_RELATION, client, "deactivated", _SAMPLE_SALES),
             inputs.mail,
+            customer_links.sample_link(inputs.mail),
         ),
         receipts.receipt_context(
             RECEIPT_REMOVED,
             receipts.removed_payload(_SAMPLE_RELATION, own, "deleted", None),
             inputs.mail,
+            customer_links.sample_link(inputs.mail),
         ),
+    ]
+
+
+def _customer_link(inputs: SampleInputs) -> list[dict]:
+    """A fresh link asked for on the page an expired or revoked link leads to."""
+    return [
+        customer_links.fresh_link_context(
+            relation_number=SAMPLE_RECIPIENT.number,
+            relation_name=SAMPLE_RECIPIENT.name,
+            renewal_link=customer_links.sample_link(inputs.mail),
+            valid_days=customer_links.DEFAULT_DAYS,
+        )
     ]
 
 
@@ -432,6 +469,7 @@ BUILDERS: dict[str, Callable[[SampleInputs], list[dict]]] = {
     RECEIPT_DECISIONS: _receipt_decisions,
     RECEIPT_RENEWED: _receipt_renewed,
     RECEIPT_REMOVED: _receipt_removed,
+    CUSTOMER_LINK: _customer_link,
 }
 
 

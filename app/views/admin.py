@@ -27,7 +27,7 @@ from renewal_reminder.models import (
     RelationKind,
     RenewalDecision,
 )
-from renewal_reminder.renewals import access, codes, lifecycle, mailer, processing
+from renewal_reminder.renewals import access, codes, customer_links, lifecycle, mailer, processing
 from renewal_reminder.session import current_mail, current_registrar
 from renewal_reminder.views.base import send_receipts
 from renewal_reminder.views.csv_export import csv_of_loaded, csv_response
@@ -247,6 +247,33 @@ class RenewalsRelationView(ScopedModelView):
         if not access.can_access_relation(session, g.user, item.id):
             session.rollback()
             raise access.AccessDenied("You cannot place this relation outside your relations.")
+
+    @action(
+        "revoke_customer_links",
+        "Revoke customer links",
+        "Revoke the personal links in every email sent so far to the selected relations? "
+        "Whoever uses an old link (or has one open) is asked to request a new one; the next "
+        "emails carry new links.",
+        "fa-chain-broken",
+    )
+    def revoke_customer_links(self, relations):
+        """Rotate the relations' link versions (``customer_links.rotate``): a forwarded or
+        leaked email no longer opens the renewal page. Only relations the user may see."""
+        session = self.datamodel.session
+        if not isinstance(relations, list):
+            relations = [relations]
+        mine = [r for r in relations if access.can_access_relation(session, g.user, r.id)]
+        for relation in mine:
+            customer_links.rotate(session, relation)
+        session.commit()
+        if mine:
+            flash(
+                "Customer links revoked for "
+                + ", ".join(str(relation) for relation in mine)
+                + ": earlier emails' links no longer work.",
+                "success",
+            )
+        return redirect(self.get_redirect())
 
     @staticmethod
     def _check_hierarchy(item: Relation) -> None:

@@ -234,7 +234,7 @@ class RenewalsEmailTemplateView(AddonView, SafeListArgumentsMixin, ModelView):
                     flash(f"No relation number {number}: showing the sample relation.", "warning")
                 else:
                     digest = template_samples.relation_digest(
-                        session, relation, today, row.language
+                        session, relation, today, row.language, settings.mail
                     )
                     context = reminders.digest_context(digest, today, settings)
                     relation_number = str(relation.number)

@@ -1,13 +1,17 @@
 """The renewal selection page (``/renewals/``): customers confirm or decline many renewals at
 once. Thin: who the page is for, parsing the form, and showing results; the rules live in
-``renewal_reminder.renewals.decisions``."""
+``renewal_reminder.renewals.decisions``.
+
+Who uses it: a FAB login with the ``select`` permission, or a link session (the personal link
+in a customer email, ``views.customer_links``), which opens this page and its summary and
+nothing else. When both are present the FAB login wins (the link session is dropped)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 
-from flask import abort, flash, g, redirect, request, session, url_for
+from flask import abort, flash, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_wtf import FlaskForm
@@ -28,6 +32,7 @@ from renewal_reminder.renewals.validation import InvalidValue
 from renewal_reminder.session import current_mail
 from renewal_reminder.views import TEMPLATE_FOLDER
 from renewal_reminder.views.base import AddonView, send_receipts
+from renewal_reminder.views.customer_links import customer_link_or_login, who
 from renewal_reminder.views.params import positive_int
 
 _FIELD = re.compile(r"^decision-([0-9]{1,9})$")  # ids are 32-bit integers
@@ -45,6 +50,7 @@ class RenewalsSelectionView(AddonView, BaseView):
     template_folder = TEMPLATE_FOLDER
 
     @expose("/", methods=["GET", "POST"])
+    @customer_link_or_login
     @has_access
     @permission_name("select")
     def index(self):
@@ -64,16 +70,15 @@ class RenewalsSelectionView(AddonView, BaseView):
                 if row_errors:
                     flash(_("Nothing was saved: please correct the marked lines."), "danger")
                     return self._page(db, relation, form, submitted, row_errors), 422
+                user = who()
+                channel = _channel(user)
                 try:
                     recorded = decisions.record_decisions(
                         db,
                         relation=relation,
                         choices=choices,
-                        # A sales contact or admin acting for the customer: channel "sales".
-                        channel=DecisionChannel.sales
-                        if access.is_staff(g.user)
-                        else DecisionChannel.selection_page,
-                        decided_by_id=g.user.id,
+                        channel=channel,
+                        decided_by_id=user.id,  # None through a link: no login decided
                         remote_addr=request.remote_addr,
                     )
                 except decisions.PeriodTooLong as exc:
@@ -90,12 +95,8 @@ class RenewalsSelectionView(AddonView, BaseView):
                         mailer.MailSettings.from_config(settings.current()),
                         relation,
                         recorded,
-                        decided_by=_person(g.user),
-                        channel=(
-                            DecisionChannel.sales
-                            if access.is_staff(g.user)
-                            else DecisionChannel.selection_page
-                        ).value,
+                        decided_by=_person(db, user),
+                        channel=channel.value,
                     )
                 send_receipts(db, recorded.receipts)
                 session[SUMMARY_KEY] = {
@@ -108,6 +109,7 @@ class RenewalsSelectionView(AddonView, BaseView):
             return self._page(db, relation, form, submitted)
 
     @expose("/summary")
+    @customer_link_or_login
     @has_access
     @permission_name("select")
     def summary(self):
@@ -116,7 +118,7 @@ class RenewalsSelectionView(AddonView, BaseView):
         data = session.get(SUMMARY_KEY)
         if relation is None or not data or data.get("relation") != relation.number:
             return redirect(url_for(".index"))
-        visible = access.visible_domain_ids(g.user)
+        visible = access.visible_domain_ids(who())
         query = select(RenewalDecision).where(RenewalDecision.id.in_(data["decisions"]))
         if visible is not None:
             query = query.where(RenewalDecision.domain_id.in_(visible))
@@ -130,7 +132,7 @@ class RenewalsSelectionView(AddonView, BaseView):
                 decline=[d for d in recorded if d.decision is Decision.decline],
                 unchanged=data.get("unchanged", 0),
                 informed=data.get("informed"),
-                staff=access.is_staff(g.user),
+                staff=access.is_staff(who()),
                 t=_,
             )
 
@@ -146,12 +148,12 @@ class RenewalsSelectionView(AddonView, BaseView):
             if number is None:
                 abort(404)
             relation = db.scalar(select(Relation).where(Relation.number == number))
-            if relation is None or not access.can_access_relation(db, g.user, relation.id):
+            if relation is None or not access.can_access_relation(db, who(), relation.id):
                 abort(404)
             return relation
-        if access.is_staff(g.user):
+        if access.is_staff(who()):
             return None
-        relation = access.linked_relation(db, g.user)
+        relation = access.linked_relation(db, who())
         if relation is None:
             abort(404)
         return relation
@@ -192,7 +194,7 @@ class RenewalsSelectionView(AddonView, BaseView):
             window=window,
             name_filter=name_filter,
             client_number=client_number,
-            staff=access.is_staff(g.user),
+            staff=access.is_staff(who()),
             t=_,
         )
 
@@ -227,6 +229,20 @@ def _choices(
     return choices, errors
 
 
-def _person(user) -> str:
+def _channel(user) -> DecisionChannel:
+    """A sales contact or admin acting for the customer: ``sales``; the personal link in an
+    email: ``email_link``; a customer's own login: ``selection_page``."""
+    if access.is_staff(user):
+        return DecisionChannel.sales
+    if access.is_link_visitor(user):
+        return DecisionChannel.email_link
+    return DecisionChannel.selection_page
+
+
+def _person(db, user) -> str:
+    """Who decided, as the sales notification names them."""
+    if access.is_link_visitor(user):
+        holder = db.get(Relation, user.relation_id)
+        return f"Whoever opened the personal link emailed to #{holder.number} {holder.name}"
     name = " ".join(part for part in (user.first_name, user.last_name) if part)
     return f"{name} ({user.username})" if name else user.username
