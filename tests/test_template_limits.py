@@ -232,6 +232,7 @@ def test_a_large_but_legitimate_digest_renders(app):
         "expires_today": False,
         "deletes": True,
         "renewal_url": "https://renewals.example.com/renewals/",
+        "renewal_link": "https://renewals.example.com/renewals/link/#t=token",
         "groups": [{"phrase": "expire in 5 days", "domains": domains}],
         "sales_contact": None,
         "relation": {"number": 1311, "name": "Dommelsen, V", "email": "info@dommelsen.nl"},
