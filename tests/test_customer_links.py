@@ -12,6 +12,7 @@ import re
 import time
 
 import pytest
+from flask import g
 from itsdangerous import TimestampSigner
 from sqlalchemy import select
 
@@ -365,6 +366,27 @@ def test_a_new_billing_email_revokes_the_links(app, client, world, session):
         customer_links.relation_for_token(session, token)
     assert open_link(client, token).status_code == 400
     assert open_link(client, token_for(session, world.c2)).status_code == 302
+
+
+def test_an_admin_changing_the_billing_email_revokes_the_links(app, client, world, session):
+    from tests.test_change_of_holder import relation_form
+
+    token = token_for(session, world.c2)
+    assert open_link(client, token).status_code == 302  # the customer's live link session
+    admin = app.test_client()
+    login(admin, world.admin.username)
+    saved = admin.post(
+        f"/relations/edit/{world.c2.id}",
+        data=relation_form(world.c2, billing_email="new-owner@example.com"),
+    )
+    assert saved.status_code == 302
+    # The test's app context (and so ``g``) is shared by both clients' requests: forget the
+    # admin that Flask-Login cached there, as a real request would never have seen it.
+    g.pop("_login_user", None)
+    session.expire_all()
+    with pytest.raises(customer_links.LinkRefused):
+        customer_links.relation_for_token(session, token)
+    assert client.get("/renewals/").status_code == 302  # the link session has ended too
 
 
 def test_an_import_that_changes_the_billing_email_revokes_the_links(app, world, session):
