@@ -9,6 +9,8 @@ environment variable the README documents (``BASE_URL`` sets ``RENEWALS_BASE_URL
 import os
 from pathlib import Path
 
+from renewal_reminder.renewals.passwords import fab_password_validator
+
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
 
@@ -64,6 +66,13 @@ class Config:
     AUTH_ROLE_ADMIN = "Admin"
     AUTH_ROLE_PUBLIC = "Public"
     AUTH_USER_REGISTRATION = False
+    # Logout is a POST (GET /logout/ asks first): the security manager's login view.
+    FAB_SECURITY_MANAGER_CLASS = (
+        "renewal_reminder.standalone_security.RenewalReminderSecurityManager"
+    )
+    # The product's password policy (zxcvbn) on FAB's own user add and reset-password forms.
+    FAB_PASSWORD_COMPLEXITY_ENABLED = True
+    FAB_PASSWORD_COMPLEXITY_VALIDATOR = staticmethod(fab_password_validator)
     LANGUAGES = {
         "en": {"flag": "gb", "name": "English"},
         "nl": {"flag": "nl", "name": "Nederlands"},
@@ -116,6 +125,9 @@ class Config:
     RENEWALS_CONFIRMATION_RATE_LIMIT = os.environ.get(
         "CONFIRMATION_RATE_LIMIT", "10 per minute;100 per day"
     )
+    # "Forgot password", password-reset and invitation pages, "change my password": how often
+    # one client address may post them.
+    RENEWALS_ACCOUNT_RATE_LIMIT = os.environ.get("ACCOUNT_RATE_LIMIT", "5 per minute;50 per day")
     # The personal link in every customer email opens the relation's renewal page, without a
     # password, for this many days (asking for a fresh one is limited like /confirm/).
     RENEWALS_CUSTOMER_LINK_DAYS = env_int("CUSTOMER_LINK_DAYS", 45)

@@ -22,6 +22,7 @@ from sqlalchemy import event, inspect
 
 from renewal_reminder import schema, settings
 from renewal_reminder.models.base import use_user_model
+from renewal_reminder.renewals import sessions
 from renewal_reminder.renewals.access import RoleNames
 from renewal_reminder.renewals.accounts import forget_user
 from renewal_reminder.renewals.automation import AutomationSettings
@@ -71,6 +72,9 @@ class RenewalReminderManager(BaseManager):
         use_user_model(user_model)
         if not event.contains(user_model, "after_delete", _forget_deleted_user):
             event.listen(user_model, "after_delete", _forget_deleted_user, propagate=True)
+        # Sessions that end: logout, a password change, deactivation or unlinking raises the
+        # login's session version; the check runs on every request (renewals.sessions).
+        sessions.install(app, user_model)
         values = settings.read(app.config)
         self._check_settings(values)
         try:
@@ -144,6 +148,7 @@ class RenewalReminderManager(BaseManager):
             ensure_default_templates(session)
 
     def _register_views(self) -> None:
+        from renewal_reminder.views.account import RenewalsAccountView, RenewalsInvitationView
         from renewal_reminder.views.admin import (
             RenewalsConfirmationRequestView,
             RenewalsDecisionView,
@@ -154,6 +159,7 @@ class RenewalReminderManager(BaseManager):
         from renewal_reminder.views.customer_links import RenewalsCustomerLinkView
         from renewal_reminder.views.expirations import RenewalsExpirationListView
         from renewal_reminder.views.health import RenewalsHealthView
+        from renewal_reminder.views.logins import RenewalsRelationLoginView
         from renewal_reminder.views.portfolio import RenewalsImportView
         from renewal_reminder.views.queue import RenewalsQueueView
         from renewal_reminder.views.reminders import (
@@ -235,6 +241,22 @@ class RenewalReminderManager(BaseManager):
             icon="fa-paper-plane",
             category=MENU_CATEGORY,
         )
+        ab.add_view(
+            RenewalsRelationLoginView,
+            menu_name("Customer logins"),
+            label="Customer logins",
+            icon="fa-user-plus",
+            category=MENU_CATEGORY,
+        )
+        # Self-service passwords and invitations: public pages (see views.account), their
+        # POSTs limited per client address like the confirmation page's.
+        for view_class in (RenewalsAccountView, RenewalsInvitationView):
+            account_view = ab.add_view_no_menu(view_class)
+            ab.sm.limiter.shared_limit(
+                lambda: settings.current()["ACCOUNT_RATE_LIMIT"],
+                scope="rr-account",
+                methods=["POST"],
+            )(account_view.blueprint)
         ab.add_view_no_menu(RenewalsHealthView)
         confirmation = ab.add_view_no_menu(RenewalsConfirmationView)
         # The public page's own limit, per client address, shared by its POSTs (FAB's limiter
@@ -266,6 +288,9 @@ class RenewalReminderManager(BaseManager):
             "RenewalsConfirmationRequestView",
             "RenewalsExpirationListView",
             "RenewalsQueueView",
+            "RenewalsRelationLoginView",
+            "RenewalsAccountView",
+            "RenewalsInvitationView",
         }
         if not expected <= registered:
             raise AddonStartupError(f"views not registered: {sorted(expected - registered)}")

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from renewal_reminder import schema, settings
 from renewal_reminder.jobs import run_processing, run_reminders, run_sales_digest
-from renewal_reminder.models import Domain
+from renewal_reminder.models import Domain, Relation
 from renewal_reminder.renewals import codes, demo, mailer
 from renewal_reminder.renewals.accounts import create_login
 from renewal_reminder.renewals.portfolio import PortfolioImportError, import_portfolio
@@ -65,6 +65,57 @@ def create_user(email: str, password: str, relation_number: int | None, role: st
     current_session().commit()
     roles = ", ".join(role.name for role in user.roles)
     click.echo(f"Created login {user.username} ({roles}).")
+
+
+@users.command("invite")
+@click.option("--relation", "relation_number", type=int, help="Invite this relation (number).")
+@click.option(
+    "--all-relations", is_flag=True, help="Invite every relation without an open invitation."
+)
+@click.option(
+    "--only-without-login",
+    is_flag=True,
+    help="With --all-relations: only relations that have no login yet.",
+)
+@with_appcontext
+def invite_users(relation_number: int | None, all_relations: bool, only_without_login: bool):
+    """Email relations an invitation to set a password (one email each, exactly once).
+
+    --relation NUMBER invites one relation, revoking its open invitation. --all-relations
+    invites every relation that has no open invitation and sends what an earlier run left
+    unsent: run it again after a crash and it carries on (exit status 1 if any email failed).
+    """
+    from renewal_reminder.renewals import invitations
+
+    if (relation_number is None) == (not all_relations):
+        raise click.UsageError("give either --relation NUMBER or --all-relations")
+    if only_without_login and not all_relations:
+        raise click.UsageError("--only-without-login goes with --all-relations")
+    session = current_session()
+    mail = mailer.MailSettings.from_config(settings.current())
+    if relation_number is not None:
+        relation_id = session.scalar(select(Relation.id).where(Relation.number == relation_number))
+        if relation_id is None:
+            raise click.ClickException(f"there is no relation with number {relation_number}")
+        summary = invitations.invite(
+            session, current_mail(), mail, [relation_id], reinvite=True, echo=click.echo
+        )
+    else:
+        relation_ids = session.scalars(invitations.relations_to_invite(only_without_login)).all()
+        created = invitations.create_invitations(
+            session, relation_ids, reinvite=False, only_without_login=only_without_login
+        )
+        summary = invitations.send_invitations(
+            session,
+            current_mail(),
+            mail,
+            summary=invitations.InviteSummary(created=len(created)),
+        )
+    for problem in summary.problems:
+        click.echo(f"  {problem}", err=True)
+    click.echo(str(summary))
+    if not summary.ok:
+        raise SystemExit(1)
 
 
 @domains.command("import")

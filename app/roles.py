@@ -57,7 +57,7 @@ _CUSTOMER = [
 _SALES = [
     *_grants("RenewalsSelectionView", "can_select"),
     *_menu("Renew domains"),
-    *_grants("RenewalsRelationView", *_READ, "revoke_customer_links"),
+    *_grants("RenewalsRelationView", *_READ, "revoke_customer_links", "invite_to_set_password"),
     *_grants(
         "RenewalsDomainView",
         *_READ,

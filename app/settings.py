@@ -49,6 +49,9 @@ DEFAULTS: dict[str, Any] = {
     "RENEWAL_WINDOW_DAYS": 92,
     "CONFIRMATION_CODE_DAYS": 30,
     "CONFIRMATION_RATE_LIMIT": "10 per minute;100 per day",
+    # The POSTs of "forgot password", the reset and invitation pages and "change my password",
+    # per client address.
+    "ACCOUNT_RATE_LIMIT": "5 per minute;50 per day",
     # How long the personal link in a customer email opens the relation's renewal page: long
     # enough that the link in one reminder still works when the next one arrives.
     "CUSTOMER_LINK_DAYS": 45,

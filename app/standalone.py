@@ -23,6 +23,7 @@ from sqlalchemy.exc import DataError
 from renewal_reminder import web_security
 from renewal_reminder.cli import standalone_commands
 from renewal_reminder.extensions import db, migrate
+from renewal_reminder.i18n import gettext as rr_gettext
 from renewal_reminder.roles import ensure_host_roles, ensure_roles
 from renewal_reminder.setup import database_cli
 from renewal_reminder.views.base import no_such_row
@@ -68,7 +69,15 @@ def create_app(config: type | Mapping | None = None) -> Flask:
     """
     import config as standalone_config
 
-    app = Flask(__name__, instance_path=str(standalone_config.INSTANCE_DIR))
+    # Its own template folder holds only its overrides of FAB's templates (a POST logout in
+    # the navbar, "Forgot password?" on the login page); the addon's templates come with its
+    # views, as in any host.
+    app = Flask(
+        __name__,
+        instance_path=str(standalone_config.INSTANCE_DIR),
+        template_folder="standalone_templates",
+    )
+    app.jinja_env.globals["rr_t"] = rr_gettext
     try:
         app.config.from_object("config.Config")
     except ValueError as exc:  # config.SettingError: a bad environment variable

@@ -276,7 +276,7 @@ def login(client, username: str, password: str = PASSWORD):
 
 
 def logout(client):
-    client.get("/logout/")
+    client.post("/logout/")
 
 
 # --- mail -------------------------------------------------------------------------------------

@@ -99,14 +99,20 @@ def test_addon_that_fails_stops_start_up(tmp_path):
 
 def test_the_addon_changes_nothing_the_host_owns(host_app, tmp_path):
     """Compared with the same host without it: no app-wide CSRFProtect, hooks, error
-    handlers, extensions or config keys from the addon; only its own blueprints."""
+    handlers, extensions or config keys from the addon; only its own blueprints, and one
+    hook on every request, on purpose: the session check (``renewals.sessions``: a login's
+    ended sessions must end on the host's pages too)."""
     bare = create_host_app(f"sqlite:///{tmp_path / 'bare.db'}", addon=None)
     assert "csrf" not in host_app.extensions and "mail" not in host_app.extensions
     assert set(host_app.extensions) - set(bare.extensions) == {"renewal_reminder"}
     assert set(host_app.config) == set(bare.config), "no config key written"
     assert _names(host_app.error_handler_spec[None]) == _names(bare.error_handler_spec[None])
     for hooks in ("before_request_funcs", "after_request_funcs", "teardown_request_funcs"):
-        assert _names(getattr(host_app, hooks).get(None)) == _names(getattr(bare, hooks).get(None))
+        added_hooks = _names(getattr(host_app, hooks).get(None))
+        if hooks == "before_request_funcs":
+            assert added_hooks[-1] == "check_session"
+            added_hooks = added_hooks[:-1]
+        assert added_hooks == _names(getattr(bare, hooks).get(None))
     added = set(host_app.blueprints) - set(bare.blueprints)
     assert added and all(name.startswith("Renewals") for name in added), added
     with bare.app_context():

@@ -54,7 +54,7 @@ def send_request(client, world, domain):
         f"/domains/action/send_confirmation_request/{domain.id}", follow_redirects=True
     )
     assert response.status_code == 200  # the redirect is followed: its flash is shown
-    client.get("/logout/")
+    client.post("/logout/")
 
 
 def last_code(smtp) -> str:
@@ -197,7 +197,7 @@ def test_no_privilege_escalation_through_fab_security_forms(
     assert security_manager.find_user(username="evil") is None
     assert security_manager.find_role("Evil") is None
     # The admin's password is unchanged.
-    client.get("/logout/")
+    client.post("/logout/")
     response = client.post(
         "/login/", data={"username": world.admin.username, "password": "hacked-pw-123"}
     )
@@ -570,7 +570,7 @@ def test_login_next_is_not_an_open_redirect(client, world, target):
 
 def test_login_failure_does_not_reveal_which_logins_exist(client, world):
     def attempt(username):
-        client.get("/logout/")
+        client.post("/logout/")
         response = client.post(
             "/login/", data={"username": username, "password": "wrong"}, follow_redirects=True
         )
@@ -793,7 +793,7 @@ def test_names_cannot_inject_email_headers(client, world, session, smtp, templat
         data={f"decision-{world.d_c1.id}": "renew", f"years-{world.d_c1.id}": "2"},
     )
     assert response.status_code == 302
-    client.get("/logout/")
+    client.post("/logout/")
     send_request(client, world, world.d_c1)
     assert len(smtp.messages) >= 2
     for message, (_, recipients) in zip(smtp.messages, smtp.envelopes, strict=True):

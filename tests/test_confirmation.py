@@ -34,7 +34,7 @@ def templates(session):
 def send_request(client, world, domain, user=None):
     login(client, (user or world.admin).username)
     response = client.post(f"/domains/action/send_confirmation_request/{domain.id}")
-    client.get("/logout/")
+    client.post("/logout/")
     return response
 
 

@@ -158,18 +158,18 @@ def test_the_notification_links_to_the_relation_in_the_queue(client, world, sess
     text = email.get_body(("plain",)).get_content()
     assert "http://renewals.test/queue/?relation=200" in text
     assert "/decisions/list/" not in text
-    client.get("/logout/")
+    client.post("/logout/")
     # Client One's decision too, so the filter has something to leave out.
     login(client, world.client1_login.username)
     client.post("/renewals/", data={f"decision-{world.d_c1.id}": "decline"})
-    client.get("/logout/")
+    client.post("/logout/")
     login(client, "admin@example.com")
     everything = client.get("/queue/").get_data(as_text=True)
     assert "client-two.com" in everything and "client-one.com" in everything
     filtered = client.get("/queue/?relation=200").get_data(as_text=True)
     assert "client-two.com" in filtered and "client-one.com" not in filtered
     assert "Show the whole queue" in filtered
-    client.get("/logout/")
+    client.post("/logout/")
     # Sales B may not look at another contact's relation through the filter.
     login(client, "sales-b@example.com")
     assert client.get("/queue/?relation=101").status_code == 404

@@ -99,7 +99,12 @@ LIST_ARGUMENTS = [
     ("", "", "", ""),
 ]
 
-SKIPPED_ENDPOINTS = {"static", "appbuilder.static", "AuthDBView.logout"}
+SKIPPED_ENDPOINTS = {
+    "static",
+    "appbuilder.static",
+    "AuthDBView.logout",
+    "RenewalReminderAuthDBView.logout",
+}
 #: Routes that change the signed-in user's own password: walked last, then logged in again.
 LAST_ENDPOINTS = {"ResetMyPasswordView.this_form_post", "ResetPasswordView.this_form_post"}
 #: FAB's security models outlive a test (roles and permissions are kept for the session):

@@ -220,7 +220,7 @@ def test_delete_from_the_domain_page_keeps_history_and_hides_it_from_customers(
     )
     # Staff still see it; the customer no longer does.
     assert "client-one.com" in client.get("/domains/list/").get_data(as_text=True)
-    client.get("/logout/")
+    client.post("/logout/")
     login(client, world.client1_login.username)
     assert "client-one.com" not in client.get("/domains/list/").get_data(as_text=True)
     assert client.get(f"/domains/show/{world.d_c1.id}").status_code == 404

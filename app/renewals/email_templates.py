@@ -852,3 +852,135 @@ def _render_part(part: str, text: str, html: bool, context: dict) -> str:
 def one_line(text: str) -> str:
     """Collapse all whitespace, newlines included: nothing can start a new mail header."""
     return " ".join(text.split())
+
+
+# --- Invitations and password resets (renewals.invitations, renewals.password_resets) ----------
+# A block of its own: the customer's way in by password.
+
+INVITATION = "invitation"
+PASSWORD_RESET = "password_reset"
+
+_INVITATION_TEXT_EN = """\
+Dear Customer,
+
+You are invited to set a password for the renewal pages of relation #{{ relation.number }} \
+{{ relation.name }}. There you renew or decline your domain names whenever it suits you.
+
+Set your password here (your login name: {{ login }}):
+{{ invitation_link }}
+
+The link works once, for {{ valid_days }} days (until {{ expires_on }}).\
+{% if sales_contact %} Questions? Contact {{ sales_contact.name }} <{{ sales_contact.email }}>.\
+{% endif %}
+If you did not expect this email, you can ignore it.
+"""
+
+_INVITATION_HTML_EN = """\
+<p>Dear Customer,</p>
+<p>You are invited to set a password for the renewal pages of relation #{{ relation.number }}
+{{ relation.name }}. There you renew or decline your domain names whenever it suits you.</p>
+<p><a href="{{ invitation_link }}">Set your password</a> (your login name: {{ login }})</p>
+<p>The link works once, for {{ valid_days }} days (until {{ expires_on }}).
+{% if sales_contact %}Questions? Contact {{ sales_contact.name }}
+&lt;{{ sales_contact.email }}&gt;.{% endif %}</p>
+<p>If you did not expect this email, you can ignore it.</p>
+"""
+
+_INVITATION_TEXT_NL = """\
+Beste klant,
+
+U bent uitgenodigd een wachtwoord in te stellen voor de verlengingspagina's van relatie \
+#{{ relation.number }} {{ relation.name }}. Daar verlengt u uw domeinnamen of zegt u ze op \
+wanneer het u uitkomt.
+
+Stel hier uw wachtwoord in (uw inlognaam: {{ login }}):
+{{ invitation_link }}
+
+De link werkt één keer, {{ valid_days }} dagen lang (tot {{ expires_on }}).\
+{% if sales_contact %} Vragen? Neem contact op met {{ sales_contact.name }} \
+<{{ sales_contact.email }}>.{% endif %}
+Verwachtte u deze e-mail niet, dan kunt u hem negeren.
+"""
+
+_INVITATION_HTML_NL = """\
+<p>Beste klant,</p>
+<p>U bent uitgenodigd een wachtwoord in te stellen voor de verlengingspagina's van relatie
+#{{ relation.number }} {{ relation.name }}. Daar verlengt u uw domeinnamen of zegt u ze op
+wanneer het u uitkomt.</p>
+<p><a href="{{ invitation_link }}">Stel uw wachtwoord in</a> (uw inlognaam: {{ login }})</p>
+<p>De link werkt één keer, {{ valid_days }} dagen lang (tot {{ expires_on }}).
+{% if sales_contact %}Vragen? Neem contact op met {{ sales_contact.name }}
+&lt;{{ sales_contact.email }}&gt;.{% endif %}</p>
+<p>Verwachtte u deze e-mail niet, dan kunt u hem negeren.</p>
+"""
+
+_PASSWORD_RESET_TEXT_EN = """\
+Dear {{ name }},
+
+Someone (probably you) asked to set a new password for the login {{ login }}. Set it here:
+{{ reset_link }}
+
+The link works once, for {{ valid_minutes }} minutes. If you did not ask for it, ignore this \
+email: your password stays as it is.
+"""
+
+_PASSWORD_RESET_HTML_EN = """\
+<p>Dear {{ name }},</p>
+<p>Someone (probably you) asked to set a new password for the login {{ login }}.</p>
+<p><a href="{{ reset_link }}">Set a new password</a></p>
+<p>The link works once, for {{ valid_minutes }} minutes. If you did not ask for it, ignore this
+email: your password stays as it is.</p>
+"""
+
+_PASSWORD_RESET_TEXT_NL = """\
+Beste {{ name }},
+
+Iemand (waarschijnlijk u) vroeg een nieuw wachtwoord in te stellen voor de login {{ login }}. \
+Dat kan hier:
+{{ reset_link }}
+
+De link werkt één keer, {{ valid_minutes }} minuten lang. Hebt u er niet om gevraagd, negeer \
+deze e-mail dan: uw wachtwoord blijft zoals het is.
+"""
+
+_PASSWORD_RESET_HTML_NL = """\
+<p>Beste {{ name }},</p>
+<p>Iemand (waarschijnlijk u) vroeg een nieuw wachtwoord in te stellen voor de login
+{{ login }}.</p>
+<p><a href="{{ reset_link }}">Stel een nieuw wachtwoord in</a></p>
+<p>De link werkt één keer, {{ valid_minutes }} minuten lang. Hebt u er niet om gevraagd, negeer
+deze e-mail dan: uw wachtwoord blijft zoals het is.</p>
+"""
+
+DEFAULTS.update(
+    {
+        (INVITATION, "en"): TemplateSource(
+            "Set your password for the renewal pages of relation #{{ relation.number }}",
+            _INVITATION_TEXT_EN,
+            _INVITATION_HTML_EN,
+        ),
+        (INVITATION, "nl"): TemplateSource(
+            "Stel uw wachtwoord in voor de verlengingspagina's van relatie #{{ relation.number }}",
+            _INVITATION_TEXT_NL,
+            _INVITATION_HTML_NL,
+        ),
+        (PASSWORD_RESET, "en"): TemplateSource(
+            "Set a new password for {{ login }}",
+            _PASSWORD_RESET_TEXT_EN,
+            _PASSWORD_RESET_HTML_EN,
+        ),
+        (PASSWORD_RESET, "nl"): TemplateSource(
+            "Stel een nieuw wachtwoord in voor {{ login }}",
+            _PASSWORD_RESET_TEXT_NL,
+            _PASSWORD_RESET_HTML_NL,
+        ),
+    }
+)
+PURPOSES.update(
+    {
+        INVITATION: "To a relation's billing address: an invitation to set a password for a "
+        "login linked to the relation (single use, 7 days)",
+        PASSWORD_RESET: "To a login's address, on request: a link to set a new password "
+        "(single use, 1 hour)",
+    }
+)

@@ -539,3 +539,48 @@ def _describe(names: list[str], values: list[dict]) -> list[dict]:
             }
         )
     return result
+
+
+# --- Invitations and password resets ------------------------------------------------------------
+
+from renewal_reminder.renewals.email_templates import INVITATION, PASSWORD_RESET  # noqa: E402
+
+
+def _invitation(inputs: SampleInputs) -> list[dict]:
+    """An invitation to a relation with a sales contact, and one without."""
+    from renewal_reminder.renewals import invitations
+
+    expires_on = inputs.today + dt.timedelta(days=invitations.INVITATION_DAYS)
+    link = inputs.mail.url("/invitation/#t=sample-token")
+    with_contact = invitations.invitation_context(
+        relation_number=SAMPLE_RECIPIENT.number,
+        relation_name=SAMPLE_RECIPIENT.name,
+        login=SAMPLE_RECIPIENT.email,
+        invitation_link=link,
+        expires_on=expires_on,
+        sales_contact={
+            "name": SAMPLE_RECIPIENT.sales_contact_name,
+            "email": SAMPLE_RECIPIENT.sales_contact_email,
+        },
+    )
+    return [with_contact, {**with_contact, "sales_contact": None}]
+
+
+def _password_reset(inputs: SampleInputs) -> list[dict]:
+    from renewal_reminder.renewals import password_resets
+
+    return [
+        password_resets.reset_context(
+            name=SAMPLE_RECIPIENT.name,
+            login=SAMPLE_RECIPIENT.email,
+            reset_link=inputs.mail.url("/account/reset-password#t=sample-token"),
+        )
+    ]
+
+
+BUILDERS.update(
+    {
+        INVITATION: _invitation,
+        PASSWORD_RESET: _password_reset,
+    }
+)

@@ -126,25 +126,3 @@ def parse_years(raw: object) -> int:
     if not MIN_YEARS <= years <= MAX_YEARS:
         raise InvalidValue(f"the period must be {MIN_YEARS} to {MAX_YEARS} years, not {years}")
     return years
-
-
-MIN_PASSWORD_LENGTH = 10
-_COMMON_PASSWORDS = {
-    "password",
-    "password1",
-    "1234567890",
-    "qwertyuiop",
-    "letmein123",
-    "welcome123",
-}
-
-
-def check_password(password: str) -> str:
-    """A login password: at least 10 characters, not all one character, not a common one."""
-    if not password or not password.strip():
-        raise InvalidValue("a password is required")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidValue(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
-    if len(set(password)) < 4 or password.lower() in _COMMON_PASSWORDS:
-        raise InvalidValue("the password is too easy to guess")
-    return password

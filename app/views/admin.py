@@ -275,6 +275,37 @@ class RenewalsRelationView(ScopedModelView):
             )
         return redirect(self.get_redirect())
 
+    @action(
+        "invite_to_set_password",
+        "Invite to set a password",
+        "Email each selected relation's billing address an invitation to set a password for a "
+        "login linked to it (valid 7 days)? An earlier invitation that is still open stops "
+        "working.",
+        "fa-user-plus",
+    )
+    def invite_to_set_password(self, relations):
+        """Rows arrive already checked against the user's scope (ScopedModelView); the
+        invitations go out now, each exactly once (``renewals.invitations``)."""
+        from renewal_reminder.renewals import invitations
+
+        if not isinstance(relations, list):
+            relations = [relations]
+        session = self.datamodel.session
+        ids = [r.id for r in relations if access.can_access_relation(session, g.user, r.id)]
+        summary = invitations.invite(
+            session,
+            current_mail(),
+            mailer.MailSettings.from_config(settings.current()),
+            ids,
+            reinvite=True,
+            invited_by_id=g.user.id,
+        )
+        if summary.sent:
+            flash(f"Invitations sent: {summary.sent}.", "success")
+        for problem in summary.problems:
+            flash(f"Invitation not sent: {problem}", "danger")
+        return redirect(self.get_redirect())
+
     @staticmethod
     def _check_hierarchy(item: Relation) -> None:
         if item.parent is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from flask import abort, flash, redirect, request, session, url_for
+from flask import abort, flash, make_response, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_wtf import FlaskForm
@@ -155,8 +155,16 @@ class RenewalsSelectionView(AddonView, BaseView):
             return None
         relation = access.linked_relation(db, who())
         if relation is None:
-            abort(404)
+            abort(self._no_relation_page())
         return relation
+
+    def _no_relation_page(self):
+        """A customer login no one has linked to a relation yet (e.g. made in FAB's user
+        screens): a page that says so and what to do, not a 404."""
+        html = self.render_template(
+            "rr/selection_no_relation.html", title=_("No relation linked to your login"), t=_
+        )
+        return make_response(html, 403)
 
     def _choose_relation(self):
         return self.render_template("rr/selection_choose.html", title="Renewal selection", t=_)
