@@ -62,6 +62,8 @@ class Config:
     # run `flask fab create-permissions` once per deploy instead.
     FAB_UPDATE_PERMS = env_bool("FAB_UPDATE_PERMS", True)
     FAB_ADD_SECURITY_API = False
+    # "/" sends a signed-in user to their home page and shows visitors the ways in.
+    FAB_INDEX_VIEW = "renewal_reminder.views.home.RenewalsIndexView"
     AUTH_TYPE = 1  # AUTH_DB
     AUTH_ROLE_ADMIN = "Admin"
     AUTH_ROLE_PUBLIC = "Public"

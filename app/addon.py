@@ -159,6 +159,7 @@ class RenewalReminderManager(BaseManager):
         from renewal_reminder.views.customer_links import RenewalsCustomerLinkView
         from renewal_reminder.views.expirations import RenewalsExpirationListView
         from renewal_reminder.views.health import RenewalsHealthView
+        from renewal_reminder.views.home import RenewalsHomeView
         from renewal_reminder.views.logins import RenewalsRelationLoginView
         from renewal_reminder.views.portfolio import RenewalsImportView
         from renewal_reminder.views.queue import RenewalsQueueView
@@ -169,6 +170,14 @@ class RenewalReminderManager(BaseManager):
         from renewal_reminder.views.selection import RenewalsSelectionView
 
         ab = self.appbuilder
+        ab.add_view(
+            RenewalsHomeView,
+            menu_name("Home"),
+            label="Home",
+            icon="fa-home",
+            category=MENU_CATEGORY,
+            category_icon="fa-refresh",
+        )
         ab.add_view(
             RenewalsSelectionView,
             menu_name("Renew domains"),

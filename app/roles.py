@@ -45,7 +45,11 @@ def _menu(*labels: str) -> list[list[str]]:
 
 _READ = ("can_list", "can_show")
 
+#: Every product role has a home page (``views.home``).
+_HOME = [*_grants("RenewalsHomeView", "can_view"), *_menu("Home")]
+
 _CUSTOMER = [
+    *_HOME,
     *_grants("RenewalsSelectionView", "can_select"),
     *_menu("Renew domains"),
     *_grants("RenewalsRelationView", *_READ),
@@ -55,6 +59,7 @@ _CUSTOMER = [
 ]
 
 _SALES = [
+    *_HOME,
     *_grants("RenewalsSelectionView", "can_select"),
     *_menu("Renew domains"),
     *_grants("RenewalsRelationView", *_READ, "revoke_customer_links", "invite_to_set_password"),

@@ -253,7 +253,7 @@ def extremes(world, session):
 @pytest.mark.parametrize(
     "path",
     [
-        "/",
+        "/home/",
         "/queue/",
         "/renewals/?relation=101",
         "/renewals/?relation=100",
