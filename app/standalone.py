@@ -20,7 +20,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import DataError
 
-from renewal_reminder import web_security
+from renewal_reminder import console, page_language, web_security
 from renewal_reminder.cli import standalone_commands
 from renewal_reminder.extensions import db, migrate
 from renewal_reminder.i18n import gettext as rr_gettext
@@ -76,6 +76,8 @@ def create_app(config: type | Mapping | None = None) -> Flask:
         __name__,
         instance_path=str(standalone_config.INSTANCE_DIR),
         template_folder="standalone_templates",
+        static_folder="standalone_static",
+        static_url_path="/static",
     )
     app.jinja_env.globals["rr_t"] = rr_gettext
     try:
@@ -92,6 +94,8 @@ def create_app(config: type | Mapping | None = None) -> Flask:
     except ValueError as exc:
         raise ConfigurationError(str(exc)) from None
     web_security.install_security_headers(app)
+    page_language.install(app)
+    console.install()
     web_security.warn_about_per_process_rate_limits(app)
 
     CSRFProtect(app)  # before AppBuilder, so FAB's JSON APIs get their CSRF exemption

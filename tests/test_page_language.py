@@ -1,0 +1,55 @@
+"""Pages show in the viewer's language (their choice, else their browser's), with
+<html lang> saying which; the console stays readable."""
+
+from __future__ import annotations
+
+import logging
+
+from renewal_reminder import console
+
+
+def test_a_dutch_browser_gets_fabs_login_page_in_dutch(client):
+    page = client.get("/login/", headers={"Accept-Language": "nl-NL,nl;q=0.9,en;q=0.5"})
+    html = page.get_data(as_text=True)
+    assert '<html lang="nl">' in html
+    assert "Gebruikersnaam" in html  # FAB's own translation of "Username"
+
+
+def test_an_english_or_unknown_browser_gets_english(client):
+    html = client.get("/login/", headers={"Accept-Language": "fr-FR"}).get_data(as_text=True)
+    assert '<html lang="en">' in html and "Username" in html
+
+
+def test_the_viewers_choice_beats_the_browser(client):
+    client.get("/lang/en")  # FAB's language menu
+    html = client.get("/login/", headers={"Accept-Language": "nl"}).get_data(as_text=True)
+    assert '<html lang="en">' in html
+
+
+def test_pages_have_an_icon(client):
+    html = client.get("/login/").get_data(as_text=True)
+    assert 'rel="icon"' in html
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+
+
+def _record(logger: str, message: str) -> logging.LogRecord:
+    return logging.LogRecord(logger, logging.INFO, __file__, 1, message, None, None)
+
+
+def test_the_console_leaves_out_static_files_but_not_pages():
+    quiet = console.QuietStaticFiles()
+    css = "\"GET /static/appbuilder/css/ab.css HTTP/1.1\" 200 -"
+    assert not quiet.filter(_record("werkzeug", css))
+    assert not quiet.filter(_record("werkzeug", '"GET /static/favicon.svg HTTP/1.1" 304 -'))
+    assert quiet.filter(_record("werkzeug", '"GET /static/missing.css HTTP/1.1" 404 -'))
+    assert quiet.filter(_record("werkzeug", '"GET /queue/ HTTP/1.1" 200 -'))
+
+
+def test_fab_redirect_warning_only_for_a_real_next_argument(app):
+    only_real = console.RealInvalidRedirectsOnly()
+    record = _record("flask_appbuilder.utils.base", "Invalid redirect detected, falling back")
+    with app.test_request_context("/login/"):
+        assert not only_real.filter(record)
+    with app.test_request_context("/login/?next=https://evil.example/"):
+        assert only_real.filter(record)
