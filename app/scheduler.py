@@ -49,9 +49,14 @@ def create_scheduler(app: Flask, blocking: bool = False) -> BaseScheduler:
             next_run = job.next_run_time if job is not None else None
             next_utc = next_run.astimezone(dt.UTC).replace(tzinfo=None) if next_run else None
             try:
-                log.info("%s", run(app, next_run_at=next_utc))
+                summary = run(app, next_run_at=next_utc)
             except Exception:
                 log.exception("the scheduled job %s failed", job_id)
+                return
+            if getattr(summary, "ok", True):
+                log.info("%s: %s", job_id, summary)
+            else:  # e.g. the mail server refused or was unreachable: say so on the console
+                log.warning("%s finished with failures: %s", job_id, summary)
 
         return job_function
 

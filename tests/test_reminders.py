@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import pytest
 from sqlalchemy import func, select
@@ -492,3 +493,18 @@ def test_the_expiry_day_reminder_has_its_own_subject_and_wording(
     [message] = smtp.messages
     assert message["Subject"].startswith(subject)
     assert "Last call: domainnames below expire TODAY." in body(message)
+
+
+def test_scheduler_says_on_the_console_when_mail_fails(app, session, smtp, portfolio, caplog):
+    """A demo without a mail server must not fail silently: a scheduled run whose emails
+    failed logs a warning (shown on the console without any logging setup)."""
+    from renewal_reminder.scheduler import REMINDER_JOB_ID, create_scheduler
+
+    add_domain(session, "refused.com", portfolio["direct"], dt.date.today())
+    smtp.refuse.add(portfolio["direct"].billing_email)
+    job = create_scheduler(app).get_job(REMINDER_JOB_ID)
+    with caplog.at_level(logging.WARNING, logger="renewal_reminder.scheduler"):
+        job.func()
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings and "finished with failures" in warnings[0].getMessage()
+    assert "failed 1" in warnings[0].getMessage()
