@@ -35,6 +35,20 @@ def serve() -> None:
         "SECRET_KEY": os.environ.get("SECRET_KEY") or demo_secret_key(INSTANCE_DIR),
         "RENEWALS_DEMO_MODE": env_bool("DEMO_MODE", True),
     }
+    mail_note = None
+    if not os.environ.get("MAIL_SERVER"):
+        # No mail server: the demo's emails go to a local sink, readable in the Demo outbox.
+        from renewal_reminder import demo_mail
+
+        sink = demo_mail.start_sink(INSTANCE_DIR)
+        demo_settings.update(
+            MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port, MAIL_USE_TLS=False, MAIL_USE_SSL=False
+        )
+        mail_note = (
+            f"Emails: no MAIL_SERVER set, so they go to the demo outbox: "
+            f"http://127.0.0.1:{port}/demo-outbox/ (Admin), files in "
+            f"{demo_mail.outbox_folder(INSTANCE_DIR)}"
+        )
 
     from renewal_reminder.setup import prepare_database
 
@@ -50,6 +64,8 @@ def serve() -> None:
     print(f"\nRenewal Reminder is running on http://127.0.0.1:{port}/")
     for role, (login, password) in logins.items():
         print(f"  {role:<9} {login} / {password}")
+    if mail_note:
+        print(mail_note)
     app.run(host="127.0.0.1", port=port, debug=False, use_reloader=False)
 
 

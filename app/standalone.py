@@ -20,7 +20,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import DataError
 
-from renewal_reminder import console, page_language, web_security
+from renewal_reminder import console, demo_mail, page_language, web_security
 from renewal_reminder.cli import standalone_commands
 from renewal_reminder.extensions import db, migrate
 from renewal_reminder.i18n import gettext as rr_gettext
@@ -89,6 +89,9 @@ def create_app(config: type | Mapping | None = None) -> Flask:
     elif config is not None:
         app.config.from_object(config)
     check_secret_key(app)
+    if not app.testing:
+        # Beside `python run.py` (its demo's mail sink), a command delivers where it does.
+        demo_mail.use_running_sink(app.config, app.instance_path, os.environ)
     try:
         web_security.install_proxy_fix(app)
     except ValueError as exc:
@@ -120,6 +123,8 @@ def create_app(config: type | Mapping | None = None) -> Flask:
             appbuilder.add_permissions(update_perms=True)
             app.config["FAB_UPDATE_PERMS"] = True
         _limit_json_login(appbuilder)
+        if app.config.get("RENEWALS_DEMO_MODE"):
+            _add_demo_outbox(appbuilder)
     app.before_request(_no_json_login)
     # 400/404 where FAB's generic routes (its security screens too) would raise on odd URL
     # arguments; the addon checks its own blueprints itself.
@@ -132,6 +137,20 @@ def create_app(config: type | Mapping | None = None) -> Flask:
     for command in standalone_commands():
         app.cli.add_command(command)
     return app
+
+
+def _add_demo_outbox(appbuilder) -> None:
+    """The Admin's page of the emails the demo sent (``demo_mail``); demo mode only."""
+    from renewal_reminder.roles import MENU_CATEGORY, menu_name
+    from renewal_reminder.views.demo_outbox import RenewalsDemoOutboxView
+
+    appbuilder.add_view(
+        RenewalsDemoOutboxView,
+        menu_name("Demo outbox"),
+        label="Demo outbox",
+        icon="fa-inbox",
+        category=MENU_CATEGORY,
+    )
 
 
 def _limit_json_login(appbuilder) -> None:

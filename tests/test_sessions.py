@@ -8,37 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from renewal_reminder.models import RelationUser, UserSession
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, client_of
 from tests.conftest import login as _login
 
 PAGE = "/renewals/"
-
-
-class Fresh:
-    """A test client whose every request runs in an app context of its own, as in a server.
-
-    pytest-flask keeps one app context pushed for the whole test, and Flask reuses it for the
-    test client's requests: ``g`` (where flask_login caches the signed-in user) would then carry
-    one client's login into another client's request, and hide what the cookie alone does."""
-
-    def __init__(self, client):
-        self.client = client
-        self.application = client.application
-
-    def __getattr__(self, name):
-        method = getattr(self.client, name)
-        if name not in {"get", "post", "open"}:
-            return method
-
-        def in_own_context(*args, **kwargs):
-            with self.application.app_context():
-                return method(*args, **kwargs)
-
-        return in_own_context
-
-
-def client_of(app) -> Fresh:
-    return Fresh(app.test_client())
 
 
 def login(client, username: str, password: str = PASSWORD):
