@@ -102,9 +102,11 @@ def run_processing(
     def body(session: Session, day: dt.date) -> AutomationSummary:
         config = settings.read(app.config)
         automation_settings = AutomationSettings.from_config(config)
-        summary = automation.run(
-            session, current_registrar(), day, automation_settings, dry_run=dry_run, echo=echo
-        )
+        registrar = current_registrar()
+        with registrar.session():  # one registry login for the whole run (EPP)
+            summary = automation.run(
+                session, registrar, day, automation_settings, dry_run=dry_run, echo=echo
+            )
         # Then what is still unexecuted on its due date escalates (after the retries above).
         summary.alerts = escalation.send_alerts(
             session,

@@ -51,6 +51,16 @@ DEFAULTS: dict[str, Any] = {
     "CONFIRMATION_RATE_LIMIT": "10 per minute;100 per day",
     "EXPIRATION_LIST_LIMIT": 2000,
     "REGISTRAR_BACKEND": "manual",
+    # REGISTRAR_BACKEND=epp: the registry's EPP server, the registrar's login and TLS client
+    # certificate, the CA of the server's certificate (empty: the system's), seconds to wait.
+    "EPP_HOST": "",
+    "EPP_PORT": 700,
+    "EPP_CLIENT_ID": "",
+    "EPP_PASSWORD": "",
+    "EPP_CERT_FILE": "",
+    "EPP_KEY_FILE": "",
+    "EPP_CA_FILE": "",
+    "EPP_TIMEOUT": 30,
     "AUTO_EXECUTE_RENEWALS": False,
     "AUTO_DELETE": False,
     "DELETION_GRACE_DAYS": 0,

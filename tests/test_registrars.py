@@ -353,7 +353,7 @@ def test_dotted_path_is_called_with_the_config(fake_module):
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        ("epp", "'epp' is unknown: use manual, simulated, or package.module:Class"),
+        ("registry9", "'registry9' is unknown: use manual, simulated, epp, or package"),
         ("no_such_module_xyz:Backend", "cannot import no_such_module_xyz"),
         ("fake_epp_backend:Missing", "fake_epp_backend has no backend class or factory 'Missing'"),
         ("fake_epp_backend:NOT_CALLABLE", "has no backend class or factory 'NOT_CALLABLE'"),

@@ -335,35 +335,36 @@ def execute_many(
             )
         )
     today = dt.date.today()
-    for decision_id in decision_ids:
-        new_expiry = (new_expiries or {}).get(decision_id)
-        if new_expiry is not None:
-            try:
-                check_expiry_date(new_expiry, today)
-            except InvalidValue as exc:
+    with backend.session():  # one registry login for the selection (EPP)
+        for decision_id in decision_ids:
+            new_expiry = (new_expiries or {}).get(decision_id)
+            if new_expiry is not None:
+                try:
+                    check_expiry_date(new_expiry, today)
+                except InvalidValue as exc:
+                    decision = session.get(RenewalDecision, decision_id)
+                    result.skipped.append(f"{decision.domain.unicode_name}: {exc}")
+                    continue
+            if decision_id in manual_renewals and new_expiry is None:
                 decision = session.get(RenewalDecision, decision_id)
-                result.skipped.append(f"{decision.domain.unicode_name}: {exc}")
-                continue
-        if decision_id in manual_renewals and new_expiry is None:
-            decision = session.get(RenewalDecision, decision_id)
-            result.skipped.append(
-                f"{decision.domain.unicode_name}: renew it at the registrar, then enter the new "
-                "expiry date here"
-            )
-            continue
-        try:
-            result.outcomes.append(
-                execute(
-                    session,
-                    backend,
-                    decision_id,
-                    processed_by_id=getattr(user, "id", None),
-                    new_expiry=new_expiry,
-                    decline_action=decline_action,
+                result.skipped.append(
+                    f"{decision.domain.unicode_name}: renew it at the registrar, then enter the "
+                    "new expiry date here"
                 )
-            )
-        except NotExecutable as exc:
-            result.skipped.append(str(exc))
+                continue
+            try:
+                result.outcomes.append(
+                    execute(
+                        session,
+                        backend,
+                        decision_id,
+                        processed_by_id=getattr(user, "id", None),
+                        new_expiry=new_expiry,
+                        decline_action=decline_action,
+                    )
+                )
+            except NotExecutable as exc:
+                result.skipped.append(str(exc))
     return result
 
 
