@@ -117,7 +117,8 @@ class Config:
         "CONFIRMATION_RATE_LIMIT", "10 per minute;100 per day"
     )
     # Where renewals and deletions are carried out: manual (by hand at the registrar, confirmed
-    # here), simulated (demo), or "package.module:Class" (e.g. an EPP backend).
+    # here), simulated (demo), epp (a registry over EPP, settings below), or
+    # "package.module:Class" (another backend).
     RENEWALS_REGISTRAR_BACKEND = os.environ.get("REGISTRAR_BACKEND", "manual")
     # REGISTRAR_BACKEND=epp: the registry's EPP server and the registrar's login there, with
     # the TLS client certificate and key the registry issued or accepted, the CA that signed
