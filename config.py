@@ -131,6 +131,12 @@ class Config:
     RENEWALS_EPP_KEY_FILE = os.environ.get("EPP_KEY_FILE", "")
     RENEWALS_EPP_CA_FILE = os.environ.get("EPP_CA_FILE", "")
     RENEWALS_EPP_TIMEOUT = os.environ.get("EPP_TIMEOUT", "30")
+    # The simulated registrar's failures, for demos: never, always, an EPP result code (2303),
+    # or a domain name pattern with an optional code (*.fail.example:2400).
+    RENEWALS_SIMULATED_REGISTRAR_FAIL = os.environ.get("SIMULATED_REGISTRAR_FAIL", "never")
+    # The registrar sync (expiry dates and deletions made at the registry) runs this often;
+    # 0 turns it off. Never for the manual backend, which has no registry to ask.
+    RENEWALS_REGISTRAR_SYNC_HOURS = os.environ.get("REGISTRAR_SYNC_HOURS", "24")
     # The automated removal and renewal job: execute queued renewals itself (needs a backend
     # that can), delete instead of only deactivate, and how long after expiry an undecided
     # domain is removed.

@@ -61,6 +61,10 @@ DEFAULTS: dict[str, Any] = {
     "EPP_KEY_FILE": "",
     "EPP_CA_FILE": "",
     "EPP_TIMEOUT": 30,
+    # The simulated registrar fails: never, always, an EPP code, or a name pattern[:code].
+    "SIMULATED_REGISTRAR_FAIL": "never",
+    # How often the registrar sync asks the registry about every active domain (0: never).
+    "REGISTRAR_SYNC_HOURS": 24,
     "AUTO_EXECUTE_RENEWALS": False,
     "AUTO_DELETE": False,
     "DELETION_GRACE_DAYS": 0,

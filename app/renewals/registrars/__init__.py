@@ -4,7 +4,8 @@
 
 - ``manual`` (the default): the sales contact renews, deactivates or deletes at the registrar
   by hand and confirms it here, entering the new expiry date, which is checked;
-- ``simulated``: an in-memory registry for demos and tests, which can be told to fail;
+- ``simulated``: a registry in the product's database (shared by every process) for demos
+  and tests, which can be told to fail (``SIMULATED_REGISTRAR_FAIL``);
 - ``epp``: a registry over EPP (module ``epp``), with the ``EPP_*`` settings;
 - ``package.module:name``: any other backend, where ``name`` is a ``RegistrarBackend``
   subclass or a factory; it is called with the app config and reads its own settings.
@@ -33,7 +34,12 @@ from renewal_reminder.renewals.registrars.base import (
     renewed_expiry,
 )
 from renewal_reminder.renewals.registrars.manual import ManualRegistrar
-from renewal_reminder.renewals.registrars.simulated import SHARED, SimulatedRegistrar
+from renewal_reminder.renewals.registrars.simulated import (
+    FAIL_SETTING,
+    SHARED,
+    SimulatedRegistrar,
+    parse_fail_setting,
+)
 
 __all__ = [
     "MAX_TERM_YEARS",
@@ -67,6 +73,10 @@ def get_backend(config_or_name: Mapping[str, Any] | str | None = None) -> Regist
     if name.lower() == "manual":
         return ManualRegistrar()
     if name.lower() == "simulated":
+        try:  # read per command (a test or an Admin may change it); checked here at start-up
+            parse_fail_setting(config.get(FAIL_SETTING, "never"))
+        except ValueError as exc:
+            raise InvalidBackend(str(exc)) from None
         return SHARED
     if name.lower() == "epp":
         return _epp_backend(config)
