@@ -6,6 +6,7 @@ clearly, and every frame it sends valid under the RFC 5730/5731 schemas."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 from dateutil.relativedelta import relativedelta
@@ -126,6 +127,29 @@ def test_executing_a_done_renewal_again_reports_already_done(server, backend):
     again = backend.renew("example.com", EXPIRY, 3)
     assert again.already_done and again.new_expiry == EXPIRY + relativedelta(years=3)
     assert renews(server) == 1
+
+
+def test_two_threads_executing_one_renewal_renew_once(server, backend):
+    """Sessions are per thread; the registry serialises the two renewals, and the second one's
+    2306 shows the decided date, so both report success and the domain is renewed once."""
+    server.register("example.com", EXPIRY)
+    start = threading.Barrier(2)
+    results = []
+
+    def execute():
+        start.wait()
+        with backend.session():
+            results.append(backend.renew("example.com", EXPIRY, 1))
+
+    threads = [threading.Thread(target=execute) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(result.already_done for result in results) == [False, True]
+    assert {result.new_expiry for result in results} == {EXPIRY + relativedelta(years=1)}
+    assert renews(server) == 1
+    assert server.logins == 2
 
 
 def test_a_real_cur_exp_date_mismatch_is_2306_with_the_server_message(server, backend):
