@@ -36,7 +36,7 @@ from renewal_reminder.models import (
     RenewalDecision,
 )
 from renewal_reminder.models.base import utcnow
-from renewal_reminder.renewals import access, deadlines, receipts
+from renewal_reminder.renewals import access, deadlines, lifecycle, receipts
 from renewal_reminder.renewals.registrars import RegistrarBackend, RegistrarError
 from renewal_reminder.renewals.validation import InvalidValue, check_expiry_date
 
@@ -234,10 +234,8 @@ def _renew(session, backend, decision, domain, new_expiry) -> str:
         raise NotExecutableAtRegistrar(f"the domain is {domain.status}")
     result = backend.renew(domain.name, decision.expiry_date, decision.years, new_expiry=new_expiry)
     # The domain moves on only if nobody moved it meanwhile (an import with the new date).
-    if domain.expiry_date == decision.expiry_date:
-        domain.expiry_date = result.new_expiry
-    domain.status = DomainStatus.renewed
-    domain.renewal_years = None
+    moved_meanwhile = domain.expiry_date != decision.expiry_date
+    lifecycle.start_next_cycle(domain, domain.expiry_date if moved_meanwhile else result.new_expiry)
     note = " (the registrar had already done it)" if result.already_done else ""
     return f"renewed for {decision.years} year(s) until {result.new_expiry}{note}"
 
