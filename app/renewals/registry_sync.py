@@ -183,7 +183,7 @@ def sync(
     relation_ids: Select | None = None,
     dry_run: bool = False,
     after_id: int = 0,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
     echo: Callable[[str], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> SyncSummary:
@@ -192,6 +192,7 @@ def sync(
     before each batch's commit (the job records its progress in that transaction). With
     ``dry_run`` nothing is written: the differences are printed and counted."""
     say = echo or (lambda _text: None)
+    batch_size = batch_size or BATCH_SIZE
     summary = SyncSummary(dry_run=dry_run, started_after=after_id, last_id=after_id)
     failures_in_a_row = 0
     with backend.session():  # one registry session (EPP login) for the whole run

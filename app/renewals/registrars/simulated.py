@@ -8,7 +8,7 @@ queue and the renewal job can be exercised end to end:
   (2304: ``pendingDelete``, ``*RenewProhibited``), curExpDate (2306, except the retry of a
   renewal already done, see ``base``) and the 10-year cap (2306);
 - ``delete`` puts the name in its redemption period (``pendingDelete``), after which renewing
-  or deactivating answers 2304; ``deactivate`` adds ``clientHold``;
+  or deactivating answers 2304; ``deactivate`` adds ``clientHold``, ``reactivate`` removes it;
 - ``drop`` takes a name out of the registry (purged: every command answers 2303).
 
 The registry is the table ``rr_simulated_registry`` (``models.SimulatedRegistryEntry``), not
@@ -75,7 +75,7 @@ from renewal_reminder.renewals.registrars.base import (
     renewed_expiry,
 )
 
-OPERATIONS = ("renew", "delete", "deactivate", "info")
+OPERATIONS = ("renew", "delete", "deactivate", "reactivate", "info")
 #: The setting (``RENEWALS_SIMULATED_REGISTRAR_FAIL``; env ``SIMULATED_REGISTRAR_FAIL``).
 FAIL_SETTING = "SIMULATED_REGISTRAR_FAIL"
 REGISTRY = SimulatedRegistryEntry.__table__
@@ -87,6 +87,7 @@ _PROHIBITED_BY = {
     "renew": {STATUS_PENDING_DELETE, "clientRenewProhibited", "serverRenewProhibited"},
     "deactivate": {STATUS_PENDING_DELETE, "clientUpdateProhibited", "serverUpdateProhibited"},
     "delete": {"clientDeleteProhibited", "serverDeleteProhibited"},
+    "reactivate": {STATUS_PENDING_DELETE, "clientUpdateProhibited", "serverUpdateProhibited"},
 }
 #: A domain's status here, as the registry shows it on first sight.
 _STATUSES_OF = {
@@ -125,8 +126,9 @@ def parse_fail_setting(value: object) -> FailRule | None:
         return None
     if text.lower() == "always":
         return FailRule("*", COMMAND_FAILED)
-    pattern, _, code_text = text.rpartition(":") if ":" in text else ("", "", "")
-    if not pattern:
+    if ":" in text:
+        pattern, _, code_text = text.rpartition(":")
+    else:
         pattern, code_text = ("*", text) if text.isdigit() else (text, "")
     code = COMMAND_FAILED
     if code_text:
@@ -306,6 +308,20 @@ class SimulatedRegistrar(RegistrarBackend):
         else:
             raise self._busy(name)
         self._maybe_fail("deactivate", name, after_applying=True)
+
+    def reactivate(self, name: str) -> None:
+        self._maybe_fail("reactivate", name, after_applying=False)
+        for _ in range(_WRITE_ATTEMPTS):
+            entry = self._find(name)
+            if STATUS_CLIENT_HOLD not in entry.statuses:
+                break
+            self._check_allowed("reactivate", name, entry)
+            if self._write(name, entry, statuses=_stored(entry.statuses - {STATUS_CLIENT_HOLD})):
+                self._applied("reactivate", name)
+                break
+        else:
+            raise self._busy(name)
+        self._maybe_fail("reactivate", name, after_applying=True)
 
     def info(self, name: str) -> DomainInfo:
         self._maybe_fail("info", name, after_applying=False)
