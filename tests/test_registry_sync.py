@@ -361,3 +361,58 @@ def test_the_sales_digest_lists_what_the_sync_changed(app, world, session, regis
     [deleted] = digests["sales-b@example.com"].automated.items
     assert (deleted["name"], deleted["action"]) == ("client-two.com", "deleted")
     assert "gone from the registry (2303" in deleted["message"]
+
+
+# --- through EPP ---------------------------------------------------------------------------------
+
+
+def test_the_sync_through_epp_reconciles_the_four_cases_in_one_session(
+    app_config, world, session, tmp_path
+):
+    from renewal_reminder.standalone import create_app
+    from tests.epp_server.certificates import make_certificates
+    from tests.epp_server.server import EppTestServer
+
+    certificates = make_certificates(tmp_path)
+    server = EppTestServer(certificates, client_id="registrar1", password="secret-pw1")
+    renewed_until = world.d_r1.expiry_date + relativedelta(years=1)
+    server.register(world.d_r1.name, renewed_until)  # renewed at the registrar
+    server.register(world.d_c1.name, world.d_c1.expiry_date, "pendingDelete")
+    # world.d_c2 is not in the registry: 2303
+    extra = Domain(name="same.example", relation=world.c2, expiry_date=world.d_c2.expiry_date)
+    session.add(extra)
+    session.commit()
+    server.register(extra.name, extra.expiry_date)  # unchanged
+    with server:
+        host, port = server.address
+        epp_app = create_app(
+            {
+                **app_config,
+                "RENEWALS_REGISTRAR_BACKEND": "epp",
+                "RENEWALS_EPP_HOST": host,
+                "RENEWALS_EPP_PORT": port,
+                "RENEWALS_EPP_CLIENT_ID": "registrar1",
+                "RENEWALS_EPP_PASSWORD": "secret-pw1",
+                "RENEWALS_EPP_CERT_FILE": str(certificates.client_cert),
+                "RENEWALS_EPP_KEY_FILE": str(certificates.client_key),
+                "RENEWALS_EPP_CA_FILE": str(certificates.ca_file),
+                "RENEWALS_EPP_TIMEOUT": 5,
+            }
+        )
+        try:
+            summary = run_registrar_sync(epp_app)
+        finally:
+            with epp_app.app_context():
+                epp_app.extensions["sqlalchemy"].engine.dispose()
+    assert (summary.checked, summary.unchanged, summary.moved_on, summary.deleted) == (4, 1, 1, 2)
+    assert server.logins == 1 and server.invalid_frames == [] and server.server_errors == []
+    statuses = {
+        d.name: (fresh(session, Domain, d.id).status, fresh(session, Domain, d.id).expiry_date)
+        for d in (world.d_r1, world.d_c1, world.d_c2, extra)
+    }
+    assert statuses == {
+        world.d_r1.name: (DomainStatus.renewed, renewed_until),
+        world.d_c1.name: (DomainStatus.deleted, world.d_c1.expiry_date),
+        world.d_c2.name: (DomainStatus.deleted, world.d_c2.expiry_date),
+        extra.name: (DomainStatus.active, extra.expiry_date),
+    }
