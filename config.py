@@ -134,8 +134,26 @@ class Config:
     # password, for this many days (asking for a fresh one is limited like /confirm/).
     RENEWALS_CUSTOMER_LINK_DAYS = env_int("CUSTOMER_LINK_DAYS", 45)
     # Where renewals and deletions are carried out: manual (by hand at the registrar, confirmed
-    # here), simulated (demo), or "package.module:Class" (e.g. an EPP backend).
+    # here), simulated (demo), epp (a registry over EPP, settings below), or
+    # "package.module:Class" (another backend).
     RENEWALS_REGISTRAR_BACKEND = os.environ.get("REGISTRAR_BACKEND", "manual")
+    # REGISTRAR_BACKEND=epp: the registry's EPP server and the registrar's login there, with
+    # the TLS client certificate and key the registry issued or accepted, the CA that signed
+    # the server's certificate (empty: the system's trust store), and seconds to wait.
+    RENEWALS_EPP_HOST = os.environ.get("EPP_HOST", "")
+    RENEWALS_EPP_PORT = env_int("EPP_PORT", 700)
+    RENEWALS_EPP_CLIENT_ID = os.environ.get("EPP_CLIENT_ID", "")
+    RENEWALS_EPP_PASSWORD = os.environ.get("EPP_PASSWORD", "")
+    RENEWALS_EPP_CERT_FILE = os.environ.get("EPP_CERT_FILE", "")
+    RENEWALS_EPP_KEY_FILE = os.environ.get("EPP_KEY_FILE", "")
+    RENEWALS_EPP_CA_FILE = os.environ.get("EPP_CA_FILE", "")
+    RENEWALS_EPP_TIMEOUT = os.environ.get("EPP_TIMEOUT", "30")
+    # The simulated registrar's failures, for demos: never, always, an EPP result code (2303),
+    # or a domain name pattern with an optional code (*.fail.example:2400).
+    RENEWALS_SIMULATED_REGISTRAR_FAIL = os.environ.get("SIMULATED_REGISTRAR_FAIL", "never")
+    # The registrar sync (expiry dates and deletions made at the registry) runs this often;
+    # 0 turns it off. Never for the manual backend, which has no registry to ask.
+    RENEWALS_REGISTRAR_SYNC_HOURS = os.environ.get("REGISTRAR_SYNC_HOURS", "24")
     # The automated removal and renewal job: execute queued renewals itself (needs a backend
     # that can), delete instead of only deactivate, and how long after expiry an undecided
     # domain is removed.

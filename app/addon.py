@@ -111,10 +111,13 @@ class RenewalReminderManager(BaseManager):
             AutomationSettings.from_config(values)
             link_days(values)
             hours = float(values["REMINDER_INTERVAL_HOURS"])
+            sync_hours = float(values["REGISTRAR_SYNC_HOURS"] or 0)
         except (ValueError, TypeError) as exc:
             raise AddonStartupError(f"invalid Renewal Reminder settings: {exc}") from None
         if hours <= 0:
             raise AddonStartupError("RENEWALS_REMINDER_INTERVAL_HOURS must be more than 0")
+        if sync_hours < 0:
+            raise AddonStartupError("RENEWALS_REGISTRAR_SYNC_HOURS must be 0 (off) or more")
         names = [values["ROLE_SALES"], values["ROLE_RESELLER"], values["ROLE_CLIENT"]]
         if len(set(names)) != 3 or not all(isinstance(n, str) and n.strip() for n in names):
             raise AddonStartupError(f"the product's three role names must differ: {names}")

@@ -16,11 +16,17 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from renewal_reminder import schema, settings
-from renewal_reminder.jobs import run_processing, run_reminders, run_sales_digest
+from renewal_reminder.jobs import (
+    run_processing,
+    run_registrar_sync,
+    run_reminders,
+    run_sales_digest,
+)
 from renewal_reminder.models import Domain, Relation
 from renewal_reminder.renewals import codes, demo, mailer
 from renewal_reminder.renewals.accounts import create_login
 from renewal_reminder.renewals.portfolio import PortfolioImportError, import_portfolio
+from renewal_reminder.renewals.registry_sync import SyncRefused
 from renewal_reminder.renewals.validation import InvalidValue, normalize_domain_name
 from renewal_reminder.session import current_mail, current_session
 
@@ -128,6 +134,28 @@ def import_domains(file):
     except PortfolioImportError as exc:
         raise click.ClickException(f"nothing was imported; {exc}") from None
     click.echo(f"Imported {summary}.")
+
+
+@domains.command("sync")
+@click.option("--relation", "relation_number", type=int, help="Only this relation (and clients).")
+@click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
+@with_appcontext
+def sync_domains(relation_number: int | None, dry_run: bool):
+    """Ask the registry about every active domain and take over what changed there: renewed
+    elsewhere (the next cycle starts), gone or pendingDelete (deleted). Exit status 1 if the
+    registry did not answer for some domains."""
+    try:
+        summary = run_registrar_sync(
+            current_app._get_current_object(),
+            dry_run=dry_run,
+            echo=click.echo,
+            relation_number=relation_number,
+        )
+    except SyncRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(str(summary))
+    if not summary.ok:
+        raise SystemExit(1)
 
 
 @demo_group.command("load")

@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session
 from renewal_reminder import settings
 from renewal_reminder.models import JobRun
 from renewal_reminder.models.base import utcnow
-from renewal_reminder.renewals import automation, escalation, receipts
+from renewal_reminder.renewals import automation, escalation, receipts, registry_sync
 from renewal_reminder.renewals.automation import AutomationSettings, AutomationSummary
 from renewal_reminder.renewals.deadlines import DeadlineSettings
 from renewal_reminder.renewals.mailer import MailSettings
+from renewal_reminder.renewals.registry_sync import SyncSummary
 from renewal_reminder.renewals.reminders import ReminderSettings, RunSummary, send_reminders
 from renewal_reminder.renewals.sales_digest import DigestRunSummary, send_sales_digests
 from renewal_reminder.session import EXTENSION, current_registrar, current_session
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 REMINDERS = "reminders"
 PROCESSING = "removal_and_renewal"
 SALES_DIGEST = "sales_digest"
+REGISTRAR_SYNC = "registrar_sync"
 
 
 class JobSummary(Protocol):
@@ -45,9 +47,12 @@ def _recorded(
     today: dt.date | None,
     dry_run: bool,
     next_run_at: dt.datetime | None,
-    body: Callable[[Session, dt.date], JobSummary],
+    body: Callable[..., JobSummary],
+    *,
+    with_run: bool = False,
 ) -> JobSummary:
-    """Run ``body(session, today)`` in its own app context, recorded as a ``JobRun``."""
+    """Run ``body(session, today)`` in its own app context, recorded as a ``JobRun``
+    (``with_run``: ``body(session, today, run)``, for a job that records its progress)."""
     today = today or dt.date.today()
     with app.app_context():
         session = current_session()
@@ -55,7 +60,7 @@ def _recorded(
         session.add(run)
         session.commit()
         try:
-            summary = body(session, today)
+            summary = body(session, today, run) if with_run else body(session, today)
         except Exception as exc:
             session.rollback()
             _finish(session, run, ok=False, summary=f"crashed: {exc!r}")
@@ -102,9 +107,11 @@ def run_processing(
     def body(session: Session, day: dt.date) -> AutomationSummary:
         config = settings.read(app.config)
         automation_settings = AutomationSettings.from_config(config)
-        summary = automation.run(
-            session, current_registrar(), day, automation_settings, dry_run=dry_run, echo=echo
-        )
+        registrar = current_registrar()
+        with registrar.session():  # one registry login for the whole run (EPP)
+            summary = automation.run(
+                session, registrar, day, automation_settings, dry_run=dry_run, echo=echo
+            )
         # Then what is still unexecuted on its due date escalates (after the retries above).
         summary.alerts = escalation.send_alerts(
             session,
@@ -151,6 +158,65 @@ def run_sales_digest(
         )
 
     return _recorded(app, SALES_DIGEST, today, dry_run, next_run_at, body)
+
+
+def run_registrar_sync(
+    app: Flask,
+    today: dt.date | None = None,
+    dry_run: bool = False,
+    echo: Callable[[str], None] | None = None,
+    next_run_at: dt.datetime | None = None,
+    relation_number: int | None = None,
+) -> SyncSummary:
+    """One registrar sync (``renewals.registry_sync``), of every active domain or of one
+    relation's. A full run resumes after the last domain that a run which stopped half-way
+    (crashed, killed, the registry unreachable) had finished: its progress is committed with
+    each batch (``JobRun.resume_after_id``; 0 once a run got to the end). Raises
+    ``registry_sync.SyncRefused`` (nothing recorded) for a backend without a registry."""
+    with app.app_context():
+        registry_sync.check_backend(current_registrar())
+        if relation_number is not None:
+            registry_sync.relation_scope(current_session(), relation_number)
+
+    def body(session: Session, day: dt.date, run: JobRun) -> SyncSummary:
+        scope = None
+        if relation_number is not None:
+            scope = registry_sync.relation_scope(session, relation_number)
+        resumable = scope is None and not dry_run
+        after_id = 0
+        if resumable:
+            after_id = _resume_point(session, REGISTRAR_SYNC, run.id)
+            run.resume_after_id = after_id
+            session.commit()
+
+        def progress(last_id: int) -> None:
+            run.resume_after_id = last_id  # committed with the batch
+
+        summary = registry_sync.sync(
+            session,
+            current_registrar(),
+            relation_ids=scope,
+            dry_run=dry_run,
+            after_id=after_id,
+            echo=echo,
+            on_batch=progress if resumable else None,
+        )
+        if resumable and not summary.stopped:
+            run.resume_after_id = 0  # got to the end: the next run starts at the beginning
+        return summary
+
+    return _recorded(app, REGISTRAR_SYNC, today, dry_run, next_run_at, body, with_run=True)
+
+
+def _resume_point(session: Session, job: str, this_run_id: int) -> int:
+    """Where the latest full run of ``job`` got to: after this domain id (0: the start)."""
+    latest = session.scalar(
+        select(JobRun.resume_after_id)
+        .where(JobRun.job == job, JobRun.id != this_run_id, JobRun.resume_after_id.is_not(None))
+        .order_by(JobRun.started_at.desc(), JobRun.id.desc())
+        .limit(1)
+    )
+    return latest or 0
 
 
 def _finish(session, run: JobRun, ok: bool, summary: str) -> None:

@@ -21,12 +21,14 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from renewal_reminder import jobs, settings
+from renewal_reminder.session import EXTENSION
 
 log = logging.getLogger(__name__)
 
 REMINDER_JOB_ID = "rr-reminders"
 PROCESSING_JOB_ID = "rr-removal-and-renewal"
 SALES_DIGEST_JOB_ID = "rr-sales-digest"
+REGISTRAR_SYNC_JOB_ID = "rr-registrar-sync"
 FIRST_RUN_DELAY = dt.timedelta(seconds=10)
 
 
@@ -73,6 +75,18 @@ def create_scheduler(app: Flask, blocking: bool = False) -> BaseScheduler:
             trigger="interval",
             hours=hours,
             next_run_time=started + delay,
+            replace_existing=True,
+        )
+    sync_hours = float(settings.read(app.config)["REGISTRAR_SYNC_HOURS"] or 0)
+    # Not for a backend without a registry to ask (manual); 0 turns it off. Before the
+    # removal and renewal job's first run, so that it acts on the registry's dates.
+    if sync_hours > 0 and app.extensions[EXTENSION].registrar.can_execute:
+        scheduler.add_job(
+            scheduled(REGISTRAR_SYNC_JOB_ID, jobs.run_registrar_sync),
+            id=REGISTRAR_SYNC_JOB_ID,
+            trigger="interval",
+            hours=sync_hours,
+            next_run_time=started + FIRST_RUN_DELAY / 2,
             replace_existing=True,
         )
     return scheduler

@@ -57,6 +57,20 @@ DEFAULTS: dict[str, Any] = {
     "CUSTOMER_LINK_DAYS": 45,
     "EXPIRATION_LIST_LIMIT": 2000,
     "REGISTRAR_BACKEND": "manual",
+    # REGISTRAR_BACKEND=epp: the registry's EPP server, the registrar's login and TLS client
+    # certificate, the CA of the server's certificate (empty: the system's), seconds to wait.
+    "EPP_HOST": "",
+    "EPP_PORT": 700,
+    "EPP_CLIENT_ID": "",
+    "EPP_PASSWORD": "",
+    "EPP_CERT_FILE": "",
+    "EPP_KEY_FILE": "",
+    "EPP_CA_FILE": "",
+    "EPP_TIMEOUT": 30,
+    # The simulated registrar fails: never, always, an EPP code, or a name pattern[:code].
+    "SIMULATED_REGISTRAR_FAIL": "never",
+    # How often the registrar sync asks the registry about every active domain (0: never).
+    "REGISTRAR_SYNC_HOURS": 24,
     "AUTO_EXECUTE_RENEWALS": False,
     "AUTO_DELETE": False,
     "DELETION_GRACE_DAYS": 0,

@@ -276,8 +276,8 @@ def test_the_job_sends_the_receipts_of_what_it_executed_once(app, world, session
     renewal = queue_decision(session, world.d_c2, years=1)
     lapsed = world.d_r1
     lapsed.expiry_date = TODAY - dt.timedelta(days=1)
+    session.commit()  # the registry is in the database: it writes after this session has
     registry.register(lapsed.name, lapsed.expiry_date)
-    session.commit()
     queue_decision(session, lapsed, Decision.decline)
     run_processing(app)
     [renewed] = smtp.to("c2@example.com")

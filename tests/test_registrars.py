@@ -1,5 +1,6 @@
-"""Registrar backends as plain objects (no app, no database): the manual backend's checks of
-an entered date, the simulated registry's EPP-like answers, and REGISTRAR_BACKEND selection."""
+"""Registrar backends as plain objects (no app): the manual backend's checks of an entered
+date, the simulated registry's EPP-like answers (on a SQLite database of its own), and
+REGISTRAR_BACKEND selection."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import threading
 import types
 
 import pytest
+from sqlalchemy import create_engine
 
+from renewal_reminder.models import Base
 from renewal_reminder.renewals.registrars import (
     InvalidBackend,
     ManualRegistrar,
@@ -35,8 +38,18 @@ def manual() -> ManualRegistrar:
 
 
 @pytest.fixture
-def registry() -> SimulatedRegistrar:
-    return SimulatedRegistrar(today=today)
+def engine(tmp_path):
+    """A database with the product's tables (the simulated registry's among them); a file, so
+    that threads get connections of their own."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'registry.db'}")
+    Base.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def registry(engine) -> SimulatedRegistrar:
+    return SimulatedRegistrar(today=today, engine=engine)
 
 
 def error_of(call, *args, **kwargs) -> RegistrarError:
@@ -135,8 +148,8 @@ def test_simulated_renew_moves_the_expiry_on(registry):
     assert registry.can_execute is True
 
 
-def test_simulated_renew_clamps_29_february():
-    registry = SimulatedRegistrar(today=lambda: D(2028, 1, 1))
+def test_simulated_renew_clamps_29_february(engine):
+    registry = SimulatedRegistrar(today=lambda: D(2028, 1, 1), engine=engine)
     registry.register("leap.nl", D(2028, 2, 29))
     assert registry.renew("leap.nl", D(2028, 2, 29), 1).new_expiry == D(2029, 2, 28)
 
@@ -276,8 +289,8 @@ def test_simulated_reset_forgets_everything(registry):
     assert error_of(registry.info, "example.com").code == 2303
 
 
-def test_concurrent_executions_of_one_renewal_renew_once():
-    registry = SimulatedRegistrar(today=today, delay=0.005)
+def test_concurrent_executions_of_one_renewal_renew_once(engine):
+    registry = SimulatedRegistrar(today=today, delay=0.005, engine=engine)
     registry.register("example.com", D(2026, 6, 1))
     start = threading.Barrier(12)
     results: list[RenewResult] = []
@@ -353,7 +366,7 @@ def test_dotted_path_is_called_with_the_config(fake_module):
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        ("epp", "'epp' is unknown: use manual, simulated, or package.module:Class"),
+        ("registry9", "'registry9' is unknown: use manual, simulated, epp, or package"),
         ("no_such_module_xyz:Backend", "cannot import no_such_module_xyz"),
         ("fake_epp_backend:Missing", "fake_epp_backend has no backend class or factory 'Missing'"),
         ("fake_epp_backend:NOT_CALLABLE", "has no backend class or factory 'NOT_CALLABLE'"),

@@ -20,6 +20,7 @@ from renewal_reminder.models.receipt import Receipt, ReceiptStatus
 from renewal_reminder.models.relation import Relation, RelationUser
 from renewal_reminder.models.reminder import EmailTemplate, JobRun, ProductRole, ReminderLog
 from renewal_reminder.models.sales_digest import SalesDigestLog, SalesDigestStatus
+from renewal_reminder.models.simulated_registry import SimulatedRegistryEntry
 
 __all__ = [
     "Base",
@@ -52,4 +53,5 @@ __all__ = [
     "RenewalDecision",
     "SalesDigestLog",
     "SalesDigestStatus",
+    "SimulatedRegistryEntry",
 ]

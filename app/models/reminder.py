@@ -95,6 +95,9 @@ class JobRun(Base):
     summary: Mapped[str | None] = mapped_column(Text)
     #: When the scheduler that ran it will run it next (None when run by hand).
     next_run_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: A resumable job's progress (the registrar sync: the last domain id it has finished);
+    #: a run that stopped half-way leaves it, and the next run continues after it.
+    resume_after_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class ProductRole(Base):

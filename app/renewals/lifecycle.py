@@ -59,6 +59,16 @@ def status_after_expiry_change(
     return DomainStatus.active
 
 
+def start_next_cycle(domain: Domain, new_expiry: dt.date) -> None:
+    """The domain's registration now runs until ``new_expiry``: a renewal executed here, or one
+    made at the registrar that the registrar sync found (``registry_sync``). Both start the
+    next cycle the same way: the new date awaits a decision of its own (status ``renewed``),
+    and the period chosen for the old date is spent. Flushes nothing; the caller records it."""
+    domain.expiry_date = new_expiry
+    domain.status = DomainStatus.renewed
+    domain.renewal_years = None
+
+
 @dataclass
 class HolderChange:
     """What ``holder_changed`` did."""

@@ -36,7 +36,7 @@ from renewal_reminder.models import (
     RenewalDecision,
 )
 from renewal_reminder.models.base import utcnow
-from renewal_reminder.renewals import access, deadlines, receipts
+from renewal_reminder.renewals import access, deadlines, lifecycle, receipts
 from renewal_reminder.renewals.registrars import RegistrarBackend, RegistrarError
 from renewal_reminder.renewals.validation import InvalidValue, check_expiry_date
 
@@ -234,10 +234,8 @@ def _renew(session, backend, decision, domain, new_expiry) -> str:
         raise NotExecutableAtRegistrar(f"the domain is {domain.status}")
     result = backend.renew(domain.name, decision.expiry_date, decision.years, new_expiry=new_expiry)
     # The domain moves on only if nobody moved it meanwhile (an import with the new date).
-    if domain.expiry_date == decision.expiry_date:
-        domain.expiry_date = result.new_expiry
-    domain.status = DomainStatus.renewed
-    domain.renewal_years = None
+    moved_meanwhile = domain.expiry_date != decision.expiry_date
+    lifecycle.start_next_cycle(domain, domain.expiry_date if moved_meanwhile else result.new_expiry)
     note = " (the registrar had already done it)" if result.already_done else ""
     if not backend.can_execute:
         return f"recorded as renewed for {decision.years} year(s) until {result.new_expiry}"
@@ -341,35 +339,36 @@ def execute_many(
             )
         )
     today = dt.date.today()
-    for decision_id in decision_ids:
-        new_expiry = (new_expiries or {}).get(decision_id)
-        if new_expiry is not None:
-            try:
-                check_expiry_date(new_expiry, today)
-            except InvalidValue as exc:
+    with backend.session():  # one registry login for the selection (EPP)
+        for decision_id in decision_ids:
+            new_expiry = (new_expiries or {}).get(decision_id)
+            if new_expiry is not None:
+                try:
+                    check_expiry_date(new_expiry, today)
+                except InvalidValue as exc:
+                    decision = session.get(RenewalDecision, decision_id)
+                    result.skipped.append(f"{decision.domain.unicode_name}: {exc}")
+                    continue
+            if decision_id in manual_renewals and new_expiry is None:
                 decision = session.get(RenewalDecision, decision_id)
-                result.skipped.append(f"{decision.domain.unicode_name}: {exc}")
-                continue
-        if decision_id in manual_renewals and new_expiry is None:
-            decision = session.get(RenewalDecision, decision_id)
-            result.skipped.append(
-                f"{decision.domain.unicode_name}: renew it at the registrar, then enter the new "
-                "expiry date here"
-            )
-            continue
-        try:
-            result.outcomes.append(
-                execute(
-                    session,
-                    backend,
-                    decision_id,
-                    processed_by_id=getattr(user, "id", None),
-                    new_expiry=new_expiry,
-                    decline_action=decline_action,
+                result.skipped.append(
+                    f"{decision.domain.unicode_name}: renew it at the registrar, then enter the "
+                    "new expiry date here"
                 )
-            )
-        except NotExecutable as exc:
-            result.skipped.append(str(exc))
+                continue
+            try:
+                result.outcomes.append(
+                    execute(
+                        session,
+                        backend,
+                        decision_id,
+                        processed_by_id=getattr(user, "id", None),
+                        new_expiry=new_expiry,
+                        decline_action=decline_action,
+                    )
+                )
+            except NotExecutable as exc:
+                result.skipped.append(str(exc))
     return result
 
 

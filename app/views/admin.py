@@ -493,20 +493,22 @@ class RenewalsDomainView(ScopedModelView):
         if not isinstance(domains, list):
             domains = [domains]
         keys = []
-        for domain in domains:
-            try:
-                outcome = processing.remove_domain(
-                    self.datamodel.session,
-                    current_registrar(),
-                    domain,
-                    action,
-                    processed_by_id=g.user.id,
-                )
-            except processing.NotExecutable as exc:
-                flash(str(exc), "warning")
-                continue
-            keys.extend(outcome.receipts)
-            flash(str(outcome), "success" if outcome.ok else "danger")
+        registrar = current_registrar()
+        with registrar.session():  # one registry login for the selection (EPP)
+            for domain in domains:
+                try:
+                    outcome = processing.remove_domain(
+                        self.datamodel.session,
+                        registrar,
+                        domain,
+                        action,
+                        processed_by_id=g.user.id,
+                    )
+                except processing.NotExecutable as exc:
+                    flash(str(exc), "warning")
+                    continue
+                keys.extend(outcome.receipts)
+                flash(str(outcome), "success" if outcome.ok else "danger")
         send_receipts(self.datamodel.session, keys)
         return redirect(self.get_redirect())
 

@@ -4,28 +4,18 @@
 
 - ``manual`` (the default): the sales contact renews, deactivates or deletes at the registrar
   by hand and confirms it here, entering the new expiry date, which is checked;
-- ``simulated``: an in-memory registry for demos and tests, which can be told to fail;
+- ``simulated``: a registry in the product's database (shared by every process) for demos
+  and tests, which can be told to fail (``SIMULATED_REGISTRAR_FAIL``);
+- ``epp``: a registry over EPP (module ``epp``), with the ``EPP_*`` settings;
 - ``package.module:name``: any other backend, where ``name`` is a ``RegistrarBackend``
   subclass or a factory; it is called with the app config and reads its own settings.
 
 The app calls ``get_backend(app.config)`` at start-up so that a wrong setting stops it at once.
 
-Adding an EPP backend (RFC 5730/5731) is one module, e.g. on pyepp (``EppCommunicator`` for
-the session, ``Domain`` for the commands), selected by ``REGISTRAR_BACKEND=mymodule:EppRegistrar``:
-
-- ``renew(name, current_expiry, years)`` -> ``Domain.renew(name, current_expiry, period=years)``,
-  which sends ``<domain:curExpDate>`` and ``<domain:period unit="y">``; the new expiry is the
-  answer's ``<domain:exDate>`` (read it from ``result.raw_response``: pyepp does not parse
-  ``renData``). On 2306, ask ``info``: if the registry's date is already
-  ``renewed_expiry(current_expiry, years)``, return ``RenewResult(..., already_done=True)``
-  (a retry after a timeout), otherwise raise the 2306.
-- ``delete(name)`` -> ``Domain.delete``; a 2304 on a name already ``pendingDelete`` (or a
-  2303 where the registry drops names at once) means an earlier attempt went through.
-- ``deactivate(name)`` -> ``Domain.update(name, add_statues=[("clientHold", ...)])``.
-- ``info(name)`` -> ``Domain.info``: ``exDate`` and the ``status`` values.
-- Any result code of 2000 or more raises ``RegistrarError(result.reason or "",
-  result.code, summary=result.message)``; a lost connection raises ``RegistrarError`` with
-  ``code=None``.
+``epp`` (RFC 5730/5731 over TLS, module ``epp``) carries renewals, deletions and holds out at
+a registry; its settings are ``EPP_HOST``, ``EPP_PORT``, ``EPP_CLIENT_ID``, ``EPP_PASSWORD``,
+``EPP_CERT_FILE``, ``EPP_KEY_FILE``, ``EPP_CA_FILE`` and ``EPP_TIMEOUT``. Jobs wrap a batch in
+``with backend.session():`` so that it logs in once.
 """
 
 from __future__ import annotations
@@ -44,7 +34,12 @@ from renewal_reminder.renewals.registrars.base import (
     renewed_expiry,
 )
 from renewal_reminder.renewals.registrars.manual import ManualRegistrar
-from renewal_reminder.renewals.registrars.simulated import SHARED, SimulatedRegistrar
+from renewal_reminder.renewals.registrars.simulated import (
+    FAIL_SETTING,
+    SHARED,
+    SimulatedRegistrar,
+    parse_fail_setting,
+)
 
 __all__ = [
     "MAX_TERM_YEARS",
@@ -78,13 +73,29 @@ def get_backend(config_or_name: Mapping[str, Any] | str | None = None) -> Regist
     if name.lower() == "manual":
         return ManualRegistrar()
     if name.lower() == "simulated":
+        try:  # read per command (a test or an Admin may change it); checked here at start-up
+            parse_fail_setting(config.get(FAIL_SETTING, "never"))
+        except ValueError as exc:
+            raise InvalidBackend(str(exc)) from None
         return SHARED
+    if name.lower() == "epp":
+        return _epp_backend(config)
     if ":" in name:
         return _from_dotted_path(name, config)
     raise InvalidBackend(
-        f"REGISTRAR_BACKEND {name!r} is unknown: use manual, simulated, "
+        f"REGISTRAR_BACKEND {name!r} is unknown: use manual, simulated, epp, "
         "or package.module:Class for another backend"
     )
+
+
+def _epp_backend(config: Mapping[str, Any]) -> RegistrarBackend:
+    """Imported here: only an EPP installation needs the EPP client loaded."""
+    from renewal_reminder.renewals.registrars.epp import EppRegistrar
+
+    try:
+        return EppRegistrar.from_config(config)
+    except ValueError as exc:
+        raise InvalidBackend(str(exc)) from None
 
 
 def _from_dotted_path(path: str, config: Mapping[str, Any]) -> RegistrarBackend:

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
@@ -143,6 +145,23 @@ class RegistrarBackend(ABC):
     @abstractmethod
     def info(self, name: str) -> DomainInfo:
         """The registry's current expiry date and statuses for ``name``."""
+
+    def reactivate(self, name: str) -> None:
+        """Put a deactivated ``name`` back in DNS. Not deactivated is not an error.
+
+        Not abstract, so that existing backends keep working; they refuse it until they
+        implement it."""
+        raise RegistrarError(f"the {self.name or 'registrar'} backend cannot reactivate {name}")
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """One registry session for a batch of operations (a job run, a bulk execution).
+
+        An EPP backend logs in once for everything inside the block instead of once per
+        operation, as registries expect; operations outside any block get a session of their
+        own. Backends without sessions (manual, simulated) need nothing: this is a no-op.
+        Blocks may nest; the outermost one ends the session."""
+        yield
 
 
 def check_years(years: int) -> int:

@@ -1,7 +1,7 @@
 """a relation's domains by status and expiry date: one index for scoped counts and lists
 
-Revision ID: rr0009
-Revises: rr0006
+Revision ID: rr0008
+Revises: rr0007
 Create Date: 2026-12-01 18:40:00.000000
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'rr0009'
-down_revision = 'rr0006'
+revision = 'rr0008'
+down_revision = 'rr0007'
 branch_labels = None
 depends_on = None
 
