@@ -836,7 +836,26 @@ def render(source: TemplateSource, context: dict) -> RenderedEmail:
             ("html", source.html_body, True),
         ):
             parts[part] = _render_part(part, text, html, context)
-    return RenderedEmail(one_line(parts["subject"]), parts["text"], parts["html"])
+    return RenderedEmail(one_line(parts["subject"]), parts["text"], html_document(parts["html"]))
+
+
+#: The page around a template's HTML: what mail clients need (the charset, a phone-sized
+#: viewport) and the product's look, in inline styles only (many clients drop <style>).
+_DOCUMENT = (
+    "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n"
+    '<meta name="viewport" content="width=device-width, initial-scale=1">\n</head>\n'
+    '<body style="margin:0;padding:16px;background:#ffffff;color:#1f2937;'
+    'font-family:Arial,Helvetica,sans-serif;font-size:15px;line-height:1.5">\n'
+    '<div style="max-width:640px">\n{}\n</div>\n</body>\n</html>\n'
+)
+
+
+def html_document(html: str) -> str:
+    """A template's HTML as a whole document; one that already is (an Admin may write the
+    whole page) is left as it is."""
+    if "<html" in html[:1000].lower():
+        return html
+    return _DOCUMENT.format(html)
 
 
 def _render_part(part: str, text: str, html: bool, context: dict) -> str:
