@@ -552,3 +552,59 @@ def test_receipts_made_before_a_rotation_carry_the_new_link(app, world, session,
         )
     [message] = smtp.to("c2@example.com")
     assert customer_links.relation_for_token(session, token_in(message)).number == 200
+
+
+# --- existing installations get the link --------------------------------------------------------
+
+
+def test_untouched_old_defaults_are_brought_up_to_date_and_customised_ones_kept(
+    session, monkeypatch
+):
+    """An installation whose reminder template is still the earlier version's default gets
+    the one with the link at start-up; a template someone edited stays as it is."""
+    from renewal_reminder.models import EmailTemplate
+    from renewal_reminder.renewals import email_templates as et
+
+    old = ("Old subject", "Old text {{ renewal_url }}", "<p>{{ renewal_url }}</p>")
+    edited = ("Ours", "Our text {{ renewal_url }}", "<p>ours</p>")
+    session.add_all(
+        [
+            EmailTemplate(
+                name=et.RENEWAL_REMINDER,
+                language="en",
+                subject=old[0],
+                text_body=old[1],
+                html_body=old[2],
+            ),
+            EmailTemplate(
+                name=et.RENEWAL_REMINDER,
+                language="nl",
+                subject=edited[0],
+                text_body=edited[1],
+                html_body=edited[2],
+            ),
+        ]
+    )
+    session.commit()
+    monkeypatch.setitem(
+        et.RETIRED_DEFAULTS, (et.RENEWAL_REMINDER, "en"), frozenset({et.fingerprint(*old)})
+    )
+    ensure_default_templates(session)
+    session.expire_all()
+    rows = {
+        row.language: row
+        for row in session.scalars(
+            select(EmailTemplate).where(EmailTemplate.name == et.RENEWAL_REMINDER)
+        )
+    }
+    assert rows["en"].text_body == et.DEFAULTS[(et.RENEWAL_REMINDER, "en")].text_body
+    assert "renewal_link" in rows["en"].text_body
+    assert (rows["nl"].subject, rows["nl"].text_body, rows["nl"].html_body) == edited
+
+
+def test_retired_defaults_name_shipped_templates_and_are_not_the_current_ones():
+    from renewal_reminder.renewals import email_templates as et
+
+    for key, prints in et.RETIRED_DEFAULTS.items():
+        current = et.DEFAULTS[key]
+        assert et.fingerprint(current.subject, current.text_body, current.html_body) not in prints

@@ -12,6 +12,7 @@ cannot add a mail header.
 from __future__ import annotations
 
 import functools
+import hashlib
 from dataclasses import dataclass
 
 from jinja2 import StrictUndefined, TemplateError
@@ -765,9 +766,69 @@ PURPOSES = {
 }
 
 
+#: Fingerprints (``fingerprint``) of defaults an earlier version shipped and this one replaced.
+#: A row that is still exactly one of them was never customised: start-up brings it up to the
+#: current default, so an existing installation gets e.g. the personal link (``renewal_link``)
+#: in its reminders; a customised row is left alone. When you change a default, add the
+#: fingerprint of the version it replaces here.
+RETIRED_DEFAULTS: dict[tuple[str, str], frozenset[str]] = {
+    # Before the personal link in every customer email (customer_links).
+    (RENEWAL_REMINDER, "en"): frozenset(
+        {"19af919d957a87c424b47e1b54ea1b0851bdd8221dc83e886dac53a10f2ea6d1"}
+    ),
+    (RENEWAL_REMINDER, "nl"): frozenset(
+        {"521086414a5919a2d8f5e1d2fcedc265ec934018e2bbed7ca090e9219a934f35"}
+    ),
+    (CONFIRMATION_REQUEST, "en"): frozenset(
+        {"7629a90ab2ee17f30410a7fada6b7e877eeef2b14cfc9a90c14bde18d4a59646"}
+    ),
+    (CONFIRMATION_REQUEST, "nl"): frozenset(
+        {"f4a563a5a4debb8a67a73781116f5ce58b8f31c874e8dd63cd8540009c2d6322"}
+    ),
+    (RECEIPT_DECISIONS, "en"): frozenset(
+        {"2fd99a8bc67008f8feaad22a8d2a36ad4740052f735cd66d56c098b39cc7d37f"}
+    ),
+    (RECEIPT_DECISIONS, "nl"): frozenset(
+        {"d01668b2b1b90821f05ea7875eb4a7cb62aa2f37671a24f3eacec679e90ff5dd"}
+    ),
+    (RECEIPT_RENEWED, "en"): frozenset(
+        {"269abf4f6e22a4e7d148d6c4f0c16fbe64263edd07cff69368d71cf6f7e46fcc"}
+    ),
+    (RECEIPT_RENEWED, "nl"): frozenset(
+        {"81eff539139554c3c4ccac80f46fd7705b8a6898f69055068a6a0d2932127b04"}
+    ),
+    (RECEIPT_REMOVED, "en"): frozenset(
+        {"9e5c2014f12008316d44209b659658db0cc6e550ecf99feeff00856ae510323a"}
+    ),
+    (RECEIPT_REMOVED, "nl"): frozenset(
+        {"80730575c29a0f7f5c1b20de0639d89e029adb7952ddd6113ad76267f86bdadf"}
+    ),
+}
+
+
+def fingerprint(subject: str, text_body: str, html_body: str) -> str:
+    """What identifies a template's content exactly (``RETIRED_DEFAULTS``)."""
+    content = "\0".join((subject or "", text_body or "", html_body or ""))
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
 def ensure_default_templates(session: Session) -> None:
-    """Write the shipped defaults for every (name, language) that has no row yet."""
-    existing = set(session.execute(select(EmailTemplate.name, EmailTemplate.language)).all())
+    """Write the shipped defaults for every (name, language) that has no row yet, and bring
+    rows that are still an earlier version's default, untouched, up to the current one
+    (``RETIRED_DEFAULTS``)."""
+    rows = session.scalars(select(EmailTemplate)).all()  # a few dozen rows
+    existing = {(row.name, row.language) for row in rows}
+    upgraded = False
+    for row in rows:
+        retired = RETIRED_DEFAULTS.get((row.name, row.language))
+        if retired and fingerprint(row.subject, row.text_body, row.html_body) in retired:
+            source = DEFAULTS[(row.name, row.language)]
+            row.subject, row.text_body, row.html_body = (
+                source.subject,
+                source.text_body,
+                source.html_body,
+            )
+            upgraded = True
     missing = [key for key in DEFAULTS if key not in existing]
     for name, language in missing:
         source = DEFAULTS[(name, language)]
@@ -780,7 +841,7 @@ def ensure_default_templates(session: Session) -> None:
                 html_body=source.html_body,
             )
         )
-    if missing:
+    if missing or upgraded:
         session.commit()
 
 

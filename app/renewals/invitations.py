@@ -314,6 +314,12 @@ def _send_chunk(session, outbox, mail, templates, chunk, now, summary, echo) -> 
                 to, _renderer(source, context), tag=values, reply_to=_reply_to(relation, mail)
             )
         )
+    # The emails carry plain values: let the chunk's rows go, so the commit after each email
+    # does not expire (and the next one reload) hundreds of objects.
+    for invitation, relation in owned:
+        for row in (invitation, relation, relation.parent):
+            if row is not None and row in session:
+                session.expunge(row)
     session.commit()  # nothing to write; ends the read transaction before sending
     for result in outbox.send(outgoing):
         values = result.email.tag

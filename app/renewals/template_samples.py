@@ -448,14 +448,22 @@ def _receipt_removed(inputs: SampleInputs) -> list[dict]:
 
 
 def _customer_link(inputs: SampleInputs) -> list[dict]:
-    """A fresh link asked for on the page an expired or revoked link leads to."""
+    """A fresh link asked for on the page an expired or revoked link leads to: the sample
+    reseller's with the default lifetime, and a plain client's with a week."""
+    link = customer_links.sample_link(inputs.mail)
     return [
         customer_links.fresh_link_context(
             relation_number=SAMPLE_RECIPIENT.number,
             relation_name=SAMPLE_RECIPIENT.name,
-            renewal_link=customer_links.sample_link(inputs.mail),
+            renewal_link=link,
             valid_days=customer_links.DEFAULT_DAYS,
-        )
+        ),
+        customer_links.fresh_link_context(
+            relation_number=2024,
+            relation_name="Veldhoven Webdesign",
+            renewal_link=link,
+            valid_days=7,
+        ),
     ]
 
 

@@ -124,7 +124,8 @@ def renewals_screens(app) -> dict:
         session.commit()
         relation_id = relation.id
     listing = client.get(PREFIX + "/relations/list/").get_data(as_text=True)
-    form = re.search(r'<form id="delete_form".*?</form>', listing, re.S)
+    # A view with actions gets FAB's action form instead, which its script posts deletes with.
+    form = re.search(r'<form id="(?:delete|action)_form".*?</form>', listing, re.S)
     token = _token(form.group(0)) if form else ""
     deleted = client.post(f"{PREFIX}/relations/delete/{relation_id}", data={"csrf_token": token})
     with app.app_context():
