@@ -261,10 +261,12 @@ def test_admin_decides_on_behalf_of_any_relation(client, world, session):
     assert session.scalar(select(RenewalDecision)).decided_by_id == world.admin.id
 
 
-def test_customer_login_without_a_relation_gets_404(client, world, make_user):
+def test_customer_login_without_a_relation_gets_a_page_saying_so(client, world, make_user):
     user = make_user("orphan@example.com", "Client")
     login(client, user.username)
-    assert client.get("/renewals/").status_code == 404
+    response = client.get("/renewals/")
+    assert response.status_code == 403
+    assert "not linked to a relation" in response.get_data(as_text=True)
 
 
 def test_empty_page_says_so(client, world, session):

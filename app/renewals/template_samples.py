@@ -575,14 +575,19 @@ def _invitation(inputs: SampleInputs) -> list[dict]:
 
 
 def _password_reset(inputs: SampleInputs) -> list[dict]:
+    """A customer's login, and a staff login without a name (the login name stands in)."""
     from renewal_reminder.renewals import password_resets
 
+    link = inputs.mail.url("/account/reset-password#t=sample-token")
     return [
         password_resets.reset_context(
-            name=SAMPLE_RECIPIENT.name,
-            login=SAMPLE_RECIPIENT.email,
-            reset_link=inputs.mail.url("/account/reset-password#t=sample-token"),
-        )
+            name=SAMPLE_RECIPIENT.name, login=SAMPLE_RECIPIENT.email, reset_link=link
+        ),
+        password_resets.reset_context(
+            name=SAMPLE_RECIPIENT.sales_contact_email,
+            login=SAMPLE_RECIPIENT.sales_contact_email,
+            reset_link=link,
+        ),
     ]
 
 
