@@ -71,6 +71,9 @@ def test_a_reminder_is_automated_and_replies_go_to_the_sales_contact(
     assert message["From"] == "renewals@reseller.example.com"
     assert MESSAGE_ID.match(message["Message-ID"])
     assert message["Message-ID"].endswith("@reseller.example.com>")
+    # The HTML part is a whole document (test_email_html checks what is in it).
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert html.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in html
 
 
 def test_a_reminder_of_a_client_without_own_contact_replies_to_its_resellers(

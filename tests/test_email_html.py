@@ -46,7 +46,9 @@ class _Check(HTMLParser):
 def test_default_html_parts_pass_an_email_client_check(name, language):
     contexts = template_samples.sample_contexts(name, language, dt.date(2030, 3, 4), SAMPLE_MAIL)
     for context in contexts:
-        html = email_templates.render(DEFAULTS[(name, language)], context).html
+        html = email_templates.html_document(
+            email_templates.render(DEFAULTS[(name, language)], context).html
+        )
         check = _Check()
         check.feed(html)
         assert check.tags[:2] == ["doctype html", "html"], check.tags[:3]
@@ -59,5 +61,5 @@ def test_a_template_that_is_a_whole_document_is_left_as_it_is():
     source = email_templates.TemplateSource(
         "s", "t", '<!DOCTYPE html><html><body style="color:red">{{ x }}</body></html>'
     )
-    html = email_templates.render(source, {"x": "hi"}).html
+    html = email_templates.html_document(email_templates.render(source, {"x": "hi"}).html)
     assert html.count("<html") == 1 and "color:red" in html

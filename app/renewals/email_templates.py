@@ -897,13 +897,13 @@ def render(source: TemplateSource, context: dict) -> RenderedEmail:
             ("html", source.html_body, True),
         ):
             parts[part] = _render_part(part, text, html, context)
-    return RenderedEmail(one_line(parts["subject"]), parts["text"], html_document(parts["html"]))
+    return RenderedEmail(one_line(parts["subject"]), parts["text"], parts["html"])
 
 
 #: The page around a template's HTML: what mail clients need (the charset, a phone-sized
 #: viewport) and the product's look, in inline styles only (many clients drop <style>).
 _DOCUMENT = (
-    "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n"
+    '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
     '<meta name="viewport" content="width=device-width, initial-scale=1">\n</head>\n'
     '<body style="margin:0;padding:16px;background:#ffffff;color:#1f2937;'
     'font-family:Arial,Helvetica,sans-serif;font-size:15px;line-height:1.5">\n'

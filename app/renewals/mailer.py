@@ -39,7 +39,12 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import idna
 
-from renewal_reminder.renewals.email_templates import RenderedEmail, TemplateProblem, one_line
+from renewal_reminder.renewals.email_templates import (
+    RenderedEmail,
+    TemplateProblem,
+    html_document,
+    one_line,
+)
 from renewal_reminder.renewals.validation import InvalidValue, normalize_email
 
 if TYPE_CHECKING:
@@ -323,7 +328,7 @@ def _mime(
         message["Message-ID"] = message_id
         message["Auto-Submitted"] = AUTO_SUBMITTED
         message.set_content(rendered.text)
-        message.add_alternative(rendered.html, subtype="html")
+        message.add_alternative(html_document(rendered.html), subtype="html")
         return message.as_bytes()
     message = MIMEMultipart("alternative")
     message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
@@ -335,7 +340,7 @@ def _mime(
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = AUTO_SUBMITTED
     message.attach(MIMEText(rendered.text, "plain", "utf-8"))
-    message.attach(MIMEText(rendered.html, "html", "utf-8"))
+    message.attach(MIMEText(html_document(rendered.html), "html", "utf-8"))
     return message.as_bytes(policy=_WIRE_POLICY)
 
 
