@@ -302,6 +302,13 @@ def client_of(app) -> Fresh:
     return Fresh(app.test_client())
 
 
+def client_in(app, language: str) -> Fresh:
+    """A client whose browser asks for ``language`` (pages follow the viewer's language)."""
+    client = client_of(app)
+    client.get("/login/", headers={"Accept-Language": language})
+    return client
+
+
 def logout(client):
     client.post("/logout/")
 

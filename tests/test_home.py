@@ -92,8 +92,8 @@ def test_customer_login_without_relation_gets_a_clear_page(client, make_user):
     make_user("lonely@example.com", "Client")
     login(client, "lonely@example.com")
     page = client.get("/home/")
-    assert page.status_code == 200
-    assert "not linked to a customer account" in page.get_data(as_text=True)
+    assert page.status_code == 403  # the same page as /renewals/ gives it
+    assert "not linked to a relation yet" in page.get_data(as_text=True)
 
 
 def test_front_page_sends_signed_in_users_home_and_shows_visitors_the_ways_in(client, world):

@@ -39,7 +39,7 @@ def _record(logger: str, message: str) -> logging.LogRecord:
 
 def test_the_console_leaves_out_static_files_but_not_pages():
     quiet = console.QuietStaticFiles()
-    css = "\"GET /static/appbuilder/css/ab.css HTTP/1.1\" 200 -"
+    css = '"GET /static/appbuilder/css/ab.css HTTP/1.1" 200 -'
     assert not quiet.filter(_record("werkzeug", css))
     assert not quiet.filter(_record("werkzeug", '"GET /static/favicon.svg HTTP/1.1" 304 -'))
     assert quiet.filter(_record("werkzeug", '"GET /static/missing.css HTTP/1.1" 404 -'))

@@ -26,7 +26,7 @@ from renewal_reminder.renewals import decisions
 from renewal_reminder.renewals.email_templates import ensure_default_templates
 from renewal_reminder.renewals.registrars import RegistrarError, max_renewal_years
 from renewal_reminder.renewals.registrars.base import check_term_cap, renewed_expiry
-from tests.conftest import login, logout
+from tests.conftest import client_in, login, logout
 from tests.test_confirmation import decide, emailed_code, enter, send_request
 
 TODAY = dt.date.today()
@@ -131,9 +131,8 @@ def test_selection_page_offers_only_periods_within_the_cap(client, world, sessio
     assert f'id="rr-hint-{lapsed.id}"' not in html
 
 
-def test_selection_page_explains_the_limit_in_dutch(client, world, session):
-    world.c1.language = "nl"
-    session.commit()
+def test_selection_page_explains_the_limit_in_dutch(app, world):
+    client = client_in(app, "nl")
     login(client, world.client1_login.username)
     html = client.get("/renewals/").get_data(as_text=True)
     assert "maximaal 9 jaar: domeinregisters staan niet meer dan 10 jaar vooruit toe" in html

@@ -15,7 +15,7 @@ from renewal_reminder.models import (
     ProcessingState,
     RenewalDecision,
 )
-from tests.conftest import login
+from tests.conftest import client_in, login
 
 TODAY = dt.date.today()
 
@@ -304,12 +304,31 @@ def test_post_without_csrf_token_is_refused(client, world, session):
     assert decisions_count(session) == 1
 
 
-def test_dutch_relation_gets_a_dutch_page(client, world, session):
+def test_the_page_is_in_the_viewers_language_not_the_relations(app, world, session):
+    """A Dutch viewer gets Dutch (FAB's menus too); staff with an English browser opening a
+    Dutch client's page get English. (Emails follow the relation's language.)"""
     world.c1.language = "nl"
     session.commit()
-    login(client, world.client1_login.username)
-    html = page(client)
+    dutch = client_in(app, "nl-NL,nl;q=0.9")
+    login(dutch, world.client1_login.username)
+    html = dutch.get("/renewals/").get_data(as_text=True)
+    assert '<html lang="nl">' in html
     assert "Verleng uw domeinnamen" in html and "Verlengen" in html
+    staff = client_in(app, "en-GB")
+    login(staff, world.sales_a.username)
+    html = staff.get(f"/renewals/?relation={world.c1.number}").get_data(as_text=True)
+    assert '<html lang="en">' in html and "Renew your domains" in html
+    assert "Verleng uw domeinnamen" not in html
+
+
+def test_a_rejected_choice_is_explained_in_the_viewers_language(app, world):
+    dutch = client_in(app, "nl")
+    login(dutch, world.client1_login.username)
+    response = dutch.post(
+        "/renewals/", data={f"decision-{world.d_c1.id}": "renew", f"years-{world.d_c1.id}": "x"}
+    )
+    assert response.status_code == 422
+    assert "is geen aantal jaren" in response.get_data(as_text=True)
 
 
 def test_a_double_click_records_once(app_config, world, session, smtp):

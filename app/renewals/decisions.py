@@ -38,7 +38,7 @@ from renewal_reminder.models import (
     Relation,
     RenewalDecision,
 )
-from renewal_reminder.models.base import utcnow
+from renewal_reminder.models.base import user_model, utcnow
 from renewal_reminder.models.domain import unicode_domain_name
 from renewal_reminder.renewals import receipts
 from renewal_reminder.renewals.processing import CLAIM_TIMEOUT, OPEN_STATES
@@ -142,7 +142,7 @@ def parse_choice(domain_id: int, decision_text: str, years_text: str | None) -> 
         decision = Decision(decision_text)
     except ValueError:
         raise InvalidValue(
-            f"{decision_text!r} is not a decision: choose renew or decline"
+            _("%(value)s is not a decision: choose renew or decline", value=repr(decision_text))
         ) from None
     if decision is Decision.decline:
         return Choice(domain_id, decision)
@@ -163,6 +163,11 @@ class SelectionRow(NamedTuple):
     locked: bool  # carried out by the sales contact: shown, no longer changeable here
     max_years: int = MAX_YEARS  # the longest period on offer (0: cannot be renewed now)
     failed: bool = False  # the current decision failed at the registrar: may be replaced
+    #: When the current decision was saved, and by whom or how (a login's name, "link",
+    #: "code", "automatic", "sales"): the page marks saved rows with it.
+    decided_at: dt.datetime | None = None
+    decided_by: str | None = None
+    automatic: bool = False  # declined by the automated job: the page says why
 
 
 class CurrentDecision(NamedTuple):
@@ -170,6 +175,9 @@ class CurrentDecision(NamedTuple):
     decision: Decision
     years: int | None
     state: ProcessingState
+    channel: DecisionChannel
+    decided_at: dt.datetime
+    decided_by_id: int | None
 
 
 def current_decisions(session: Session, domain_ids: list[int]) -> dict[int, CurrentDecision]:
@@ -184,6 +192,9 @@ def current_decisions(session: Session, domain_ids: list[int]) -> dict[int, Curr
                 RenewalDecision.decision,
                 RenewalDecision.years,
                 RenewalDecision.state,
+                RenewalDecision.channel,
+                RenewalDecision.decided_at,
+                RenewalDecision.decided_by_id,
             )
             .join(Domain, Domain.id == RenewalDecision.domain_id)
             .where(
@@ -233,6 +244,7 @@ def selection_rows(
         query = query.where(holder.number == client_number)
     found = session.execute(query).all()
     current = current_decisions(session, [row[0] for row in found])
+    people = _login_names(session, {d.decided_by_id for d in current.values()})
     rows = []
     for domain_id, name, expiry, holder_id, holder_name in found:
         decision = current.get(domain_id)
@@ -249,9 +261,38 @@ def selection_rows(
                 _locked(decision),
                 max_renewal_years(expiry, today),
                 decision is not None and decision.state is ProcessingState.failed,
+                decision.decided_at if decision else None,
+                _decided_by(decision, people) if decision else None,
+                decision is not None and decision.channel is DecisionChannel.automatic,
             )
         )
     return rows
+
+
+def _login_names(session: Session, user_ids: set[int | None]) -> dict[int, str]:
+    """``{user id: the login's full name, else its login name}`` for the given ids."""
+    ids = [user_id for user_id in user_ids if user_id is not None]
+    if not ids:
+        return {}
+    users = user_model()
+    rows = session.execute(
+        select(users.id, users.first_name, users.last_name, users.username).where(users.id.in_(ids))
+    )
+    return {
+        user_id: " ".join(part for part in (first, last) if part) or username
+        for user_id, first, last, username in rows
+    }
+
+
+def _decided_by(decision: CurrentDecision, people: dict[int, str]) -> str:
+    """Who saved a decision, for the customer's page."""
+    if decision.decided_by_id in people:
+        return people[decision.decided_by_id]
+    return {
+        DecisionChannel.email_link: _("you, through the link in an email"),
+        DecisionChannel.confirmation_code: _("you, with an activation code"),
+        DecisionChannel.automatic: _("automatically"),
+    }.get(decision.channel, _("your sales contact"))
 
 
 def _ascii_fragment(text: str) -> str:
@@ -314,8 +355,10 @@ def record_decisions(
             session.rollback()
             if attempt == 2:
                 raise DecisionRejected(
-                    "These domains were changed at the same moment from elsewhere; nothing was "
-                    "saved. Please review them and submit again."
+                    _(
+                        "These domains were changed at the same moment from elsewhere; nothing "
+                        "was saved. Please review them and submit again."
+                    )
                 ) from None
         except BaseException:
             session.rollback()  # nothing half-done stays in the session
@@ -330,7 +373,7 @@ def _record(
         return RecordedDecisions()
     ids = [choice.domain_id for choice in choices]
     if len(set(ids)) != len(ids):
-        raise DecisionRejected("A domain appears more than once in the submission.")
+        raise DecisionRejected(_("A domain appears more than once in the submission."))
     tree = set(session.scalars(tree_relation_ids(relation)))
     domains = {
         domain.id: domain
@@ -341,7 +384,7 @@ def _record(
     if foreign:
         # Same answer for "not yours" and "does not exist": ids cannot be probed.
         raise DecisionRejected(
-            "The submission contains domains that are not yours to decide on; nothing was saved."
+            _("The submission contains domains that are not yours to decide on; nothing was saved.")
         )
     current = current_decisions(session, list(domains))
     result = RecordedDecisions()
@@ -351,12 +394,19 @@ def _record(
         decision = current.get(domain.id)
         if domain.status not in DECIDABLE:
             raise DecisionRejected(
-                f"{domain.unicode_name} can no longer be changed ({domain.status})."
+                _(
+                    "%(domain)s can no longer be changed (%(status)s).",
+                    domain=domain.unicode_name,
+                    status=domain.status.value,
+                )
             )
         if _locked(decision):
             raise DecisionRejected(
-                f"{domain.unicode_name} was already processed by your sales contact and can no "
-                "longer be changed here."
+                _(
+                    "%(domain)s was already processed by your sales contact and can no longer be "
+                    "changed here.",
+                    domain=domain.unicode_name,
+                )
             )
         if choice.decision is Decision.renew:
             allowed = max_renewal_years(domain.expiry_date, today)

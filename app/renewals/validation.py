@@ -13,6 +13,8 @@ import re
 import idna
 from email_validator import EmailNotValidError, validate_email
 
+from renewal_reminder.i18n import gettext as _
+
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 #: Plain ASCII names with an alphabetic TLD and no "--" at label positions 3-4 (which would
 #: make them punycode or reserved): valid as they are, without the (slow) IDNA round trip.
@@ -118,11 +120,18 @@ def normalize_email(raw: str) -> str:
 def parse_years(raw: object) -> int:
     """A renewal period: an integer number of years from 1 to 10 (EPP and registries cap 10)."""
     if isinstance(raw, bool):
-        raise InvalidValue(f"{raw!r} is not a number of years")
+        raise InvalidValue(_("%(value)s is not a number of years", value=repr(raw)))
     try:
         years = int(str(raw).strip()) if not isinstance(raw, int) else raw
     except ValueError:
-        raise InvalidValue(f"{raw!r} is not a number of years") from None
+        raise InvalidValue(_("%(value)s is not a number of years", value=repr(raw))) from None
     if not MIN_YEARS <= years <= MAX_YEARS:
-        raise InvalidValue(f"the period must be {MIN_YEARS} to {MAX_YEARS} years, not {years}")
+        raise InvalidValue(
+            _(
+                "the period must be %(low)s to %(high)s years, not %(years)s",
+                low=MIN_YEARS,
+                high=MAX_YEARS,
+                years=years,
+            )
+        )
     return years

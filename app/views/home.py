@@ -19,6 +19,7 @@ from renewal_reminder.i18n import gettext as _
 from renewal_reminder.renewals import access, dashboard, deadlines
 from renewal_reminder.views import TEMPLATE_FOLDER
 from renewal_reminder.views.base import AddonView
+from renewal_reminder.views.selection import no_relation_page
 
 #: The chart's bar colours (WCAG contrast against white for the legend's text swatches).
 SERIES_COLOURS = {"renew": "#2e7d32", "decline": "#b45309", "none": "#6b7280"}
@@ -47,10 +48,10 @@ class RenewalsHomeView(AddonView, BaseView):
                 failed_email_days=dashboard.FAILED_EMAIL_DAYS,
             )
         relation = access.linked_relation(db, g.user)
-        home = None
-        if relation is not None:
-            window = int(settings.current()["RENEWAL_WINDOW_DAYS"])
-            home = dashboard.customer_home(db, relation, today, window)
+        if relation is None:
+            return no_relation_page(self)
+        window = int(settings.current()["RENEWAL_WINDOW_DAYS"])
+        home = dashboard.customer_home(db, relation, today, window)
         return self.render_template("rr/home_customer.html", title=_("Home"), home=home, t=_)
 
 

@@ -19,7 +19,6 @@ from sqlalchemy import select
 
 from renewal_reminder import settings
 from renewal_reminder.i18n import gettext as _
-from renewal_reminder.i18n import in_language
 from renewal_reminder.models import (
     Decision,
     DecisionChannel,
@@ -58,55 +57,54 @@ class RenewalsSelectionView(AddonView, BaseView):
         relation = self._relation(db)
         if relation is None:
             return self._choose_relation()
-        with in_language(relation.language):
-            form = SelectionForm()
-            submitted: dict[int, tuple[str, str]] = {}
-            if request.method == "POST":
-                submitted = _submitted_values()
-                if not form.validate_on_submit():
-                    flash(_("The form expired; please submit it again."), "danger")
-                    return self._page(db, relation, form, submitted), 400
-                choices, row_errors = _choices(submitted)
-                if row_errors:
-                    flash(_("Nothing was saved: please correct the marked lines."), "danger")
-                    return self._page(db, relation, form, submitted, row_errors), 422
-                user = who()
-                channel = _channel(user)
-                try:
-                    recorded = decisions.record_decisions(
-                        db,
-                        relation=relation,
-                        choices=choices,
-                        channel=channel,
-                        decided_by_id=user.id,  # None through a link: no login decided
-                        remote_addr=request.remote_addr,
-                    )
-                except decisions.PeriodTooLong as exc:
-                    flash(_("Nothing was saved: please correct the marked lines."), "danger")
-                    return self._page(db, relation, form, submitted, {exc.domain_id: str(exc)}), 422
-                except decisions.DecisionRejected as exc:
-                    flash(_("Nothing was saved: %(reason)s", reason=str(exc)), "danger")
-                    return self._page(db, relation, form, submitted), 422
-                notification = None
-                if recorded.changed:
-                    notification = notifications.notify_sales_of_decisions(
-                        db,
-                        current_mail(),
-                        mailer.MailSettings.from_config(settings.current()),
-                        relation,
-                        recorded,
-                        decided_by=_person(db, user),
-                        channel=channel.value,
-                    )
-                send_receipts(db, recorded.receipts)
-                session[SUMMARY_KEY] = {
-                    "relation": relation.number,
-                    "decisions": [d.id for d in recorded.decisions],
-                    "unchanged": len(recorded.unchanged),
-                    "informed": notification.informed.value if notification else None,
-                }
-                return redirect(url_for(".summary", relation=relation.number))
-            return self._page(db, relation, form, submitted)
+        form = SelectionForm()
+        submitted: dict[int, tuple[str, str]] = {}
+        if request.method == "POST":
+            submitted = _submitted_values()
+            if not form.validate_on_submit():
+                flash(_("The form expired; please submit it again."), "danger")
+                return self._page(db, relation, form, submitted), 400
+            choices, row_errors = _choices(submitted)
+            if row_errors:
+                flash(_("Nothing was saved: please correct the marked lines."), "danger")
+                return self._page(db, relation, form, submitted, row_errors), 422
+            user = who()
+            channel = _channel(user)
+            try:
+                recorded = decisions.record_decisions(
+                    db,
+                    relation=relation,
+                    choices=choices,
+                    channel=channel,
+                    decided_by_id=user.id,  # None through a link: no login decided
+                    remote_addr=request.remote_addr,
+                )
+            except decisions.PeriodTooLong as exc:
+                flash(_("Nothing was saved: please correct the marked lines."), "danger")
+                return self._page(db, relation, form, submitted, {exc.domain_id: str(exc)}), 422
+            except decisions.DecisionRejected as exc:
+                flash(_("Nothing was saved: %(reason)s", reason=str(exc)), "danger")
+                return self._page(db, relation, form, submitted), 422
+            notification = None
+            if recorded.changed:
+                notification = notifications.notify_sales_of_decisions(
+                    db,
+                    current_mail(),
+                    mailer.MailSettings.from_config(settings.current()),
+                    relation,
+                    recorded,
+                    decided_by=_person(db, user),
+                    channel=channel.value,
+                )
+            send_receipts(db, recorded.receipts)
+            session[SUMMARY_KEY] = {
+                "relation": relation.number,
+                "decisions": [d.id for d in recorded.decisions],
+                "unchanged": len(recorded.unchanged),
+                "informed": notification.informed.value if notification else None,
+            }
+            return redirect(url_for(".summary", relation=relation.number))
+        return self._page(db, relation, form, submitted)
 
     @expose("/summary")
     @customer_link_or_login
@@ -123,18 +121,18 @@ class RenewalsSelectionView(AddonView, BaseView):
         if visible is not None:
             query = query.where(RenewalDecision.domain_id.in_(visible))
         recorded = db.scalars(query.order_by(RenewalDecision.id)).all()
-        with in_language(relation.language):
-            return self.render_template(
-                "rr/selection_summary.html",
-                title=_("Your renewal decisions"),
-                relation=relation,
-                renew=[d for d in recorded if d.decision is Decision.renew],
-                decline=[d for d in recorded if d.decision is Decision.decline],
-                unchanged=data.get("unchanged", 0),
-                informed=data.get("informed"),
-                staff=access.is_staff(who()),
-                t=_,
-            )
+        return self.render_template(
+            "rr/selection_summary.html",
+            title=_("Your renewal decisions"),
+            relation=relation,
+            renew=[d for d in recorded if d.decision is Decision.renew],
+            decline=[d for d in recorded if d.decision is Decision.decline],
+            unchanged=data.get("unchanged", 0),
+            informed=data.get("informed"),
+            staff=access.is_staff(who()),
+            filters=_filters(),
+            t=_,
+        )
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -155,16 +153,8 @@ class RenewalsSelectionView(AddonView, BaseView):
             return None
         relation = access.linked_relation(db, who())
         if relation is None:
-            abort(self._no_relation_page())
+            abort(no_relation_page(self))
         return relation
-
-    def _no_relation_page(self):
-        """A customer login no one has linked to a relation yet (e.g. made in FAB's user
-        screens): a page that says so and what to do, not a 404."""
-        html = self.render_template(
-            "rr/selection_no_relation.html", title=_("No relation linked to your login"), t=_
-        )
-        return make_response(html, 403)
 
     def _choose_relation(self):
         return self.render_template("rr/selection_choose.html", title="Renewal selection", t=_)
@@ -205,6 +195,20 @@ class RenewalsSelectionView(AddonView, BaseView):
             staff=access.is_staff(who()),
             t=_,
         )
+
+
+def no_relation_page(view: BaseView):
+    """A customer login no one has linked to a relation yet (e.g. made in FAB's user
+    screens): a page that says so and what to do, not a 404 (the home page shows it too)."""
+    html = view.render_template(
+        "rr/selection_no_relation.html", title=_("No relation linked to your login"), t=_
+    )
+    return make_response(html, 403)
+
+
+def _filters() -> dict[str, str]:
+    """The selection page's filters in the request (``q``, ``client``), to carry along."""
+    return {key: request.args[key][:100] for key in ("q", "client") if request.args.get(key)}
 
 
 def _submitted_values() -> dict[int, tuple[str, str]]:
