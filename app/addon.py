@@ -21,6 +21,7 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import event, inspect
 
 from renewal_reminder import schema, settings
+from renewal_reminder.i18n import lazy_gettext as _l
 from renewal_reminder.models.base import use_user_model
 from renewal_reminder.renewals import sessions
 from renewal_reminder.renewals.access import RoleNames
@@ -173,93 +174,38 @@ class RenewalReminderManager(BaseManager):
         from renewal_reminder.views.selection import RenewalsSelectionView
 
         ab = self.appbuilder
-        ab.add_view(
-            RenewalsHomeView,
-            menu_name("Home"),
-            label="Home",
-            icon="fa-home",
-            category=MENU_CATEGORY,
-            category_icon="fa-refresh",
-        )
-        ab.add_view(
-            RenewalsSelectionView,
-            menu_name("Renew domains"),
-            label="Renew domains",
-            icon="fa-check-square-o",
-            category=MENU_CATEGORY,
-            category_icon="fa-refresh",
-        )
-        ab.add_view(
-            RenewalsQueueView,
-            menu_name("Renewal queue"),
-            label="Renewal queue",
-            icon="fa-tasks",
-            category=MENU_CATEGORY,
-        )
-        ab.add_view(
-            RenewalsRelationView,
-            menu_name("Relations"),
-            label="Relations",
-            icon="fa-address-book",
-            category=MENU_CATEGORY,
-            category_icon="fa-refresh",
-        )
-        ab.add_view(
-            RenewalsDomainView,
-            menu_name("Domains"),
-            label="Domains",
-            icon="fa-globe",
-            category=MENU_CATEGORY,
-        )
-        ab.add_view(
-            RenewalsExpirationListView,
-            menu_name("Expiration list"),
-            label="Expiration list",
-            icon="fa-calendar",
-            category=MENU_CATEGORY,
-        )
-        ab.add_view(
-            RenewalsDecisionView,
-            menu_name("Renewal decisions"),
-            label="Renewal decisions",
-            icon="fa-history",
-            category=MENU_CATEGORY,
-        )
-        ab.add_view(
-            RenewalsConfirmationRequestView,
-            menu_name("Confirmation requests"),
-            label="Confirmation requests",
-            icon="fa-key",
-            category=MENU_CATEGORY,
-        )
-        ab.add_view(
-            RenewalsImportView,
-            menu_name("Import portfolio"),
-            label="Import portfolio",
-            icon="fa-upload",
-            category=MENU_CATEGORY,
-        )
-        ab.add_view(
-            RenewalsEmailTemplateView,
-            menu_name("Email templates"),
-            label="Email templates",
-            icon="fa-envelope",
-            category=MENU_CATEGORY,
-        )
-        ab.add_view(
-            RenewalsReminderLogView,
-            menu_name("Reminder log"),
-            label="Reminder log",
-            icon="fa-paper-plane",
-            category=MENU_CATEGORY,
-        )
-        ab.add_view(
-            RenewalsRelationLoginView,
-            menu_name("Customer logins"),
-            label="Customer logins",
-            icon="fa-user-plus",
-            category=MENU_CATEGORY,
-        )
+        # The menu, in order. Labels are the product's lazy translations, so a Dutch viewer
+        # gets Dutch menu items (FAB's own menus come from FAB's catalogue); the permission
+        # names stay English and prefixed (``menu_name``).
+        menu = [
+            (RenewalsHomeView, "Home", _l("Home"), "fa-home"),
+            (RenewalsSelectionView, "Renew domains", _l("Renew domains"), "fa-check-square-o"),
+            (RenewalsQueueView, "Renewal queue", _l("Renewal queue"), "fa-tasks"),
+            (RenewalsRelationView, "Relations", _l("Relations"), "fa-address-book"),
+            (RenewalsDomainView, "Domains", _l("Domains"), "fa-globe"),
+            (RenewalsExpirationListView, "Expiration list", _l("Expiration list"), "fa-calendar"),
+            (RenewalsDecisionView, "Renewal decisions", _l("Renewal decisions"), "fa-history"),
+            (
+                RenewalsConfirmationRequestView,
+                "Confirmation requests",
+                _l("Confirmation requests"),
+                "fa-key",
+            ),
+            (RenewalsImportView, "Import portfolio", _l("Import portfolio"), "fa-upload"),
+            (RenewalsEmailTemplateView, "Email templates", _l("Email templates"), "fa-envelope"),
+            (RenewalsReminderLogView, "Reminder log", _l("Reminder log"), "fa-paper-plane"),
+            (RenewalsRelationLoginView, "Customer logins", _l("Customer logins"), "fa-user-plus"),
+        ]
+        for view_class, name, label, icon in menu:
+            ab.add_view(
+                view_class,
+                menu_name(name),
+                label=label,
+                icon=icon,
+                category=MENU_CATEGORY,
+                category_label=_l("Renewals"),
+                category_icon="fa-refresh",
+            )
         # Self-service passwords and invitations: public pages (see views.account), their
         # POSTs limited per client address like the confirmation page's.
         for view_class in (RenewalsAccountView, RenewalsInvitationView):

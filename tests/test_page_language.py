@@ -53,3 +53,14 @@ def test_fab_redirect_warning_only_for_a_real_next_argument(app):
         assert not only_real.filter(record)
     with app.test_request_context("/login/?next=https://evil.example/"):
         assert only_real.filter(record)
+
+
+def test_a_dutch_customer_gets_dutch_menus_and_list_pages(app, world):
+    from tests.conftest import client_in, login
+
+    dutch = client_in(app, "nl")
+    login(dutch, world.client1_login.username)
+    html = dutch.get("/domains/list/").get_data(as_text=True)
+    assert "Domeinnamen verlengen" in html and "Verlengingen" in html  # the product's menu
+    assert "Vervaldatum" in html and "Dagen te gaan" in html  # the list's columns
+    assert "Renew domains" not in html and "Expiry date" not in html

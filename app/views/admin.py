@@ -19,6 +19,7 @@ from sqlalchemy import or_, select
 from wtforms import BooleanField
 
 from renewal_reminder import settings
+from renewal_reminder.i18n import lazy_gettext as _l
 from renewal_reminder.models import (
     ConfirmationRequest,
     Domain,
@@ -136,10 +137,10 @@ class RenewalsRelationView(ScopedModelView):
     # Relations are created and edited by Admin only (see roles); no row can be "moved".
     relation_attribute = None
 
-    list_title = "Relations"
-    show_title = "Relation"
-    add_title = "Add relation"
-    edit_title = "Edit relation"
+    list_title = _l("Relations")
+    show_title = _l("Relation")
+    add_title = _l("Add relation")
+    edit_title = _l("Edit relation")
     list_columns = ["number", "name", "billing_email", "kind", "parent", "sales_contact"]
     show_columns = [
         "number",
@@ -167,11 +168,19 @@ class RenewalsRelationView(ScopedModelView):
     search_columns = ["number", "name", "billing_email", "kind", "parent", "sales_contact_id"]
     order_columns = ["number", "name", "billing_email", "kind"]
     base_order = ("number", "asc")
+    # Customers read these pages too: every label is translated (FAB's own would not be).
     label_columns = {
-        "billing_email": "Billing email",
-        "reminders_to_reseller": "Reminders go to the reseller",
-        "sales_contact_id": "Sales contact",
-        "parent": "Reseller",
+        "number": _l("Number"),
+        "name": _l("Name"),
+        "billing_email": _l("Billing email"),
+        "kind": _l("Kind"),
+        "parent": _l("Reseller"),
+        "sales_contact": _l("Sales contact"),
+        "sales_contact_id": _l("Sales contact"),
+        "language": _l("Language"),
+        "reminders_to_reseller": _l("Reminders go to the reseller"),
+        "created_at": _l("Created"),
+        "updated_at": _l("Updated"),
     }
     description_columns = {
         "reminders_to_reseller": "When the relation has a reseller, customer emails go to the "
@@ -323,10 +332,10 @@ class RenewalsDomainView(ScopedModelView):
         ["status", FilterHiddenFromCustomers, DomainStatus.deleted],
     ]
 
-    list_title = "Domains"
-    show_title = "Domain"
-    add_title = "Add domain"
-    edit_title = "Edit domain"
+    list_title = _l("Domains")
+    show_title = _l("Domain")
+    add_title = _l("Add domain")
+    edit_title = _l("Edit domain")
     list_columns = [
         "unicode_name",
         "relation",
@@ -353,12 +362,17 @@ class RenewalsDomainView(ScopedModelView):
     order_columns = ["name", "expiry_date", "status", "renewal_years"]
     base_order = ("expiry_date", "asc")
     label_columns = {
-        "unicode_name": "Domain",
-        "name": "Domain (ASCII)",
-        "days_until_expiry": "Days left",
-        "renewal_years": "Renewal period (years)",
-        "expiry_date": "Expiry date",
-        "relation_id": "Relation",
+        "unicode_name": _l("Domain"),
+        "name": _l("Domain (ASCII)"),
+        "relation": _l("Relation"),
+        "relation_id": _l("Relation"),
+        "expiry_date": _l("Expiry date"),
+        "days_until_expiry": _l("Days left"),
+        "status": _l("Status"),
+        "renewal_years": _l("Renewal period (years)"),
+        "notes": _l("Notes"),
+        "created_at": _l("Created"),
+        "updated_at": _l("Updated"),
     }
     description_columns = {
         "name": "Unicode names are accepted and stored in their ASCII (punycode) form.",
@@ -550,8 +564,8 @@ class RenewalsDecisionView(ScopedModelView):
     base_permissions = ["can_list", "can_show"]
     relation_attribute = None
 
-    list_title = "Renewal decisions"
-    show_title = "Renewal decision"
+    list_title = _l("Renewal decisions")
+    show_title = _l("Renewal decision")
     list_columns = [
         "domain",
         "decision",
@@ -577,11 +591,20 @@ class RenewalsDecisionView(ScopedModelView):
     order_columns = ["decision", "years", "expiry_date", "channel", "decided_at", "state"]
     base_order = ("decided_at", "desc")
     label_columns = {
-        "decided_by_label": "Decided by",
-        "expiry_date": "For expiry date",
-        "attempts": "Failed attempts",
-        "next_attempt_at": "Next automatic retry (UTC)",
-        "remote_addr": "Remote address",
+        "domain": _l("Domain"),
+        "decision": _l("Decision"),
+        "years": _l("Years"),
+        "expiry_date": _l("For expiry date"),
+        "channel": _l("Channel"),
+        "decided_by_label": _l("Decided by"),
+        "decided_at": _l("Decided at"),
+        "state": _l("State"),
+        "processed_at": _l("Processed at"),
+        "attempts": _l("Failed attempts"),
+        "message": _l("Message"),
+        "next_attempt_at": _l("Next automatic retry (UTC)"),
+        "remote_addr": _l("Remote address"),
+        "processed_by": _l("Processed by"),
     }
 
 
