@@ -9,6 +9,7 @@ The standalone app also keeps its documented top-level commands (``flask users c
 from __future__ import annotations
 
 import contextlib
+import sys
 
 import click
 from flask import current_app
@@ -129,11 +130,51 @@ def invite_users(relation_number: int | None, all_relations: bool, only_without_
 @with_appcontext
 def import_domains(file):
     """Import or update the portfolio from a CSV file (see README for the columns)."""
+    bars = _ProgressBars(_data_lines(file))
     try:
-        summary = import_portfolio(current_session(), file)
+        summary = import_portfolio(current_session(), file, progress=bars.show)
     except PortfolioImportError as exc:
+        bars.close()
         raise click.ClickException(f"nothing was imported; {exc}") from None
+    bars.close()
     click.echo(f"Imported {summary}.")
+
+
+def _data_lines(file) -> int | None:
+    """The number of lines after the header, if the file can be read twice (not a pipe)."""
+    if not file.seekable():
+        return None
+    start = file.tell()
+    lines = sum(1 for _ in file)
+    file.seek(start)
+    return max(lines - 1, 0)
+
+
+class _ProgressBars:
+    """One progress bar per stage of the import, on stderr (only drawn on a terminal)."""
+
+    def __init__(self, rows: int | None) -> None:
+        self.rows = rows
+        self.stage: str | None = None
+        self.bar = None
+        self.done = 0
+
+    def show(self, stage: str, done: int, total: int | None) -> None:
+        if stage != self.stage:
+            self.close()
+            length = total if total is not None else self.rows
+            self.bar = click.progressbar(
+                length=length or 1, label=stage.capitalize(), file=sys.stderr, show_pos=True
+            )
+            self.bar.__enter__()
+            self.stage, self.done = stage, 0
+        self.bar.update(max(done - self.done, 0))
+        self.done = max(done, self.done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
 
 
 @domains.command("sync")

@@ -56,6 +56,8 @@ DEFAULTS: dict[str, Any] = {
     # enough that the link in one reminder still works when the next one arrives.
     "CUSTOMER_LINK_DAYS": 45,
     "EXPIRATION_LIST_LIMIT": 2000,
+    #: An Admin upload larger than this is imported in the background, with a progress page.
+    "IMPORT_BACKGROUND_BYTES": 1_000_000,
     "REGISTRAR_BACKEND": "manual",
     # REGISTRAR_BACKEND=epp: the registry's EPP server, the registrar's login and TLS client
     # certificate, the CA of the server's certificate (empty: the system's), seconds to wait.

@@ -16,6 +16,7 @@ from renewal_reminder.models.enums import (
     ReminderStatus,
 )
 from renewal_reminder.models.escalation import EscalationLevel, EscalationLog, EscalationStatus
+from renewal_reminder.models.import_job import ImportJob, ImportStatus
 from renewal_reminder.models.receipt import Receipt, ReceiptStatus
 from renewal_reminder.models.relation import Relation, RelationUser
 from renewal_reminder.models.reminder import EmailTemplate, JobRun, ProductRole, ReminderLog
@@ -39,6 +40,8 @@ __all__ = [
     "EscalationLevel",
     "EscalationLog",
     "EscalationStatus",
+    "ImportJob",
+    "ImportStatus",
     "JobRun",
     "DomainStatus",
     "ProcessingState",

@@ -227,12 +227,25 @@ _FIELD_LABELS = {
 # --- Entry point ---------------------------------------------------------------------------------
 
 
+#: ``progress(stage, done, total)``: ``stage`` is "checking" (rows read and validated; total
+#: unknown: ``None``) or "writing" (domains written out of ``total``). Called every few
+#: thousand rows, from the importing thread.
+Progress = typing.Callable[[str, int, int | None], None]
+CHECKING, WRITING = "checking", "writing"
+_PROGRESS_EVERY = 5000
+
+
+def _no_progress(stage: str, done: int, total: int | None) -> None:
+    return None
+
+
 def import_portfolio(
     session: Session,
     stream: typing.TextIO | typing.BinaryIO,
     *,
     languages: Iterable[str] = LANGUAGES,
     today: dt.date | None = None,
+    progress: Progress | None = None,
 ) -> ImportSummary:
     """Validate the whole CSV in ``stream``, then upsert its relations and domains and commit.
 
@@ -243,9 +256,12 @@ def import_portfolio(
     the session back, nothing written) when any row is invalid. Database errors while writing
     roll back as well and propagate unchanged.
     """
+    progress = progress or _no_progress
     try:
-        plan = _Validator(session, frozenset(languages), today or dt.date.today()).run(stream)
-        summary = _write(session, plan)
+        validator = _Validator(session, frozenset(languages), today or dt.date.today())
+        validator.progress = progress
+        plan = validator.run(stream)
+        summary = _write(session, plan, progress)
         session.commit()
     except BaseException:
         session.rollback()
@@ -281,6 +297,7 @@ class _Validator:
         self.today = today
         self.errors = _Errors()
         self._emails: dict[str, str | InvalidValue] = {}
+        self.progress: Progress = _no_progress
 
     def run(self, stream) -> _Plan:
         records = self._records(stream)
@@ -418,6 +435,8 @@ class _Validator:
             cells = [cell.strip() for cell in record]
             if not any(cells):
                 continue  # a blank line (or a row of empty cells)
+            if line % _PROGRESS_EVERY == 0:
+                self.progress(CHECKING, line - 1, None)
             rows += 1
             if self.errors.full:
                 break
@@ -818,7 +837,7 @@ def _chunks(items: list, size: int) -> Iterator[list]:
 # --- Writing -------------------------------------------------------------------------------------
 
 
-def _write(session: Session, plan: _Plan) -> ImportSummary:
+def _write(session: Session, plan: _Plan, progress: Progress = _no_progress) -> ImportSummary:
     now = utcnow()
     summary = ImportSummary(rows=plan.rows)
     db_relations = plan.db_relations
@@ -931,10 +950,13 @@ def _write(session: Session, plan: _Plan) -> ImportSummary:
                     "updated_at": now,
                 }
             )
-    for chunk in _chunks(inserts, _WRITE_CHUNK):
-        session.execute(insert(_DOMAIN), chunk)
-    for chunk in _chunks(changes, _WRITE_CHUNK):
-        session.execute(update(Domain), chunk)
+    total, written = len(inserts) + len(changes), 0
+    progress(WRITING, 0, total)
+    for statement, rows in ((insert(_DOMAIN), inserts), (update(Domain), changes)):
+        for chunk in _chunks(rows, _WRITE_CHUNK):
+            session.execute(statement, chunk)
+            written += len(chunk)
+            progress(WRITING, written, total)
     _start_clean(session, plan, changes, relation_ids, emails_before)
     summary.domains_created = len(inserts)
     summary.domains_updated = len(changes)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import io
-
-from flask import flash
-from flask_appbuilder import SimpleFormView
+from flask import abort, current_app, flash, g, redirect, url_for
+from flask_appbuilder import SimpleFormView, expose, has_access
 from flask_appbuilder.forms import DynamicForm
+from flask_appbuilder.security.decorators import permission_name
 from flask_wtf.file import FileField, FileRequired
-from markupsafe import Markup
 
-from renewal_reminder.renewals.portfolio import PortfolioImportError, import_portfolio
+from renewal_reminder import settings
+from renewal_reminder.models import ImportJob, ImportStatus
+from renewal_reminder.renewals import import_jobs
 from renewal_reminder.views.base import AddonView
 
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
@@ -36,22 +36,39 @@ class RenewalsImportView(AddonView, SimpleFormView):
         data = form.csv_file.data.read(MAX_UPLOAD_BYTES + 1)
         if len(data) > MAX_UPLOAD_BYTES:
             flash("Nothing was imported: the file is larger than 64 MB.", "danger")
-            return
-        try:
-            summary = import_portfolio(
-                self.appbuilder.session,
-                io.BytesIO(data),
-            )
-        except PortfolioImportError as exc:
-            flash(
-                Markup("Nothing was imported. {}:<ul>{}</ul>").format(
-                    _plural(exc.total, "bad row"),
-                    Markup("").join(Markup("<li>{}</li>").format(error) for error in exc.errors),
-                ),
-                "danger",
-            )
-            return
-        flash(f"Imported {summary}.", "success")
+            return None
+        db = self.appbuilder.session
+        job = import_jobs.create(
+            db,
+            filename=form.csv_file.data.filename or "portfolio.csv",
+            size=len(data),
+            user_id=g.user.id,
+        )
+        db.commit()
+        if len(data) > int(settings.current()["IMPORT_BACKGROUND_BYTES"]):
+            import_jobs.run_in_background(current_app._get_current_object(), job.id, data)
+        else:
+            import_jobs.run(db, job.id, data)
+        return redirect(url_for(".job", job_id=job.id))
+
+    @expose("/jobs/<int:job_id>")
+    @has_access
+    @permission_name("this_form_get")  # whoever may import may watch the import
+    def job(self, job_id: int):
+        job = self.appbuilder.session.get(ImportJob, job_id)
+        if job is None:
+            abort(404)
+        progress = import_jobs.progress_of(job.id)
+        broke_off = import_jobs.broke_off(job)
+        return self.render_template(
+            "rr/import_job.html",
+            title="Portfolio import",
+            job=job,
+            running=job.status is ImportStatus.running and not broke_off,
+            broke_off=broke_off,
+            progress=progress,
+            error_count=_plural(job.error_total or 0, "bad row"),
+        )
 
 
 def _plural(count: int, noun: str) -> str:
