@@ -133,6 +133,8 @@ class Config:
     # The personal link in every customer email opens the relation's renewal page, without a
     # password, for this many days (asking for a fresh one is limited like /confirm/).
     RENEWALS_CUSTOMER_LINK_DAYS = env_int("CUSTOMER_LINK_DAYS", 45)
+    # An Admin upload larger than this is imported in the background with a progress page.
+    RENEWALS_IMPORT_BACKGROUND_BYTES = env_int("IMPORT_BACKGROUND_BYTES", 1_000_000)
     # Where renewals and deletions are carried out: manual (by hand at the registrar, confirmed
     # here), simulated (demo), epp (a registry over EPP, settings below), or
     # "package.module:Class" (another backend).

@@ -74,8 +74,8 @@ def use_running_sink(config: dict, instance_dir: str | Path, environ) -> None:
     if environ.get("MAIL_SERVER"):
         return
     port = running_sink_port(instance_dir)
-    if port is None:
-        return
+    if port is None or (config.get("MAIL_SERVER"), config.get("MAIL_PORT")) == ("127.0.0.1", port):
+        return  # no sink, or already pointed at it (python run.py itself)
     config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_USE_TLS=False, MAIL_USE_SSL=False)
     print(
         f"Emails go to the demo's outbox (the SMTP sink of python run.py on port {port}).",

@@ -83,3 +83,23 @@ def test_admin_reads_the_demo_outbox(app, client, world):
 def test_outside_demo_mode_there_is_no_outbox(client, world):
     login(client, world.admin.username)
     assert client.get("/demo-outbox/").status_code == 404
+
+
+@pytest.mark.fresh_app
+@pytest.mark.app_config(RENEWALS_DEMO_MODE=True, FAB_UPDATE_PERMS=True)
+def test_the_demo_outbox_in_a_browser(app, world, live_url, browser_page):
+    from tests.conftest import screenshot
+    from tests.test_phone_browser import sign_in
+
+    controller = demo_mail.start_sink(app.instance_path)
+    try:
+        _send(controller.port, "Renewal reminder: 2 domainname(s) expiring", html="<p>Hi</p>")
+    finally:
+        controller.stop()
+    page = browser_page
+    sign_in(page, live_url, world.admin.username)
+    page.goto(f"{live_url}/demo-outbox/")
+    page.click("text=Renewal reminder: 2 domainname(s) expiring")
+    page.wait_for_selector("text=Plain text of Renewal reminder")
+    assert page.frame_locator("iframe").locator("text=Hi").count() == 1
+    screenshot(page, "demo-outbox-email")

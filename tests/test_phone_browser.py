@@ -30,7 +30,7 @@ def sign_in(page, live_url: str, username: str) -> None:
 
 
 def assert_no_sideways_scrolling(page, name: str) -> None:
-    screenshot(page, f"phone-{name}")
+    screenshot(page, name)
     widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert widths[0] <= widths[1], f"{name}: the page is {widths[0]} px wide at {widths[1]} px"
 
@@ -54,7 +54,7 @@ def test_selection_page_on_a_phone(world, session, live_url, phone):
     sign_in(phone, live_url, world.reseller_login.username)
     phone.goto(f"{live_url}/renewals/")
     phone.wait_for_selector("text=reseller-one.com")
-    assert_no_sideways_scrolling(phone, "selection")
+    assert_no_sideways_scrolling(phone, "phone-selection")
     # Rows are cards: the decision controls of a row are visible without scrolling sideways.
     renew = phone.locator(f'input[name="decision-{world.d_r1.id}"][value="renew"]')
     box = renew.bounding_box()
@@ -65,7 +65,7 @@ def test_selection_page_on_a_phone(world, session, live_url, phone):
     assert renew.is_checked()
     phone.click("text=Save decisions")
     phone.wait_for_selector("text=Your renewal decisions")
-    assert_no_sideways_scrolling(phone, "selection-summary")
+    assert_no_sideways_scrolling(phone, "phone-selection-summary")
 
 
 def test_queue_and_expiration_list_on_a_phone(world, session, live_url, phone):
@@ -73,12 +73,12 @@ def test_queue_and_expiration_list_on_a_phone(world, session, live_url, phone):
     sign_in(phone, live_url, world.sales_a.username)
     phone.goto(f"{live_url}/queue/")
     phone.wait_for_selector("text=client-one.com")
-    assert_no_sideways_scrolling(phone, "queue")
+    assert_no_sideways_scrolling(phone, "phone-queue")
     execute = phone.locator("text=Execute selected").bounding_box()
     assert execute is not None and execute["x"] + execute["width"] <= PHONE["width"]
     phone.goto(f"{live_url}/expirations/")
     phone.wait_for_selector("text=reseller-one.com")
-    assert_no_sideways_scrolling(phone, "expirations")
+    assert_no_sideways_scrolling(phone, "phone-expirations")
 
 
 def test_confirmation_page_on_a_phone(client, world, session, smtp, live_url, phone):
@@ -88,7 +88,7 @@ def test_confirmation_page_on_a_phone(client, world, session, smtp, live_url, ph
     text = smtp.to("c2@example.com")[0].get_body(("plain",)).get_content()
     link = CODE_LINK.search(text).group(1).replace("http://renewals.test", live_url)
     phone.goto(link)
-    assert_no_sideways_scrolling(phone, "confirm-code")
+    assert_no_sideways_scrolling(phone, "phone-confirm-code")
     phone.click("text=Continue")
     phone.wait_for_selector("text=client-two.com")
-    assert_no_sideways_scrolling(phone, "confirm-decide")
+    assert_no_sideways_scrolling(phone, "phone-confirm-decide")
