@@ -589,3 +589,30 @@ def test_executing_from_the_queue_renews_through_epp_and_records_a_failure(
     assert failed.state is ProcessingState.failed
     assert failed.message.startswith("epp: 2306 Parameter value policy error: curExpDate")
     assert server.logins == 1
+
+
+def test_the_automated_job_stops_at_a_refused_login(app_config, session, world, server):
+    """Bad credentials: the run fails the first renewal, then stops trying further domains
+    (each would fail the same way); one login attempt, and the others are left untouched."""
+    expiry = TODAY + dt.timedelta(days=2)
+    decisions = [
+        _confirmed_renewal(session, world, server, f"confirmed{n}.com", expiry, 1)[1]
+        for n in range(3)
+    ]
+    session.commit()
+    from renewal_reminder.standalone import create_app
+
+    wrong = create_app({**app_config, "RENEWALS_EPP_PASSWORD": "wrong-password"})
+    try:
+        summary = run_processing(wrong, TODAY)
+    finally:
+        with wrong.app_context():
+            wrong.extensions["sqlalchemy"].engine.dispose()
+
+    assert (summary.renewed, summary.failed) == (0, 1), str(summary)
+    assert summary.unavailable and "refused the login" in summary.unavailable
+    assert "stopped: the registry is unavailable" in str(summary)
+    assert server.connections == 1
+    session.expire_all()
+    states = sorted(str(session.get(RenewalDecision, d.id).state) for d in decisions)
+    assert states == ["failed", "queued", "queued"]
