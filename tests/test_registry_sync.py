@@ -677,3 +677,101 @@ def test_the_sync_through_epp_reconciles_the_four_cases_in_one_session(
         world.d_c2.name: (DomainStatus.deleted, world.d_c2.expiry_date),
         extra.name: (DomainStatus.active, extra.expiry_date),
     }
+
+
+def test_the_sales_digest_lists_the_differences_left_for_people(
+    app, world, session, registry, smtp, monkeypatch
+):
+    """ "Differences are listed in the sales digest": an earlier date, a hold, a question the
+    registry did not answer, each to the sales contact of the domain's relation."""
+    from renewal_reminder.jobs import run_sales_digest
+
+    registry.register(world.d_c1.name, world.d_c1.expiry_date - dt.timedelta(days=3))
+    registry.register(world.d_r1.name, world.d_r1.expiry_date, "serverHold")
+    from renewal_reminder.renewals.registrars import RegistrarError
+
+    real_info = registry.info
+
+    def info(name):
+        if name == world.d_c2.name:
+            raise RegistrarError("the registry is busy", 2400)
+        return real_info(name)
+
+    monkeypatch.setattr(registry, "info", info)
+    run_registrar_sync(app)
+    contacts = sales_digest.sales_contacts(session)
+    digests = {
+        d.contact.email: d for d in sales_digest.build_digests(session, contacts, dt.date.today())
+    }
+    listed_a = {
+        item["name"]: item["detail"] for item in digests["sales-a@example.com"].registry.items
+    }
+    assert listed_a == {
+        "client-one.com": (
+            f"the registry's expiry date {world.d_c1.expiry_date - dt.timedelta(days=3)} is "
+            "before ours: check it"
+        ),
+        "reseller-one.com": "on hold at the registry (serverHold): check it",
+    }
+    [listed_b] = digests["sales-b@example.com"].registry.items
+    assert listed_b["name"] == "client-two.com"
+    assert listed_b["detail"].startswith("the registry did not answer: 2400")
+    run_sales_digest(app)
+    [email] = smtp.to("sales-a@example.com")
+    assert "2 difference(s) at the registry" in email["Subject"]
+    assert "Differences at the registry to check (2)" in str(email)
+
+
+def test_a_decision_claimed_while_the_sync_changes_its_domain_is_never_overwritten(
+    app, app_config, world, session, registry, monkeypatch
+):
+    """The race on PostgreSQL: right after the sync has claimed the domain, an execution
+    (another connection) claims the confirmed renewal. Either the execution waits and then
+    finds it done by the sync, or the sync leaves it to the execution; never both."""
+    import threading
+
+    from renewal_reminder.models.base import utcnow
+    from renewal_reminder.renewals import processing
+    from renewal_reminder.standalone import create_app
+
+    domain = world.d_c1
+    renewal = confirmed_renewal(session, domain)
+    registry.register(domain.name, domain.expiry_date + relativedelta(years=1))
+    other = create_app(dict(app_config))
+    raced: dict[str, object] = {}
+    threads: list[threading.Thread] = []
+    real_claim = registry_sync._claim
+
+    def execution() -> None:
+        with other.app_context():
+            other_session = other.extensions["appbuilder"].session
+            try:
+                raced["claimed"] = processing._claim(other_session, renewal.id, utcnow())
+            except Exception as exc:  # SQLite: the database stayed locked too long
+                other_session.rollback()
+                raced["claimed"], raced["error"] = False, exc
+
+    def claim_then_race(*args, **kwargs):
+        claimed = real_claim(*args, **kwargs)
+        thread = threading.Thread(target=execution)
+        threads.append(thread)
+        thread.start()
+        thread.join(timeout=2)  # done at once, or waiting for the sync's commit
+        return claimed
+
+    monkeypatch.setattr(registry_sync, "_claim", claim_then_race)
+    try:
+        summary = run_registrar_sync(app)
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        with other.app_context():
+            other.extensions["sqlalchemy"].engine.dispose()
+    decision = fresh(session, RenewalDecision, renewal.id)
+    if raced["claimed"]:  # the execution has it: the sync left the domain alone
+        assert (summary.moved_on, summary.skipped) == (0, 1)
+        assert decision.state is ProcessingState.queued and decision.claimed_at is not None
+        assert fresh(session, Domain, domain.id).expiry_date == world.d_c1.expiry_date
+    else:  # the sync did it first: the execution found nothing to execute
+        assert summary.moved_on == 1
+        assert decision.state is ProcessingState.done and decision.claimed_at is None
