@@ -156,6 +156,10 @@ class Config:
     # The registrar sync (expiry dates and deletions made at the registry) runs this often;
     # 0 turns it off. Never for the manual backend, which has no registry to ask.
     RENEWALS_REGISTRAR_SYNC_HOURS = os.environ.get("REGISTRAR_SYNC_HOURS", "24")
+    # The share of the checked domains one sync run may delete ("5%" or 0.05).
+    RENEWALS_REGISTRAR_SYNC_MAX_DELETE_SHARE = os.environ.get(
+        "REGISTRAR_SYNC_MAX_DELETE_SHARE", "5%"
+    )
     # The automated removal and renewal job: execute queued renewals itself (needs a backend
     # that can), delete instead of only deactivate, and how long after expiry an undecided
     # domain is removed.

@@ -13,6 +13,7 @@ work happens in ``__init__`` and any failure stops start-up with the error.
 from __future__ import annotations
 
 import logging
+import math
 
 from flask import current_app
 from flask_appbuilder.basemanager import BaseManager
@@ -31,6 +32,7 @@ from renewal_reminder.renewals.codes import CodeSettings
 from renewal_reminder.renewals.customer_links import link_days
 from renewal_reminder.renewals.email_templates import ensure_default_templates
 from renewal_reminder.renewals.registrars import InvalidBackend, get_backend
+from renewal_reminder.renewals.registry_sync import MAX_SYNC_HOURS, SyncSettings
 from renewal_reminder.renewals.reminders import ReminderSettings
 from renewal_reminder.roles import (
     MENU_CATEGORY,
@@ -112,13 +114,14 @@ class RenewalReminderManager(BaseManager):
             AutomationSettings.from_config(values)
             link_days(values)
             hours = float(values["REMINDER_INTERVAL_HOURS"])
-            sync_hours = float(values["REGISTRAR_SYNC_HOURS"] or 0)
+            SyncSettings.from_config(values)  # REGISTRAR_SYNC_HOURS, ..._MAX_DELETE_SHARE
         except (ValueError, TypeError) as exc:
             raise AddonStartupError(f"invalid Renewal Reminder settings: {exc}") from None
-        if hours <= 0:
-            raise AddonStartupError("RENEWALS_REMINDER_INTERVAL_HOURS must be more than 0")
-        if sync_hours < 0:
-            raise AddonStartupError("RENEWALS_REGISTRAR_SYNC_HOURS must be 0 (off) or more")
+        if not (math.isfinite(hours) and 0 < hours <= MAX_SYNC_HOURS):
+            raise AddonStartupError(
+                f"RENEWALS_REMINDER_INTERVAL_HOURS must be more than 0 and at most "
+                f"{MAX_SYNC_HOURS}, not {values['REMINDER_INTERVAL_HOURS']!r}"
+            )
         names = [values["ROLE_SALES"], values["ROLE_RESELLER"], values["ROLE_CLIENT"]]
         if len(set(names)) != 3 or not all(isinstance(n, str) and n.strip() for n in names):
             raise AddonStartupError(f"the product's three role names must differ: {names}")

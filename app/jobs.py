@@ -179,6 +179,7 @@ def run_registrar_sync(
             registry_sync.relation_scope(current_session(), relation_number)
 
     def body(session: Session, day: dt.date, run: JobRun) -> SyncSummary:
+        config = settings.read(app.config)
         scope = None
         if relation_number is not None:
             scope = registry_sync.relation_scope(session, relation_number)
@@ -192,20 +193,42 @@ def run_registrar_sync(
         def progress(last_id: int) -> None:
             run.resume_after_id = last_id  # committed with the batch
 
+        # The sync commits per batch (it is the entry point that owns those transactions);
+        # ``progress`` writes the resume point inside each batch's transaction.
         summary = registry_sync.sync(
             session,
             current_registrar(),
+            settings=registry_sync.SyncSettings.from_config(config),
             relation_ids=scope,
             dry_run=dry_run,
             after_id=after_id,
             echo=echo,
             on_batch=progress if resumable else None,
+            run_id=run.id,
         )
         if resumable and not summary.stopped:
             run.resume_after_id = 0  # got to the end: the next run starts at the beginning
+        if summary.deletions_refused and not dry_run:
+            _alarm_refused_deletions(app, session, config, summary)
         return summary
 
     return _recorded(app, REGISTRAR_SYNC, today, dry_run, next_run_at, body, with_run=True)
+
+
+def _alarm_refused_deletions(app: Flask, session: Session, config, summary: SyncSummary) -> None:
+    """The sync found too many names gone at once and deleted none: tell the escalation
+    address (as overdue renewals are told), and say in the run's summary whether that worked."""
+    error = escalation.send_operations_alarm(
+        session,
+        app.extensions[EXTENSION].mail,
+        MailSettings.from_config(config),
+        DeadlineSettings.from_config(config),
+        "Registrar sync: deletions refused, check the registry settings",
+        f"The registrar sync deleted nothing.\n\n{summary.deletions_refused}\n\n{summary}",
+    )
+    note = "alarm sent to the escalation address" if error is None else f"alarm failed: {error}"
+    summary.deletions_refused = f"{summary.deletions_refused} ({note})"
+    session.commit()
 
 
 def _resume_point(session: Session, job: str, this_run_id: int) -> int:

@@ -73,6 +73,9 @@ DEFAULTS: dict[str, Any] = {
     "SIMULATED_REGISTRAR_FAIL": "never",
     # How often the registrar sync asks the registry about every active domain (0: never).
     "REGISTRAR_SYNC_HOURS": 24,
+    # The share of the domains checked that one sync run may find gone and delete ("5%" or
+    # 0.05); more, and it deletes none and alarms the escalation address.
+    "REGISTRAR_SYNC_MAX_DELETE_SHARE": "5%",
     "AUTO_EXECUTE_RENEWALS": False,
     "AUTO_DELETE": False,
     "DELETION_GRACE_DAYS": 0,

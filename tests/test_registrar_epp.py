@@ -22,7 +22,12 @@ from renewal_reminder.models import (
     RenewalDecision,
 )
 from renewal_reminder.renewals import processing
-from renewal_reminder.renewals.registrars import InvalidBackend, RegistrarError, get_backend
+from renewal_reminder.renewals.registrars import (
+    InvalidBackend,
+    RegistrarError,
+    RegistrarUnavailable,
+    get_backend,
+)
 from renewal_reminder.renewals.registrars.epp import EppRegistrar, EppSettings
 from tests.epp_server import EppTestServer, make_certificates
 
@@ -331,8 +336,71 @@ def test_a_client_certificate_from_another_ca_is_refused(server, certificates):
 
 def test_the_registry_certificate_must_be_signed_by_the_configured_ca(server, certificates):
     backend = EppRegistrar(epp_settings(server, certificates, ca_file=None))  # system CAs
-    with pytest.raises(RegistrarError, match="no EPP greeting"):
+    with pytest.raises(RegistrarError, match="the TLS handshake with 127.0.0.1:.* failed"):
         backend.info("example.com")
+
+
+def test_a_refused_connection_is_not_reported_as_a_missing_greeting(server, certificates):
+    import socket
+
+    with socket.socket() as unused:  # a port nobody listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    backend = EppRegistrar(epp_settings(server, certificates, port=port))
+    with pytest.raises(RegistrarUnavailable) as caught:
+        backend.info("example.com")
+    assert str(caught.value).startswith(f"cannot connect to the EPP server at 127.0.0.1:{port}")
+    assert "EPP_HOST and EPP_PORT" in str(caught.value)
+
+
+def test_a_refused_login_is_not_tried_again_in_the_same_session(server, certificates):
+    """Bad credentials: one login attempt per session, not one per domain (registries lock
+    accounts that keep failing); the next session tries again."""
+    backend = EppRegistrar(epp_settings(server, certificates, password="wrong-password"))
+    with backend.session():
+        for name in ("a.com", "b.com", "c.com"):
+            with pytest.raises(RegistrarUnavailable, match="refused the login"):
+                backend.info(name)
+    assert server.connections == 1
+    with pytest.raises(RegistrarUnavailable):
+        backend.info("a.com")
+    assert server.connections == 2
+
+
+def test_a_silent_registry_is_waited_for_once_per_session(server, backend):
+    server.greeting = "silent"
+    with backend.session():
+        for name in ("a.com", "b.com"):
+            with pytest.raises(RegistrarUnavailable, match="no EPP greeting"):
+                backend.info(name)
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize(
+    ("written", "day"),
+    [
+        ("2027-03-01T00:30:00+02:00", dt.date(2027, 2, 28)),
+        ("2027-03-01T23:30:00-02:00", dt.date(2027, 3, 2)),
+        ("2027-03-01T10:00:00.0Z", dt.date(2027, 3, 1)),
+        ("2027-03-01T10:00:00", dt.date(2027, 3, 1)),
+        ("2027-03-01", dt.date(2027, 3, 1)),
+    ],
+)
+def test_an_expiry_date_with_a_time_zone_is_the_utc_day(written, day):
+    from renewal_reminder.renewals.registrars.epp import _expiry_date
+
+    class Answer:
+        def expiry_date(self):
+            return written
+
+    assert _expiry_date(Answer(), "example.com") == day
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "-inf", "1e400", "0", "601"])
+def test_an_unusable_timeout_stops_start_up(timeout):
+    config = {"EPP_HOST": "epp.example", "EPP_CLIENT_ID": "x", "EPP_PASSWORD": "secret-pw1"}
+    with pytest.raises(ValueError, match="EPP_TIMEOUT must be more than 0 and at most 600"):
+        EppSettings.from_config({**config, "EPP_TIMEOUT": timeout})
 
 
 # --- the schema check of the test registry itself ------------------------------------------------
@@ -521,3 +589,30 @@ def test_executing_from_the_queue_renews_through_epp_and_records_a_failure(
     assert failed.state is ProcessingState.failed
     assert failed.message.startswith("epp: 2306 Parameter value policy error: curExpDate")
     assert server.logins == 1
+
+
+def test_the_automated_job_stops_at_a_refused_login(app_config, session, world, server):
+    """Bad credentials: the run fails the first renewal, then stops trying further domains
+    (each would fail the same way); one login attempt, and the others are left untouched."""
+    expiry = TODAY + dt.timedelta(days=2)
+    decisions = [
+        _confirmed_renewal(session, world, server, f"confirmed{n}.com", expiry, 1)[1]
+        for n in range(3)
+    ]
+    session.commit()
+    from renewal_reminder.standalone import create_app
+
+    wrong = create_app({**app_config, "RENEWALS_EPP_PASSWORD": "wrong-password"})
+    try:
+        summary = run_processing(wrong, TODAY)
+    finally:
+        with wrong.app_context():
+            wrong.extensions["sqlalchemy"].engine.dispose()
+
+    assert (summary.renewed, summary.failed) == (0, 1), str(summary)
+    assert summary.unavailable and "refused the login" in summary.unavailable
+    assert "stopped: the registry is unavailable" in str(summary)
+    assert server.connections == 1
+    session.expire_all()
+    states = sorted(str(session.get(RenewalDecision, d.id).state) for d in decisions)
+    assert states == ["failed", "queued", "queued"]

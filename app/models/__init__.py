@@ -18,6 +18,7 @@ from renewal_reminder.models.enums import (
 from renewal_reminder.models.escalation import EscalationLevel, EscalationLog, EscalationStatus
 from renewal_reminder.models.import_job import ImportJob, ImportStatus
 from renewal_reminder.models.receipt import Receipt, ReceiptStatus
+from renewal_reminder.models.registry_difference import RegistryDifference
 from renewal_reminder.models.relation import Relation, RelationUser
 from renewal_reminder.models.reminder import EmailTemplate, JobRun, ProductRole, ReminderLog
 from renewal_reminder.models.sales_digest import SalesDigestLog, SalesDigestStatus
@@ -50,6 +51,7 @@ __all__ = [
     "RelationUser",
     "ProductRole",
     "Receipt",
+    "RegistryDifference",
     "ReceiptStatus",
     "ReminderLog",
     "ReminderStatus",

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 import idna
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from renewal_reminder.models.base import Base, created_column, enum_column, updated_column
@@ -59,6 +59,11 @@ class Domain(Base):
     )
     renewal_years: Mapped[int | None] = mapped_column(Integer)
     notes: Mapped[str | None] = mapped_column(Text)
+    #: When the registrar sync first found the name gone from the registry (2303) or in
+    #: pendingDelete; cleared when the registry has it again. The sync deletes a domain only
+    #: when a later run, ``REGISTRAR_SYNC_HOURS`` on, still finds it gone (``registry_sync``):
+    #: one wrong answer (a misconfigured EPP_HOST, an OT&E registry) deletes nothing.
+    registry_gone_since: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_at: Mapped[dt.datetime] = created_column()
     updated_at: Mapped[dt.datetime] = updated_column()
 

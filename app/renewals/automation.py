@@ -104,6 +104,10 @@ class AutomationSummary:
     alerts: object | None = None
     #: The customers' receipts left unsent before (``renewals.receipts``), sent by the same job.
     receipts: object | None = None
+    #: The registry could not be reached or refused the session (``RegistrarUnavailable``):
+    #: the run stopped trying further domains (each would fail the same way, and a refused
+    #: login tried per domain can lock the registrar's account). Its message.
+    unavailable: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -122,6 +126,8 @@ class AutomationSummary:
         )
         if self.retried:
             text += f", retried {self.retried}"
+        if self.unavailable:
+            text += "; stopped: the registry is unavailable"
         for part in (self.alerts, self.receipts):
             if part is not None:
                 text += f"; {part}"
@@ -141,7 +147,8 @@ def run(
     executing = backend.can_execute
     if settings.auto_execute and executing:
         _execute_renewals(session, backend, today, settings, summary, dry_run, say)
-    _remove_lapsed(session, backend, today, settings, summary, dry_run, say)
+    if summary.unavailable is None:
+        _remove_lapsed(session, backend, today, settings, summary, dry_run, say)
     log.info("%s", summary)
     return summary
 
@@ -168,6 +175,8 @@ def _execute_renewals(session, backend, today, settings, summary, dry_run, say) 
         .order_by(RenewalDecision.expiry_date, RenewalDecision.decided_at)
     ).all()
     for decision_id, state, attempts, next_attempt_at, failed_at in rows:
+        if summary.unavailable is not None:
+            break
         retry = state is ProcessingState.failed
         if retry:
             due = deadlines.next_retry_at(attempts, next_attempt_at, failed_at, settings.deadlines)
@@ -218,6 +227,8 @@ def _remove_lapsed(session, backend, today, settings, summary, dry_run, say) -> 
         else processing.DeclineAction.deactivate
     )
     for domain in lapsed:
+        if summary.unavailable is not None:
+            break
         if dry_run:
             _report_lapsed(session, backend, domain, action, summary, say)
             continue
@@ -324,3 +335,7 @@ def _count(summary: AutomationSummary, outcome, what: str, say) -> None:
     else:
         summary.failed += 1
         summary.problems.append(str(outcome))
+        if outcome.unavailable and summary.unavailable is None:
+            summary.unavailable = outcome.message
+            summary.problems.append("the registry is unavailable: stopped trying further domains")
+            say(f"the registry is unavailable, stopping: {outcome.message}")

@@ -303,6 +303,11 @@ What the automated job did since {{ since }} ({{ automated_count }}):
 {% if action.message %}: {{ action.message }}{% endif %} - \
 #{{ action.relation.number }} {{ action.relation.name }}
 {% endfor %}{% if automated_more %}  ... and {{ automated_more }} more
+{% endif %}{% endif %}{% if registry %}
+Differences at the registry to check ({{ registry_count }}):
+{% for item in registry %}  {{ item.at }}  {{ item.name }} - {{ item.detail }} - \
+#{{ item.relation.number }} {{ item.relation.name }}
+{% endfor %}{% if registry_more %}  ... and {{ registry_more }} more
 {% endif %}{% endif %}
 This email is sent once a day, only when there is something to report.
 """
@@ -353,6 +358,14 @@ _SALES_DIGEST_HTML = """\
 {% if action.message %} ({{ action.message }}){% endif %},
   #{{ action.relation.number }} {{ action.relation.name }}</li>{% endfor %}
 {% if automated_more %}  <li>... and {{ automated_more }} more</li>{% endif %}
+</ul>
+{% endif %}
+{% if registry %}
+<h3>Differences at the registry to check ({{ registry_count }})</h3>
+<ul>{% for item in registry %}
+  <li>{{ item.at }} <strong>{{ item.name }}</strong>: {{ item.detail }},
+  #{{ item.relation.number }} {{ item.relation.name }}</li>{% endfor %}
+{% if registry_more %}  <li>... and {{ registry_more }} more</li>{% endif %}
 </ul>
 {% endif %}
 <p><small>This email is sent once a day, only when there is something to report.</small></p>
@@ -693,7 +706,8 @@ DEFAULTS: dict[tuple[str, str], TemplateSource] = {
     (SALES_DIGEST, "en"): TemplateSource(
         "Renewal digest {{ today }}: {% if due_count %}{{ due_count }} renewal(s) due now, "
         "{% endif %}{{ expiring_count }} expiring without a decision, "
-        "{{ queue_count }} in your queue, {{ automated_count }} automated action(s)",
+        "{{ queue_count }} in your queue, {{ automated_count }} automated action(s)"
+        "{% if registry_count %}, {{ registry_count }} difference(s) at the registry{% endif %}",
         _SALES_DIGEST_TEXT,
         _SALES_DIGEST_HTML,
     ),

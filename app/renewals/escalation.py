@@ -24,6 +24,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html import escape
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
@@ -238,6 +239,31 @@ def escalation_alert_context(
     }
 
 
+def send_operations_alarm(
+    session: Session,
+    mail_state,
+    mail: mailer.MailSettings,
+    settings: deadlines.DeadlineSettings,
+    subject: str,
+    text: str,
+) -> str | None:
+    """One plain email to the escalation address (``escalation_recipients``: ESCALATION_EMAIL,
+    else the active Admins) about the product itself, not a renewal: e.g. the registrar sync
+    refused to delete half the portfolio on one registry's word. Returns the error (None:
+    sent); the caller reports it. Not claimed or logged: the caller's run sends it once."""
+    recipients = escalation_recipients(session, settings)
+    if not recipients:
+        return NO_RECIPIENT
+    body = f"{text}\n\n{mail.base_url}\n"
+    html = "".join(f"<p>{escape(part)}</p>" for part in text.split("\n\n"))
+    rendered = email_templates.RenderedEmail(subject=subject, text=body, html=html)
+    with mailer.Outbox(mail_state, mail.sender) as outbox:
+        result = outbox.send_one(
+            mailer.OutgoingEmail(recipients[0], rendered, bcc=list(recipients[1:]))
+        )
+    return result.error
+
+
 # --- the run ------------------------------------------------------------------------------------
 
 
@@ -448,4 +474,5 @@ __all__ = [
     "due_renewals",
     "open_renewals_due",
     "send_alerts",
+    "send_operations_alarm",
 ]

@@ -21,6 +21,7 @@ import datetime as dt
 import enum
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Select, or_, select, update
@@ -37,7 +38,11 @@ from renewal_reminder.models import (
 )
 from renewal_reminder.models.base import utcnow
 from renewal_reminder.renewals import access, deadlines, lifecycle, receipts
-from renewal_reminder.renewals.registrars import RegistrarBackend, RegistrarError
+from renewal_reminder.renewals.registrars import (
+    RegistrarBackend,
+    RegistrarError,
+    RegistrarUnavailable,
+)
 from renewal_reminder.renewals.validation import InvalidValue, check_expiry_date
 
 log = logging.getLogger(__name__)
@@ -85,6 +90,9 @@ class Outcome:
     message: str
     #: The customer's receipt, written with the outcome: send it after the commit.
     receipts: list[receipts.ReceiptKey] = field(default_factory=list)
+    #: The registry could not be reached or refused the session (``RegistrarUnavailable``):
+    #: a batch stops here instead of failing every further domain the same way.
+    unavailable: bool = False
 
     def __str__(self) -> str:
         return f"{self.domain_name}: {self.message}"
@@ -194,29 +202,118 @@ def execute(
         else:
             message = _decline(backend, domain, decline_action)
     except RegistrarError as exc:
-        decision.state = ProcessingState.failed
-        decision.message = f"{backend.name}: {exc}"[:2000]
-        decision.attempts = (decision.attempts or 0) + 1
-        decision.next_attempt_at = retry_at  # None: the job waits (deadlines.next_retry_at)
-        decision.processed_by_id = processed_by_id
-        decision.processed_at = now
-        decision.claimed_at = None
+        record_failed(
+            decision,
+            f"{backend.name}: {exc}",
+            now,
+            processed_by_id=processed_by_id,
+            retry_at=retry_at,
+        )
         session.commit()
         log.warning("executing decision %s for %s failed: %s", decision.id, domain.name, exc)
-        return Outcome(decision.id, domain.unicode_name, False, decision.message)
+        return Outcome(
+            decision.id,
+            domain.unicode_name,
+            False,
+            decision.message,
+            unavailable=isinstance(exc, RegistrarUnavailable),
+        )
     except Exception:
         session.rollback()
         _release(session, decision_id)
         raise
-    decision.state = ProcessingState.done
-    decision.message = message
-    decision.processed_by_id = processed_by_id
-    decision.processed_at = now
-    decision.claimed_at = None
-    receipt = receipts.write_execution_receipt(session, decision, domain)
+    receipt = record_done(session, decision, message, now, processed_by_id=processed_by_id)
     session.commit()
     keys = [receipt] if receipt else []
     return Outcome(decision.id, domain.unicode_name, True, message, keys)
+
+
+# --- recording an outcome: one rule for every caller (executions here, the registrar sync) ----
+
+
+def record_done(
+    session: Session,
+    decision: RenewalDecision,
+    message: str,
+    now: dt.datetime,
+    *,
+    processed_by_id: int | None,
+) -> receipts.ReceiptKey | None:
+    """The decision was carried out at the registrar (here, or found done there by the
+    registrar sync): ``done`` with the message, its claim released, and the customer's
+    receipt written in the same transaction. Flushes; the caller commits (then sends the
+    receipt)."""
+    decision.state = ProcessingState.done
+    decision.message = message[:2000]
+    decision.processed_by_id = processed_by_id
+    decision.processed_at = now
+    decision.claimed_at = None
+    session.flush()
+    return receipts.write_execution_receipt(session, decision, decision.domain)
+
+
+def record_failed(
+    decision: RenewalDecision,
+    message: str,
+    now: dt.datetime,
+    *,
+    processed_by_id: int | None,
+    retry_at: dt.datetime | None = None,
+    count_attempt: bool = True,
+) -> None:
+    """The decision stays open as ``failed`` with the reason: the queue shows it for a retry,
+    and a confirmed renewal keeps escalating (``escalation``) until a person acts.
+    ``count_attempt`` False: not an execution that failed (the registrar sync found the
+    registry's state in the way), so the automated job's retry budget is not spent on it."""
+    decision.state = ProcessingState.failed
+    decision.message = message[:2000]
+    if count_attempt:
+        decision.attempts = (decision.attempts or 0) + 1
+        decision.next_attempt_at = retry_at  # None: the job waits (deadlines.next_retry_at)
+    decision.processed_by_id = processed_by_id
+    decision.processed_at = now
+    decision.claimed_at = None
+
+
+def supersede(decisions: Iterable[RenewalDecision], message: str, now: dt.datetime) -> int:
+    """Open decisions that no longer apply (replaced by a direct removal, or by what the
+    registry did): ``superseded`` with the reason, their claims released. Returns how many."""
+    count = 0
+    for decision in decisions:
+        decision.state = ProcessingState.superseded
+        decision.processed_at = now
+        decision.message = message[:2000]
+        decision.claimed_at = None
+        count += 1
+    return count
+
+
+def removal_record(
+    domain: Domain,
+    now: dt.datetime,
+    *,
+    channel: DecisionChannel,
+    decided_by_id: int | None,
+    done_message: str | None = None,
+) -> RenewalDecision:
+    """The decline decision that keeps a removal in the domain's history, for its current
+    expiry date: queued (to be executed), or, given ``done_message``, already done (the
+    registry deleted it without us). Added to the domain's decisions; the caller flushes."""
+    record = RenewalDecision(
+        domain=domain,
+        decision=Decision.decline,
+        expiry_date=domain.expiry_date,
+        channel=channel,
+        decided_by_id=decided_by_id,
+        decided_at=now,
+        state=ProcessingState.queued,
+    )
+    if done_message is not None:
+        record.state = ProcessingState.done
+        record.processed_by_id = None
+        record.processed_at = now
+        record.message = done_message[:2000]
+    return record
 
 
 def _release(session: Session, decision_id: int) -> None:
@@ -282,20 +379,9 @@ def remove_domain(
             RenewalDecision.state.in_(OPEN_STATES),
         )
     ).all()
-    for decision in open_decisions:
-        decision.state = ProcessingState.superseded
-        decision.processed_at = now
-        decision.message = f"replaced: the domain was {action}d directly"
+    supersede(open_decisions, f"replaced: the domain was {action}d directly", now)
     session.flush()
-    record = RenewalDecision(
-        domain=domain,
-        decision=Decision.decline,
-        expiry_date=domain.expiry_date,
-        channel=channel,
-        decided_by_id=processed_by_id,
-        decided_at=now,
-        state=ProcessingState.queued,
-    )
+    record = removal_record(domain, now, channel=channel, decided_by_id=processed_by_id)
     session.add(record)
     session.commit()
     return execute(
@@ -339,8 +425,16 @@ def execute_many(
             )
         )
     today = dt.date.today()
+    unavailable: Outcome | None = None
     with backend.session():  # one registry login for the selection (EPP)
         for decision_id in decision_ids:
+            if unavailable is not None:  # every further one would fail the same way
+                decision = session.get(RenewalDecision, decision_id)
+                result.skipped.append(
+                    f"{decision.domain.unicode_name}: not tried, the registry is unavailable "
+                    f"({unavailable.message})"
+                )
+                continue
             new_expiry = (new_expiries or {}).get(decision_id)
             if new_expiry is not None:
                 try:
@@ -357,18 +451,20 @@ def execute_many(
                 )
                 continue
             try:
-                result.outcomes.append(
-                    execute(
-                        session,
-                        backend,
-                        decision_id,
-                        processed_by_id=getattr(user, "id", None),
-                        new_expiry=new_expiry,
-                        decline_action=decline_action,
-                    )
+                outcome = execute(
+                    session,
+                    backend,
+                    decision_id,
+                    processed_by_id=getattr(user, "id", None),
+                    new_expiry=new_expiry,
+                    decline_action=decline_action,
                 )
             except NotExecutable as exc:
                 result.skipped.append(str(exc))
+                continue
+            result.outcomes.append(outcome)
+            if outcome.unavailable:
+                unavailable = outcome
     return result
 
 
@@ -381,5 +477,9 @@ __all__ = [
     "execute_many",
     "parse_new_expiry",
     "queue",
+    "record_done",
+    "record_failed",
+    "removal_record",
     "remove_domain",
+    "supersede",
 ]

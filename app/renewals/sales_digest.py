@@ -19,6 +19,10 @@ One digest per sales contact per day, only when there is something in it:
    NULL: renewed, deactivated, deleted, failed) and the job's own decisions (channel
    ``automatic``: queued for removal). Each action is reported once: a sent digest records the
    moment it covers (``covered_until``), and the next digest starts there.
+4. **Differences at the registry** found by the registrar sync in the same window and left for
+   people (``RegistryDifference``: the registry's date earlier, later but not a renewal, or not
+   the one confirmed; a hold that is not ours; a name gone while a renewal is confirmed; a
+   question the registry did not answer), newest last.
 
 The recipients are the active logins with the Sales role that are the sales contact of at least
 one relation. Their scope is the Sales part of ``access.visible_relation_ids``: relations
@@ -56,6 +60,7 @@ from renewal_reminder.models import (
     DecisionChannel,
     Domain,
     ProcessingState,
+    RegistryDifference,
     Relation,
     RenewalDecision,
     SalesDigestLog,
@@ -147,18 +152,25 @@ class SalesDigest:
     automated: Section = field(default_factory=Section)
     #: Confirmed renewals overdue or due today (``escalation.alert_line`` dicts).
     due: Section = field(default_factory=Section)
+    #: What the registrar sync found and left for people (``registry_line`` dicts).
+    registry: Section = field(default_factory=Section)
 
     @property
     def empty(self) -> bool:
         return not (
-            self.due.total or self.expiring.total or self.queue.total or self.automated.total
+            self.due.total
+            or self.expiring.total
+            or self.queue.total
+            or self.automated.total
+            or self.registry.total
         )
 
     def describe(self) -> str:
         due = f"{self.due.total} due now, " if self.due.total else ""
+        registry = f", {self.registry.total} at the registry" if self.registry.total else ""
         return (
             f"{due}{self.expiring.total} expiring, {self.queue.total} in the queue, "
-            f"{self.automated.total} automated"
+            f"{self.automated.total} automated{registry}"
         )
 
 
@@ -253,6 +265,18 @@ def automated_line(
         "action": action,
         "ok": ok,
         "message": message or "",
+        "at": _when(at),
+        "relation": _relation(relation_number, relation_name),
+    }
+
+
+def registry_line(
+    *, name: str, detail: str, at: dt.datetime, relation_number: int, relation_name: str
+) -> dict:
+    """One difference the registrar sync found at the registry and left for people."""
+    return {
+        "name": unicode_domain_name(name),
+        "detail": detail,
         "at": _when(at),
         "relation": _relation(relation_number, relation_name),
     }
@@ -461,6 +485,46 @@ def _collect_automated(session: Session, digests: dict[int, SalesDigest]) -> Non
             )
 
 
+def _collect_registry(session: Session, digests: dict[int, SalesDigest]) -> None:
+    """The registrar sync's differences left for people in each digest's window."""
+    parent, (own, via_reseller) = _scope_columns()
+    wanted = set(digests)
+    earliest = min(digest.since for digest in digests.values())
+    until = max(digest.until for digest in digests.values())
+    rows = session.execute(
+        select(
+            Domain.name,
+            RegistryDifference.detail,
+            RegistryDifference.found_at,
+            Relation.number,
+            Relation.name,
+            own,
+            via_reseller,
+        )
+        .join(Domain, Domain.id == RegistryDifference.domain_id)
+        .join(Relation, Relation.id == Domain.relation_id)
+        .outerjoin(parent, parent.id == Relation.parent_id)
+        .where(
+            RegistryDifference.found_at > earliest,
+            RegistryDifference.found_at <= until,
+            _in_scope(parent, list(wanted)),
+        )
+        .order_by(RegistryDifference.found_at, RegistryDifference.id)
+    )
+    for name, detail, found_at, number, relation_name, own_id, reseller_id in rows:
+        line = registry_line(
+            name=name,
+            detail=detail,
+            at=found_at,
+            relation_number=number,
+            relation_name=relation_name,
+        )
+        for user_id in _owners(own_id, reseller_id, wanted):
+            digest = digests[user_id]
+            if digest.since < found_at <= digest.until:
+                digest.registry.add(line)
+
+
 def _last_covered(session: Session, user_ids: list[int]) -> dict[int, dt.datetime]:
     """Per sales contact, the moment up to which their last sent digest reported."""
     rows = session.execute(
@@ -497,6 +561,7 @@ def build_digests(
     _collect_expiring(session, digests, today, HORIZON_DAYS)
     _collect_queue(session, digests)
     _collect_automated(session, digests)
+    _collect_registry(session, digests)
     return list(digests.values())
 
 
@@ -517,12 +582,14 @@ def sales_digest_context(
     due: list[dict] = (),
     due_count: int = 0,
     lead_days: int = deadlines.DeadlineSettings.lead_days,
+    registry: list[dict] = (),
+    registry_count: int = 0,
 ) -> dict:
     """What a sales-digest template can use: plain values only (it renders in a sandbox).
 
-    The lists hold ``escalation.alert_line`` (due now), ``expiring_line``, ``queue_line`` and
-    ``automated_line`` dicts (at most ``MAX_LISTED`` each); the counts are the full numbers,
-    ``*_more`` what is not listed."""
+    The lists hold ``escalation.alert_line`` (due now), ``expiring_line``, ``queue_line``,
+    ``automated_line`` and ``registry_line`` dicts (at most ``MAX_LISTED`` each); the counts
+    are the full numbers, ``*_more`` what is not listed."""
     return {
         "sales_contact": {"name": sales_name, "email": sales_email},
         "today": today.isoformat(),
@@ -541,6 +608,9 @@ def sales_digest_context(
         "automated": list(automated),
         "automated_count": automated_count,
         "automated_more": max(automated_count - len(automated), 0),
+        "registry": list(registry),
+        "registry_count": registry_count,
+        "registry_more": max(registry_count - len(registry), 0),
         "queue_url": mail.url(QUEUE_PATH),
         "expirations_url": mail.url(EXPIRATIONS_PATH),
         "base_url": mail.base_url,
@@ -567,6 +637,8 @@ def digest_context(
         queue_count=digest.queue.total,
         automated=digest.automated.items,
         automated_count=digest.automated.total,
+        registry=digest.registry.items,
+        registry_count=digest.registry.total,
         mail=mail,
     )
 
@@ -784,6 +856,7 @@ __all__ = [
     "SalesContact",
     "SalesDigest",
     "build_digests",
+    "registry_line",
     "sales_contacts",
     "sales_digest_context",
     "send_sales_digests",

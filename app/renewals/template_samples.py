@@ -291,8 +291,20 @@ def _sales_digest(inputs: SampleInputs) -> list[dict]:
         _alert_line("deliverystatus.nl", 3, today),
     ]
 
-    def context(expiring=(), queue=(), automated=(), more=0, due=()):
+    registry_lines = [
+        sales_digest.registry_line(
+            name="veldhoven.org",
+            detail="the registry's expiry date 2027-01-02 is before ours: check it",
+            at=run_at - dt.timedelta(hours=1),
+            relation_number=SAMPLE_RECIPIENT.number,
+            relation_name=SAMPLE_RECIPIENT.name,
+        )
+    ]
+
+    def context(expiring=(), queue=(), automated=(), more=0, due=(), registry=()):
         return sales_digest.sales_digest_context(
+            registry=list(registry),
+            registry_count=len(registry),
             due=list(due),
             due_count=len(due) + (more if due else 0),
             sales_name="Sanne",
@@ -309,7 +321,14 @@ def _sales_digest(inputs: SampleInputs) -> list[dict]:
         )
 
     return [
-        context(expiring_lines, queue_lines, automated_lines, more=3, due=due_lines),
+        context(
+            expiring_lines,
+            queue_lines,
+            automated_lines,
+            more=3,
+            due=due_lines,
+            registry=registry_lines,
+        ),
         context(due=due_lines[1:2]),
         context(queue=queue_lines[:1]),
         context(automated=automated_lines),

@@ -83,6 +83,16 @@ class RegistrarError(Exception):
         return head or self.detail
 
 
+class RegistrarUnavailable(RegistrarError):
+    """The registry cannot be reached, or refuses this registrar's session (no connection, a
+    failed TLS handshake, no greeting, a refused login).
+
+    Not about one domain: every further command would fail the same way (and a refused login,
+    repeated per domain, can get the registrar's account locked). A backend raises it again
+    without reconnecting for the rest of the session, and a batch (the registrar sync, the
+    automated job, a bulk execution) stops at the first one instead of trying every domain."""
+
+
 @dataclass(frozen=True)
 class DomainInfo:
     """What the registry says about a domain: its expiry date and EPP statuses."""

@@ -43,14 +43,18 @@ that is safe because every command here is idempotent in the way ``base`` descri
 - ``deactivate``/``reactivate``: a refused ``domain:update`` (the status is already set, or
   not set) is success when ``info`` shows the wanted state.
 
-A missing greeting, a TLS failure or a refused login is a ``RegistrarError`` that says so; a
-result code of 2000 or more is ``RegistrarError(reason, code, summary=message)``.
+A refused connection, a failed TLS handshake, a missing greeting or a refused login is a
+``RegistrarUnavailable`` that says which; it is remembered for the rest of the session and
+raised again without reconnecting, so a batch with bad credentials logs in once, not once per
+domain (registries lock accounts that keep failing). A result code of 2000 or more is
+``RegistrarError(reason, code, summary=message)``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -77,6 +81,7 @@ from renewal_reminder.renewals.registrars.base import (
     DomainInfo,
     RegistrarBackend,
     RegistrarError,
+    RegistrarUnavailable,
     RenewResult,
     check_years,
     renewed_expiry,
@@ -88,6 +93,9 @@ DEFAULT_PORT = 700
 DEFAULT_TIMEOUT = 30.0
 
 AUTHENTICATION_ERROR = 2200
+#: The longest EPP_TIMEOUT accepted (seconds): a registry that has not answered in ten minutes
+#: is not going to, and a job should fail rather than hang for hours.
+MAX_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True)
@@ -121,8 +129,11 @@ class EppSettings:
             raise ValueError(f"EPP_PORT and EPP_TIMEOUT must be numbers ({exc})") from None
         if not 0 < port < 65536:
             raise ValueError(f"EPP_PORT must be 1 to 65535, not {port}")
-        if timeout <= 0:
-            raise ValueError(f"EPP_TIMEOUT must be more than 0 seconds, not {timeout}")
+        if not (math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT):
+            raise ValueError(
+                f"EPP_TIMEOUT must be more than 0 and at most {MAX_TIMEOUT:g} seconds, "
+                f"not {text('EPP_TIMEOUT')}"
+            )
         cert_file, key_file, ca_file = (
             text("EPP_CERT_FILE"),
             text("EPP_KEY_FILE"),
@@ -166,19 +177,28 @@ class _ThreadSession(threading.local):
     def __init__(self) -> None:
         self.client: Client | None = None
         self.depth = 0
+        #: The session's connect or login failure: raised again until the session ends.
+        self.failure: RegistrarUnavailable | None = None
 
 
 def _expiry_date(response: Response, name: str) -> dt.date | None:
-    """``exDate`` as the calendar day the registry wrote (EPP dates are UTC), or None."""
-    text = response.expiry_date()
+    """``exDate`` as a UTC calendar day, or None. EPP dates are XML dateTimes; most registries
+    write them in UTC ("Z"), but one with an offset ("2027-01-01T00:30:00+02:00") means the
+    day before in UTC, and the date is compared with curExpDate, which is the UTC day."""
+    text = (response.expiry_date() or "").strip()
     if not text:
         return None
     try:
-        return dt.date.fromisoformat(text[:10])
+        if len(text) == 10:
+            return dt.date.fromisoformat(text)
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise RegistrarError(
             f"the registry sent an unreadable expiry date for {name}: {text!r}"
         ) from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC)
+    return moment.date()
 
 
 class EppRegistrar(RegistrarBackend):
@@ -228,26 +248,40 @@ class EppRegistrar(RegistrarBackend):
         )
 
     def _client(self, state: _ThreadSession) -> Client:
-        """The thread's logged-in client: connects and logs in on first use."""
+        """The thread's logged-in client: connects and logs in on first use. A connect or
+        login failure is remembered for the session and raised again without reconnecting."""
         if state.client is not None:
             return state.client
+        if state.failure is not None:
+            raise state.failure
+        try:
+            client = self._open()
+        except RegistrarUnavailable as exc:
+            if state.depth > 0:
+                state.failure = exc
+            raise
+        state.client = client
+        return client
+
+    def _open(self) -> Client:
+        """A new connection, logged in; ``RegistrarUnavailable`` saying what failed."""
         where, clid = self.settings.where, self.settings.client_id
         try:
             client = self._client_factory(self._config())
         except EppException as exc:
-            raise RegistrarError(f"the EPP settings are not usable: {exc}") from exc
+            raise RegistrarUnavailable(f"the EPP settings are not usable: {exc}") from exc
         try:
             client.connect()
         except EppException as exc:
             client.disconnect()
-            raise RegistrarError(
-                f"no EPP greeting from {where} within {self.settings.timeout:g} s: {exc}"
+            raise RegistrarUnavailable(
+                _connect_failure(str(exc), where, self.settings.timeout)
             ) from exc
         try:
             client.login()
         except AuthenticationException as exc:
             client.disconnect()
-            raise RegistrarError(
+            raise RegistrarUnavailable(
                 f"the registry at {where} refused the login as {clid}: check EPP_CLIENT_ID and "
                 "EPP_PASSWORD",
                 AUTHENTICATION_ERROR,
@@ -255,19 +289,19 @@ class EppRegistrar(RegistrarBackend):
             ) from exc
         except CommandException as exc:
             client.disconnect()
-            raise RegistrarError(
+            raise RegistrarUnavailable(
                 f"the registry at {where} refused the login as {clid}",
                 exc.epp_code,
                 summary=_message(exc),
             ) from exc
         except EppException as exc:
             client.disconnect()
-            raise RegistrarError(f"logging in to {where} failed: {exc}") from exc
+            raise RegistrarUnavailable(f"logging in to {where} failed: {exc}") from exc
         log.info("EPP session opened at %s as %s", where, clid)
-        state.client = client
         return client
 
     def _close(self, state: _ThreadSession) -> None:
+        state.failure = None  # the next session tries again
         client, state.client = state.client, None
         if client is None:
             return
@@ -402,6 +436,21 @@ class EppRegistrar(RegistrarBackend):
     def _expiry_or_none(self, name: str) -> dt.date | None:
         info = self._info_or_none(name)
         return info.expiry_date if info else None
+
+
+def _connect_failure(detail: str, where: str, timeout: float) -> str:
+    """What went wrong while connecting, in words that point at the fix: nothing listening
+    (host, port, firewall), the TLS handshake (certificate, key, CA), or no greeting."""
+    if detail.startswith("Cannot connect"):
+        return (
+            f"cannot connect to the EPP server at {where} (check EPP_HOST and EPP_PORT): {detail}"
+        )
+    if detail.startswith("TLS handshake"):
+        return (
+            f"the TLS handshake with {where} failed (check EPP_CERT_FILE, EPP_KEY_FILE and "
+            f"EPP_CA_FILE): {detail}"
+        )
+    return f"no EPP greeting from {where} within {timeout:g} s: {detail}"
 
 
 def _message(exc: CommandException) -> str | None:
