@@ -1,7 +1,7 @@
 """registrar sync safety: when a domain was first found gone, differences left for people
 
 Revision ID: rr0009
-Revises: rr0007 (on the lead's branch: rr0008; re-point down_revision when merging)
+Revises: rr0008
 Create Date: 2026-12-02 10:00:00.000000
 
 """
@@ -11,9 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'rr0009'
-# Branch issue14 ends at rr0007; the main line has rr0008 (down rr0007). Merged, this must
-# read 'rr0008' so that the chain stays linear.
-down_revision = 'rr0007'
+down_revision = 'rr0008'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """portfolio imports run in the background
 
 Revision ID: rr0010
-Revises: rr0008
+Revises: rr0009
 Create Date: 2026-12-01 18:46:15.717840
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'rr0010'
-down_revision = 'rr0008'
+down_revision = 'rr0009'
 branch_labels = None
 depends_on = None
 
