@@ -817,6 +817,10 @@ RETIRED_DEFAULTS: dict[tuple[str, str], frozenset[str]] = {
     (RECEIPT_REMOVED, "nl"): frozenset(
         {"80730575c29a0f7f5c1b20de0639d89e029adb7952ddd6113ad76267f86bdadf"}
     ),
+    # Before the registrar sync's "differences at the registry to check" (registry_sync).
+    (SALES_DIGEST, "en"): frozenset(
+        {"0b795e6db48d988fd7b126551a3d58e9c0281151c87620e709b4c9d0d7047f61"}
+    ),
 }
 
 
