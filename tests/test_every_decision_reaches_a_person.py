@@ -13,7 +13,7 @@ from renewal_reminder.renewals import mailer, notifications
 from renewal_reminder.renewals.decisions import RecordedDecisions
 from renewal_reminder.renewals.email_templates import ensure_default_templates
 from renewal_reminder.renewals.validation import InvalidValue
-from tests.conftest import login
+from tests.conftest import client_in, login
 from tests.test_confirmation import decide, emailed_code, send_request
 
 CONTACT = "Your sales contact has been informed"
@@ -145,10 +145,9 @@ def test_a_refused_code_decision_email_is_not_claimed(client, world, session, sm
     assert "has been informed" not in page
 
 
-def test_the_dutch_pages_say_the_same(client, world, session, smtp):
-    world.c2.language = "nl"
+def test_the_dutch_pages_say_the_same(app, world, session, smtp):
     without_sales_contact(session, world)
-    page = renew_c2(client, world)
+    page = renew_c2(client_in(app, "nl"), world)  # a Dutch viewer
     assert "Ons salesteam is op de hoogte gebracht" in page
 
 
