@@ -245,6 +245,41 @@ def test_concurrent_runs_send_each_invitation_once(app, app_config, world, sessi
     assert all(count == 1 for _, count in per_relation)
 
 
+def test_a_long_run_keeps_its_claims_from_a_second_run(app, world, session, smtp, monkeypatch):
+    """A run that has been sending for longer than ``STALE_CLAIM`` stamps each new claim with
+    the time it is made, so a second run started then does not take those claims for
+    abandoned ones and send them again."""
+    from renewal_reminder import settings
+    from renewal_reminder.renewals import invitations, mailer
+    from renewal_reminder.session import current_mail
+
+    relations(session, 3)
+    ids = session.scalars(select(Relation.id).where(Relation.number >= 1000)).all()
+    invitations.create_invitations(session, ids, reinvite=False)
+    clock = [dt.datetime.now(dt.UTC).replace(tzinfo=None)]
+    monkeypatch.setattr(invitations, "utcnow", lambda: clock[0])
+    monkeypatch.setattr(invitations, "CHUNK_SIZE", 1)
+    mail = mailer.MailSettings.from_config(settings.current())
+    real_send = mailer.Outbox.send
+    calls = []
+
+    def slow_send(self, outgoing):
+        calls.append(len(outgoing))
+        if len(calls) == 1:
+            clock[0] += invitations.STALE_CLAIM + dt.timedelta(minutes=1)  # a long first chunk
+        elif len(calls) == 2:
+            # The first run has just claimed its second chunk: a second run starts now.
+            second = invitations.send_invitations(session, current_mail(), mail)
+            assert second.sent == 1  # the third invitation, not yet claimed by the first run
+        yield from real_send(self, outgoing)
+
+    monkeypatch.setattr(mailer.Outbox, "send", slow_send)
+    first = invitations.send_invitations(session, current_mail(), mail)
+    emails = bulk_emails(smtp)
+    assert emails == ["r0@bulk.example", "r1@bulk.example", "r2@bulk.example"], emails
+    assert first.sent == 2
+
+
 def test_admin_action_invites_the_selected_relations(app, world, session, smtp):
     client = client_of(app)
     login(client, world.admin.username)

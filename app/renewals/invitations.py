@@ -27,13 +27,14 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, bindparam, exists, or_, select, update
+from sqlalchemy import and_, exists, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from renewal_reminder.models import Invitation, InvitationStatus, Relation, RelationUser
 from renewal_reminder.models.base import utcnow
 from renewal_reminder.renewals import email_templates, mailer
 from renewal_reminder.renewals.accounts import add_customer_login, login_taken
+from renewal_reminder.renewals.claims import claimable, outcome_update, reclaim, record_outcomes
 from renewal_reminder.renewals.signed_tokens import BadToken, Purpose, make_token, read_token
 from renewal_reminder.renewals.validation import InvalidValue, normalize_email
 
@@ -193,15 +194,11 @@ def invitation_context(
 
 
 def _claimable(now: dt.datetime):
+    """SQL condition: an open invitation whose email another run may claim now (pending,
+    failed, or abandoned ``STALE_CLAIM`` ago: ``claims.claimable``)."""
     return and_(
         is_open(now),
-        or_(
-            Invitation.status.in_(_RETRYABLE),
-            and_(
-                Invitation.status == InvitationStatus.sending,
-                or_(Invitation.claimed_at.is_(None), Invitation.claimed_at < now - STALE_CLAIM),
-            ),
-        ),
+        claimable(Invitation, _RETRYABLE, InvitationStatus.sending, now - STALE_CLAIM),
     )
 
 
@@ -212,21 +209,24 @@ def send_invitations(
     *,
     invitation_ids: Iterable[int] | None = None,
     relation_ids: Iterable[int] | None = None,
-    now: dt.datetime | None = None,
     echo: Callable[[str], None] | None = None,
     summary: InviteSummary | None = None,
 ) -> InviteSummary:
     """Send every open invitation not sent yet (or only ``invitation_ids``, or those of
-    ``relation_ids``), each exactly once; safe to run twice or concurrently. Commits."""
+    ``relation_ids``), each exactly once; safe to run twice or concurrently. Commits.
+
+    The time is read afresh for every chunk: a claim is stamped with the moment it is made,
+    and what counts as abandoned is judged against that moment. A run that fixed its time
+    at the start would, after ``STALE_CLAIM``, stamp new claims with a time that already
+    looks abandoned, and a second run would take them over and send them again."""
     summary = summary or InviteSummary()
-    now = now or utcnow()
     only_ids = list(invitation_ids) if invitation_ids is not None else None
     only_relations = list(relation_ids) if relation_ids is not None else None
     templates = email_templates.TemplateCache(session)
     last_id = 0
     with mailer.Outbox(mail_state, mail.sender) as outbox:
         while True:
-            query = select(Invitation.id).where(_claimable(now), Invitation.id > last_id)
+            query = select(Invitation.id).where(_claimable(utcnow()), Invitation.id > last_id)
             if only_ids is not None:
                 query = query.where(Invitation.id.in_(only_ids))
             if only_relations is not None:
@@ -236,34 +236,37 @@ def send_invitations(
             if not chunk:
                 break
             last_id = chunk[-1]
-            _send_chunk(session, outbox, mail, templates, chunk, now, summary, echo)
+            _send_chunk(session, outbox, mail, templates, chunk, summary, echo)
     log.info("%s", summary)
     return summary
 
 
 #: One invitation's outcome (Core, by primary key; releases the claim).
-_RECORD = (
-    update(Invitation.__table__)
-    .where(Invitation.__table__.c.id == bindparam("log_id"))
-    .values(
-        status=bindparam("status"),
-        error=bindparam("error"),
-        sent_at=bindparam("sent_at"),
-        attempts=bindparam("attempts"),
-        claim_token=None,
-    )
-)
+_RECORD = outcome_update(Invitation.__table__)
 
 
-def _send_chunk(session, outbox, mail, templates, chunk, now, summary, echo) -> None:
+def _claim(session: Session, chunk: list[int]) -> str:
+    """Claim the ``chunk``'s invitations that are still claimable (a concurrent run that took
+    one first keeps it), stamped now; commits and returns this claim's token."""
     token = uuid.uuid4().hex
-    session.execute(
-        update(Invitation)
-        .where(Invitation.id.in_(chunk), _claimable(now))
-        .values(status=InvitationStatus.sending, claim_token=token, claimed_at=now)
-        .execution_options(synchronize_session=False)
+    now = utcnow()
+    reclaim(
+        session,
+        Invitation,
+        chunk,
+        token=token,
+        now=now,
+        retryable=_RETRYABLE,
+        sending=InvitationStatus.sending,
+        stale_before=now - STALE_CLAIM,
+        where=is_open(now),
     )
     session.commit()
+    return token
+
+
+def _send_chunk(session, outbox, mail, templates, chunk, summary, echo) -> None:
+    token = _claim(session, chunk)
     from renewal_reminder.renewals.notifications import sales_contact_of
 
     owned = session.execute(
@@ -345,19 +348,15 @@ def _reply_to(relation, mail):
 
 
 def _record(session, values, status, error, sent_at) -> None:
-    session.execute(
-        _RECORD,
-        [
-            {
-                "log_id": values["id"],
-                "status": status,
-                "error": error,
-                "sent_at": sent_at,
-                "attempts": values["attempts"] + 1,
-            }
-        ],
-    )
-    session.commit()
+    """Write one invitation's outcome and commit it (``claims.record_outcomes``)."""
+    row = {
+        "log_id": values["id"],
+        "status": status,
+        "error": error,
+        "sent_at": sent_at,
+        "attempts": values["attempts"] + 1,
+    }
+    record_outcomes(session, _RECORD, [row])
 
 
 def invite(
