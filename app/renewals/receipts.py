@@ -27,15 +27,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from renewal_reminder.models import Decision, DomainStatus, Receipt, ReceiptStatus, Relation
 from renewal_reminder.models.base import utcnow
 from renewal_reminder.renewals import customer_links, email_templates, mailer
 from renewal_reminder.renewals.claims import (
+    claimable,
     insert_ignoring_duplicates,
     outcome_update,
+    reclaim,
     record_outcomes,
 )
 from renewal_reminder.renewals.email_templates import (
@@ -267,15 +269,11 @@ def send_receipts(
 
 
 def _candidates(now: dt.datetime):
+    """SQL condition: a receipt this sender may claim now (``claims.claimable``), unless it
+    has failed ``MAX_ATTEMPTS`` times."""
     return and_(
         Receipt.attempts < MAX_ATTEMPTS,
-        or_(
-            Receipt.status.in_(_RETRYABLE),
-            and_(
-                Receipt.status == ReceiptStatus.sending,
-                or_(Receipt.claimed_at.is_(None), Receipt.claimed_at < now - STALE_CLAIM),
-            ),
-        ),
+        claimable(Receipt, _RETRYABLE, ReceiptStatus.sending, now - STALE_CLAIM),
     )
 
 
@@ -301,11 +299,16 @@ def _claim(
     if not ids:
         return [], None
     token = uuid.uuid4().hex
-    session.execute(
-        update(Receipt)
-        .where(Receipt.id.in_(ids), _candidates(now))
-        .values(status=ReceiptStatus.sending, claim_token=token, claimed_at=now)
-        .execution_options(synchronize_session=False)
+    reclaim(
+        session,
+        Receipt,
+        ids,
+        token=token,
+        now=now,
+        retryable=_RETRYABLE,
+        sending=ReceiptStatus.sending,
+        stale_before=now - STALE_CLAIM,
+        where=Receipt.attempts < MAX_ATTEMPTS,
     )
     session.commit()
     relation = selectinload(Receipt.relation)  # for the Reply-To (``_send``)
