@@ -554,6 +554,43 @@ def test_receipts_made_before_a_rotation_carry_the_new_link(app, world, session,
     assert customer_links.relation_for_token(session, token_in(message)).number == 200
 
 
+def test_a_receipt_to_a_former_billing_address_carries_no_personal_link(app, world, session, smtp):
+    """A receipt keeps the address of its event; if the relation's billing address changed
+    since, the old mailbox gets the receipt with the plain page URL, not a working link."""
+    from renewal_reminder.renewals import receipts
+
+    payload = receipts.decisions_payload({"number": 200, "name": "Client Two"}, [], [], None)
+    for key, recipient in (("old", "c2@example.com"), ("new", " New-Owner@Example.com")):
+        session.add(
+            Receipt(
+                kind="receipt_decisions",
+                event_key=f"test-{key}",
+                relation_id=world.c2.id,
+                recipient=recipient,
+                language="en",
+                payload=payload,
+                status=ReceiptStatus.pending,
+                attempts=0,
+                created_at=dt.datetime.now(),
+            )
+        )
+    session.commit()
+    world.c2.billing_email = "new-owner@example.com"
+    session.commit()
+    ensure_default_templates(session)
+    receipts.send_receipts(
+        session,
+        current_mail(),
+        mailer.MailSettings.from_config({"BASE_URL": "http://renewals.test"}),
+    )
+    [old] = smtp.to("c2@example.com")
+    assert LINK.search(text_of(old)) is None and "#t=" not in html_of(old)
+    assert "http://renewals.test/renewals/" in text_of(old)
+    # The current address (compared without case and blanks) gets the working link.
+    [new] = smtp.to("New-Owner@example.com")
+    assert customer_links.relation_for_token(session, token_in(new)).number == 200
+
+
 # --- existing installations get the link --------------------------------------------------------
 
 

@@ -101,6 +101,13 @@ class RelationUser(Base):
 # that edits a ``Relation``) and the portfolio import's bulk UPDATE by primary key.
 
 
+def same_address(first: object, second: object) -> bool:
+    """Whether two billing addresses are the same mailbox as far as customer links go:
+    compared without surrounding blanks and case (``Info@X.nl`` is ``info@x.nl``). Every
+    check of "is this still the relation's address" uses this one rule."""
+    return _address(first) == _address(second)
+
+
 def _address(value: object) -> str:
     return str(value or "").strip().lower()
 

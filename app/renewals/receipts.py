@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from renewal_reminder.models import Decision, DomainStatus, Receipt, ReceiptStatus, Relation
 from renewal_reminder.models.base import utcnow
+from renewal_reminder.models.relation import same_address
 from renewal_reminder.renewals import customer_links, email_templates, mailer
 from renewal_reminder.renewals.claims import (
     claimable,
@@ -338,7 +339,7 @@ def _send(session, outbox, templates, mail, owned, summary, say) -> None:
             failures.append(row | {"status": ReceiptStatus.failed, "error": str(exc)})
             continue
         source = templates.get(receipt.kind, receipt.language)
-        link = customer_links.link_url(receipt.relation, mail) if receipt.relation else None
+        link = _personal_link(receipt, mail)
         context = receipt_context(receipt.kind, receipt.payload, mail, link)
         outgoing.append(
             mailer.OutgoingEmail(
@@ -359,6 +360,18 @@ def _send(session, outbox, templates, mail, owned, summary, say) -> None:
             _failed(summary, say, result.email.to, result.error)
             outcome = {"status": ReceiptStatus.failed, "error": result.error[:2000]}
         record_outcomes(session, _RECORD, [row | outcome])
+
+
+def _personal_link(receipt: Receipt, mail: mailer.MailSettings) -> str | None:
+    """The personal link for the receipt's relation, made now (current link version), or
+    ``None`` (the plain page URL stands in) when the receipt goes to an address that is no
+    longer the relation's billing address: the address was written with the event, and a
+    change of address since (which revokes the links) means the old mailbox is no longer
+    trusted with a way in."""
+    relation = receipt.relation
+    if relation is None or not same_address(receipt.recipient, relation.billing_email):
+        return None
+    return customer_links.link_url(relation, mail)
 
 
 def _renderer(source, context) -> Callable[[], email_templates.RenderedEmail]:
