@@ -405,6 +405,81 @@ def test_an_import_that_changes_the_billing_email_revokes_the_links(app, world, 
     assert customer_links.relation_for_token(session, before[100]).number == 100
 
 
+def test_a_new_billing_email_on_an_expired_relation_revokes_the_links(app, world, session):
+    """Set without loading the old value first (the instance expired after a commit): the
+    old value is loaded for the comparison (``active_history``), and the links go."""
+    token = token_for(session, world.c2)
+    session.commit()
+    session.expire(world.c2)
+    world.c2.billing_email = "other@example.com"
+    session.commit()
+    with pytest.raises(customer_links.LinkRefused):
+        customer_links.relation_for_token(session, token)
+
+
+@pytest.mark.parametrize("synchronize", ["auto", "evaluate", "fetch", False])
+def test_an_update_statement_that_changes_the_billing_email_revokes_the_links(
+    app, world, session, synchronize
+):
+    from sqlalchemy import func, update
+
+    before = {r.number: token_for(session, r) for r in (world.r1, world.c1, world.c2)}
+    session.execute(
+        update(Relation)
+        .where(Relation.number.in_([100, 200]))
+        .values(billing_email=func.upper(Relation.billing_email))  # only the case
+        .execution_options(synchronize_session=synchronize)
+    )
+    session.execute(
+        update(Relation)
+        .where(Relation.number.in_([101, 200]))
+        .values(billing_email="new-owner@example.com", name=Relation.name + " B.V.")
+        .execution_options(synchronize_session=synchronize)
+    )
+    session.commit()
+    session.expire_all()
+    assert customer_links.relation_for_token(session, before[100]).number == 100
+    for number in (101, 200):
+        with pytest.raises(customer_links.LinkRefused):
+            customer_links.relation_for_token(session, before[number])
+    assert session.get(Relation, world.c2.id).name == "Client Two B.V."
+
+
+def test_a_core_update_of_the_table_revokes_the_links_too(app, world, session):
+    from sqlalchemy import update
+
+    token = token_for(session, world.c2)
+    table = Relation.__table__
+    session.execute(
+        update(table).where(table.c.id == world.c2.id).values(billing_email="x@example.com")
+    )
+    session.commit()
+    with pytest.raises(customer_links.LinkRefused):
+        customer_links.relation_for_token(session, token)
+
+
+def test_a_link_of_a_deleted_relation_does_not_open_a_new_one_with_its_id(
+    app, client, world, session
+):
+    """SQLite gives a new row the highest id plus one, so deleting the newest relation and
+    adding another reuses its id; the new relation starts at a random link version."""
+    gone = Relation(number=900, name="Gone", billing_email="gone@example.com")
+    session.add(gone)
+    session.commit()
+    old_id, token = gone.id, token_for(session, gone)
+    session.delete(gone)
+    session.commit()
+    fresh = Relation(number=901, name="New Owner", billing_email="new@example.com")
+    session.add(fresh)
+    session.commit()
+    if session.get_bind().dialect.name == "sqlite":
+        assert fresh.id == old_id  # the case this is about
+    with pytest.raises(customer_links.LinkRefused):
+        customer_links.relation_for_token(session, token)
+    assert open_link(client, token).status_code == 400
+    assert open_link(client, token_for(session, fresh)).status_code == 302
+
+
 def test_admin_revokes_a_relations_links_from_its_page(client, world, session):
     token = token_for(session, world.c2)
     login(client, world.admin.username)
