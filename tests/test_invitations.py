@@ -120,6 +120,43 @@ def test_an_expired_invitation_is_refused(app, world, session, smtp, fresh_relat
     assert refused.status_code == 400
 
 
+def test_a_new_billing_address_ends_the_invitation_to_the_old_one(
+    app, world, session, smtp, fresh_relation
+):
+    """Whoever reads the old mailbox must not get a login for the relation: the invitation
+    it received is refused once the address changes (however it changes)."""
+    result = invite(app, "--relation", "300")
+    assert result.exit_code == 0, result.output
+    token = token_in(smtp.to("info@bakkerij-jansen.example")[-1])
+    session.execute(
+        update(Relation)
+        .where(Relation.id == fresh_relation.id)
+        .values(billing_email=" INFO@Bakkerij-Jansen.example")  # the same mailbox
+    )
+    session.commit()
+    # (Sending let the relation's row go from the session: load it again.)
+    session.get(Relation, fresh_relation.id).billing_email = "new-owner@example.com"
+    session.commit()
+    assert accept(client_of(app), token).status_code == 400
+    assert session.scalar(select(func.count()).select_from(RelationUser)) == 3  # the world's
+
+
+def test_an_unsent_invitation_never_goes_to_a_former_address(
+    app, world, session, smtp, fresh_relation
+):
+    from renewal_reminder.renewals import invitations
+
+    invitations.create_invitations(session, [fresh_relation.id], reinvite=False)
+    session.get(Relation, fresh_relation.id).billing_email = "new-owner@example.com"
+    session.commit()
+    result = invite(app, "--all-relations", "--only-without-login")
+    assert result.exit_code == 0, result.output
+    assert smtp.to("info@bakkerij-jansen.example") == []
+    # The bulk run invites the new address instead (the old invitation is no longer open).
+    [message] = smtp.to("new-owner@example.com")
+    assert accept(client_of(app), token_in(message)).status_code == 302
+
+
 def test_a_tampered_invitation_is_refused(app, world, smtp, fresh_relation):
     invite(app, "--relation", "300")
     token = token_in(smtp.to("info@bakkerij-jansen.example")[0])

@@ -14,7 +14,7 @@ to that relation (role Reseller or Client by the relation's kind).
   email N has recorded 1..N; the next run sends the rest. Exactly once.
 - **Accept** (``accept``): the emailed link is signed (``signed_tokens``, purpose
   invitation) and names the row and its nonce; the row decides: not accepted, not revoked, not
-  expired. Accepting marks it accepted with a conditional UPDATE in the same transaction that
+  expired, and still addressed to the relation's billing address (``is_open``). Accepting marks it accepted with a conditional UPDATE in the same transaction that
   creates the login, so a link is used once even by two browsers at the same moment.
 """
 
@@ -28,10 +28,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, exists, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from renewal_reminder.models import Invitation, InvitationStatus, Relation, RelationUser
 from renewal_reminder.models.base import utcnow
+from renewal_reminder.models.relation import address_key
 from renewal_reminder.renewals import email_templates, mailer
 from renewal_reminder.renewals.accounts import add_customer_login, login_taken
 from renewal_reminder.renewals.claims import claimable, outcome_update, reclaim, record_outcomes
@@ -53,11 +54,24 @@ class InvitationRefused(Exception):
 
 
 def is_open(now: dt.datetime):
-    """SQL condition: an invitation that can still be accepted."""
+    """SQL condition: an invitation that can still be accepted (and so still be sent).
+
+    Besides unused, unrevoked and unexpired, it must still be addressed to its relation's
+    billing address (``models.relation.address_key``): once the address changes, whoever
+    reads the old mailbox must not get a login for the relation, whether the email went out
+    already (accepting is refused) or not (it is never sent), and a bulk run invites the new
+    address. Checked here, as a state, rather than by revoking at the change, so that no way
+    of changing the address (the Admin screens, an import, an UPDATE statement, raw SQL) can
+    be missed."""
+    holder = aliased(Relation)
     return and_(
         Invitation.accepted_at.is_(None),
         Invitation.revoked_at.is_(None),
         Invitation.expires_at > now,
+        exists().where(
+            holder.id == Invitation.relation_id,
+            address_key(holder.billing_email) == address_key(Invitation.email),
+        ),
     )
 
 
