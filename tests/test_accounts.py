@@ -160,6 +160,31 @@ def test_forgot_password_is_rate_limited(app, world, smtp):
     assert answers == [200, 200, 200, 429]
 
 
+@pytest.mark.fresh_app
+@pytest.mark.app_config(
+    RATELIMIT_ENABLED=True,
+    TESTING=False,
+    PROPAGATE_EXCEPTIONS=False,
+    RENEWALS_ACCOUNT_RATE_LIMIT="2 per minute",
+    RENEWALS_CONFIRMATION_RATE_LIMIT="2 per minute",
+)
+@pytest.mark.parametrize(
+    "path", ["/account/password", "/account/forgot-password", "/renewals/link/fresh", "/confirm/"]
+)
+def test_a_signed_in_visitor_over_the_limit_gets_the_429_page(app, world, path):
+    """The limiter refuses before FAB has set ``g.user``, which the page's navbar reads for a
+    signed-in visitor: the 429 page, not a server error."""
+    client = client_of(app)
+    login(client, world.client1_login.username)
+    form = {"current": "x", "password": "x", "again": "x", "email": "a@b.cd", "code": "x"}
+    statuses = [client.post(path, data=form).status_code for _ in range(3)]
+    assert statuses[-1] == 429, statuses
+    page = client.post(path, data=form)
+    assert page.status_code == 429
+    html = page.get_data(as_text=True)
+    assert "Too many attempts" in html and "rr-logout" in html  # the signed-in navbar
+
+
 # --- change my password -------------------------------------------------------------------------
 
 

@@ -31,8 +31,7 @@ from renewal_reminder.renewals.accounts import set_password
 from renewal_reminder.renewals.validation import InvalidValue
 from renewal_reminder.session import current_mail
 from renewal_reminder.views import TEMPLATE_FOLDER
-from renewal_reminder.views.base import AddonView
-from renewal_reminder.views.confirmation import too_many_attempts
+from renewal_reminder.views.base import AddonView, too_many_attempts
 from renewal_reminder.views.token_pages import landing_page, no_referrer, posted_token
 
 #: Session keys holding the exchanged tokens (re-checked on every step).

@@ -75,6 +75,37 @@ def check_csrf() -> None:
         raise CSRFError(exc.args[0]) from None
 
 
+def too_many_attempts(error):
+    """The friendly 429 page of every rate-limited page of the addon (the confirmation page,
+    the customer-link door, the account and invitation pages: their blueprints register it).
+
+    Flask-Limiter refuses in a ``before_request`` hook that runs before FAB's, which sets
+    ``g.user``; the page's navbar reads ``g.user`` for a signed-in visitor. It is set here as
+    FAB would, so a signed-in visitor gets this page, not a server error."""
+    from flask import render_template
+    from flask_login import current_user
+
+    from renewal_reminder.i18n import gettext as _
+
+    if "user" not in g:
+        g.user = current_user
+    appbuilder = current_app.extensions["appbuilder"]
+    return (
+        render_template(
+            "rr/confirm_limited.html",
+            base_template=appbuilder.base_template,
+            appbuilder=appbuilder,
+            title=_("Too many attempts"),
+            message=_(
+                "For your security, this page can only be used a few times in a row. "
+                "Please wait a while and try again."
+            ),
+            t=_,
+        ),
+        429,
+    )
+
+
 def no_such_row(error):
     """An id or number too large for the database (SQLite: OverflowError; PostgreSQL:
     DataError) cannot name a row: answer 404, not 500."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import logging
 
-from flask import current_app, g, redirect, render_template, request, session, url_for
+from flask import current_app, g, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -38,7 +38,7 @@ from renewal_reminder.renewals import access, customer_links, mailer
 from renewal_reminder.renewals.customer_links import SESSION_KEY, LinkSession
 from renewal_reminder.session import current_mail
 from renewal_reminder.views import TEMPLATE_FOLDER
-from renewal_reminder.views.base import AddonView
+from renewal_reminder.views.base import AddonView, too_many_attempts
 from renewal_reminder.views.token_pages import landing_page, no_referrer, posted_token
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class RenewalsCustomerLinkView(AddonView, BaseView):
     def create_blueprint(self, appbuilder, endpoint=None, static_folder=None):
         blueprint = super().create_blueprint(appbuilder, endpoint, static_folder)
         blueprint.after_request(no_referrer)
-        blueprint.register_error_handler(429, too_many_requests)
+        blueprint.register_error_handler(429, too_many_attempts)
         return blueprint
 
     @expose("/", methods=["GET", "POST"])
@@ -167,22 +167,3 @@ class RenewalsCustomerLinkView(AddonView, BaseView):
             invalid=invalid,
             t=_,
         )
-
-
-def too_many_requests(error):
-    """The friendly 429 page of this blueprint."""
-    appbuilder = current_app.extensions["appbuilder"]
-    return (
-        render_template(
-            "rr/confirm_limited.html",
-            base_template=appbuilder.base_template,
-            appbuilder=appbuilder,
-            title=_("Too many attempts"),
-            message=_(
-                "For your security, this page can only be used a few times in a row. "
-                "Please wait a while and try again."
-            ),
-            t=_,
-        ),
-        429,
-    )
