@@ -14,8 +14,9 @@ to that relation (role Reseller or Client by the relation's kind).
   email N has recorded 1..N; the next run sends the rest. Exactly once.
 - **Accept** (``accept``): the emailed link is signed (``signed_tokens``, purpose
   invitation) and names the row and its nonce; the row decides: not accepted, not revoked, not
-  expired, and still addressed to the relation's billing address (``is_open``). Accepting marks it accepted with a conditional UPDATE in the same transaction that
-  creates the login, so a link is used once even by two browsers at the same moment.
+  expired, and still addressed to the relation's billing address (``is_open``). Accepting
+  marks it accepted with a conditional UPDATE in the same transaction that creates the login,
+  so a link is used once even by two browsers at the same moment.
 """
 
 from __future__ import annotations
