@@ -26,8 +26,17 @@ def reset_token(smtp, address: str) -> str:
     return match.group(1)
 
 
+def finished(response):
+    """What a WSGI server does once it has sent the response: close it, which runs the work
+    left for after the response (``views.base.after_the_response``: the emails of forgot
+    password and a fresh link). Flask's test client leaves that to the test."""
+    response.get_data()
+    response.close()
+    return response
+
+
 def ask_for_reset(client, address: str):
-    return client.post("/account/forgot-password", data={"email": address})
+    return finished(client.post("/account/forgot-password", data={"email": address}))
 
 
 def use_reset(client, token: str, password: str = NEW_PASSWORD, again: str | None = None):
@@ -125,6 +134,65 @@ def test_unknown_address_gets_the_same_answer(app, world, smtp):
     assert message(known) == message(unknown)
     assert smtp.to("nobody@example.com") == []
     assert len(smtp.to(world.client1_login.email)) == 1
+
+
+@pytest.mark.parametrize(
+    "path,known",
+    [
+        ("/account/forgot-password", "client1@example.com"),
+        ("/renewals/link/fresh", "c2@example.com"),
+    ],
+)
+def test_the_email_goes_out_after_the_answer(app, world, smtp, monkeypatch, path, known):
+    """The answer must not take longer for a known address than for an unknown one: the
+    address is looked up and the email sent only once the response has been sent (closed)."""
+    from renewal_reminder.renewals import mailer
+
+    lookups = []
+    real = mailer.send_all
+    monkeypatch.setattr(mailer, "send_all", lambda *a, **k: lookups.append(1) or real(*a, **k))
+    client = client_of(app)
+    answers = []
+    for address in (known, "nobody@example.com"):
+        before = (len(smtp.messages), len(lookups))
+        response = client.post(path, data={"email": address})
+        assert response.status_code == 200
+        html = response.get_data(as_text=True).replace(address, "X")
+        # Less what differs per request anyway: the CSP nonce and the CSRF token.
+        answers.append(re.sub(r'(nonce|value)="[A-Za-z0-9._\-]{16,}"', "", html))
+        # Nothing yet: the answer comes first.
+        assert (len(smtp.messages), len(lookups)) == before
+        response.close()  # the server has sent it
+    assert answers[0] == answers[1]
+    assert len(smtp.to(known)) == 1 and lookups == [1]
+    assert smtp.to("nobody@example.com") == []
+
+
+@pytest.mark.app_config(MAIL_PORT=1, TESTING=False, PROPAGATE_EXCEPTIONS=False)
+def test_a_mail_server_that_is_down_changes_nothing_in_the_answer(app, world):
+    client = client_of(app)
+    for path, address in [
+        ("/account/forgot-password", "client1@example.com"),
+        ("/account/forgot-password", "nobody@example.com"),
+        ("/renewals/link/fresh", "c2@example.com"),
+        ("/renewals/link/fresh", "nobody@example.com"),
+    ]:
+        assert finished(client.post(path, data={"email": address})).status_code == 200
+
+
+def test_making_the_reset_email_leaves_the_transaction_to_the_caller(app, world, session):
+    """Domain functions flush; entry points commit. Making the email commits nothing the
+    caller had pending."""
+    from renewal_reminder.renewals import mailer, password_resets
+
+    world.c2.name = "Not committed"
+    mail = mailer.MailSettings.from_config({"BASE_URL": "http://renewals.test"})
+    sm = app.extensions["appbuilder"].sm
+    outgoing = password_resets.reset_email(session, sm, mail, world.client1_login.email)
+    assert outgoing is not None and outgoing.to == world.client1_login.email
+    session.rollback()
+    session.expire_all()
+    assert world.c2.name == "Client Two"
 
 
 def test_an_inactive_login_gets_no_reset_link(app, world, session, smtp):

@@ -32,6 +32,7 @@ from renewal_reminder.renewals.email_templates import ensure_default_templates
 from renewal_reminder.renewals.portfolio import import_portfolio
 from renewal_reminder.session import current_mail
 from tests.conftest import login
+from tests.test_accounts import finished
 
 LINK = re.compile(r"(http://renewals\.test/renewals/link/#t=([A-Za-z0-9._-]+))")
 TODAY = dt.date.today()
@@ -533,8 +534,8 @@ def test_a_fresh_link_goes_to_every_relation_with_the_address(app, client, world
     world.c1.billing_email = "shared@example.com"
     world.c2.billing_email = "Shared@Example.com"
     session.commit()
-    known = client.post("/renewals/link/fresh", data={"email": "SHARED@example.com"})
-    unknown = client.post("/renewals/link/fresh", data={"email": "nobody@example.com"})
+    known = finished(client.post("/renewals/link/fresh", data={"email": "SHARED@example.com"}))
+    unknown = finished(client.post("/renewals/link/fresh", data={"email": "nobody@example.com"}))
     assert known.status_code == unknown.status_code == 200
     assert answer(known) == answer(unknown)
     assert known.headers["Referrer-Policy"] == "no-referrer"
@@ -553,7 +554,7 @@ def test_a_fresh_link_goes_to_every_relation_with_the_address(app, client, world
 
 
 def test_a_fresh_link_form_without_an_address(client, world, smtp):
-    response = client.post("/renewals/link/fresh", data={"email": ""})
+    response = finished(client.post("/renewals/link/fresh", data={"email": ""}))
     assert response.status_code == 400
     assert not smtp.messages
 
@@ -561,8 +562,9 @@ def test_a_fresh_link_form_without_an_address(client, world, smtp):
 @pytest.mark.app_config(RATELIMIT_ENABLED=True, RENEWALS_CONFIRMATION_RATE_LIMIT="3 per minute")
 def test_the_link_pages_are_rate_limited_like_the_confirmation_page(client, world, smtp):
     for _ in range(3):
-        assert client.post("/renewals/link/fresh", data={"email": "c2@example.com"}).status_code
-    limited = client.post("/renewals/link/fresh", data={"email": "c2@example.com"})
+        fresh = finished(client.post("/renewals/link/fresh", data={"email": "c2@example.com"}))
+        assert fresh.status_code == 200
+    limited = finished(client.post("/renewals/link/fresh", data={"email": "c2@example.com"}))
     assert limited.status_code == 429
     assert "Too many attempts" in limited.get_data(as_text=True)
     assert open_link(client, "anything").status_code == 429  # one limit for the door

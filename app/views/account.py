@@ -14,6 +14,9 @@ address is known.
 
 from __future__ import annotations
 
+import functools
+import logging
+
 from flask import flash, g, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose
 from flask_login import login_user
@@ -31,8 +34,10 @@ from renewal_reminder.renewals.accounts import set_password
 from renewal_reminder.renewals.validation import InvalidValue
 from renewal_reminder.session import current_mail
 from renewal_reminder.views import TEMPLATE_FOLDER
-from renewal_reminder.views.base import AddonView, too_many_attempts
+from renewal_reminder.views.base import AddonView, after_the_response, too_many_attempts
 from renewal_reminder.views.token_pages import landing_page, no_referrer, posted_token
+
+log = logging.getLogger(__name__)
 
 #: Session keys holding the exchanged tokens (re-checked on every step).
 RESET_KEY = "rr_password_reset"
@@ -128,16 +133,11 @@ class RenewalsAccountView(_AccountPages):
     def forgot_password(self):
         form = ForgotPasswordForm()
         if request.method == "POST" and form.validate_on_submit():
-            db = self.appbuilder.session
-            password_resets.send_reset_link(
-                db,
-                self.appbuilder.sm,
-                current_mail(),
-                _mail_settings(),
-                form.email.data,
-                language=_language(),
+            # The same answer, in the same time, whether or not the address belongs to a
+            # login: the login is looked up and emailed after the answer has gone.
+            after_the_response(
+                functools.partial(_send_reset_link, self.appbuilder, form.email.data, _language())
             )
-            # The same answer whether or not the address belongs to a login.
             return self._message(
                 title=_("Check your email"),
                 message=_(
@@ -372,6 +372,20 @@ class RenewalsInvitationView(_AccountPages):
             status=400,
             link=(self.appbuilder.get_url_for_login, _("Sign in")),
         )
+
+
+def _send_reset_link(appbuilder, address: str, language: str) -> None:
+    """Email a reset link to the login with ``address``, if there is one (run after the
+    response, ``after_the_response``: this is the transaction's entry point)."""
+    db = appbuilder.session
+    mail = _mail_settings()
+    outgoing = password_resets.reset_email(db, appbuilder.sm, mail, address, language)
+    db.commit()  # only read: end the transaction before talking to the mail server
+    if outgoing is None:
+        return
+    [result] = mailer.send_all(current_mail(), [outgoing], mail.sender)
+    if not result.ok:
+        log.warning("password reset email not sent: %s", result.error)
 
 
 def _password_advice() -> str:

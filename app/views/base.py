@@ -14,7 +14,10 @@ CSRFProtect. Instead each of its views
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+import logging
+from collections.abc import Callable
+
+from flask import Response, after_this_request, current_app, g, request
 from flask_appbuilder.hooks import before_request
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy.exc import DataError
@@ -23,6 +26,8 @@ from wtforms import ValidationError
 
 from renewal_reminder import settings
 from renewal_reminder.views import TEMPLATE_FOLDER
+
+log = logging.getLogger(__name__)
 
 #: Methods that may change something (Flask-WTF's default ``WTF_CSRF_METHODS``).
 _UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -104,6 +109,34 @@ def too_many_attempts(error):
         ),
         429,
     )
+
+
+def after_the_response(work: Callable[[], None]) -> None:
+    """Run ``work`` once this request's response has been sent, in an app context (and so a
+    database session and transaction) of its own.
+
+    For the pages that answer the same whether or not an address is known (forgot password,
+    a fresh customer link): looking the address up and talking to the mail server take time
+    only when it is known, so doing them before answering would tell by the response time
+    what the answer hides. Werkzeug calls ``Response.call_on_close`` callbacks when the
+    server closes the response, after it has written the body (gunicorn, the development
+    server and every WSGI server do so), so the visitor has the whole answer before the work
+    starts. The work holds the worker a moment longer; nothing else is needed: no queue, no
+    table, no thread. ``work`` must not raise: anything it does is logged here, since the
+    visitor is gone. (Flask's test client runs it when the test closes the response.)"""
+    app = current_app._get_current_object()
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                work()
+            except Exception:  # the answer has gone: log it, never lose the worker
+                log.exception("work after the response failed")
+
+    @after_this_request
+    def register(response: Response) -> Response:
+        response.call_on_close(run)
+        return response
 
 
 def no_such_row(error):

@@ -38,7 +38,7 @@ from renewal_reminder.renewals import access, customer_links, mailer
 from renewal_reminder.renewals.customer_links import SESSION_KEY, LinkSession
 from renewal_reminder.session import current_mail
 from renewal_reminder.views import TEMPLATE_FOLDER
-from renewal_reminder.views.base import AddonView, too_many_attempts
+from renewal_reminder.views.base import AddonView, after_the_response, too_many_attempts
 from renewal_reminder.views.token_pages import landing_page, no_referrer, posted_token
 
 log = logging.getLogger(__name__)
@@ -141,14 +141,9 @@ class RenewalsCustomerLinkView(AddonView, BaseView):
         form = FreshLinkForm()
         if not form.validate_on_submit():
             return self._refused(form, invalid=True), 400
-        result = customer_links.send_fresh_links(
-            self.appbuilder.session,
-            current_mail(),
-            mailer.MailSettings.from_config(settings.current()),
-            form.email.data,
-        )
-        if result.relations:
-            log.info("fresh customer links: %s sent, %s failed", result.sent, result.failed)
+        # The same answer, in the same time, whether or not the address is known: the
+        # relations are looked up and emailed after the answer has gone.
+        after_the_response(functools.partial(_send_fresh_links, self.appbuilder, form.email.data))
         return self.render_template(
             "rr/link_refused.html",
             title=_("Check your email"),
@@ -167,3 +162,20 @@ class RenewalsCustomerLinkView(AddonView, BaseView):
             invalid=invalid,
             t=_,
         )
+
+
+def _send_fresh_links(appbuilder, address: str) -> None:
+    """Email a fresh link to every relation with the billing ``address`` (run after the
+    response, ``after_the_response``: this is the transaction's entry point)."""
+    db = appbuilder.session
+    mail = mailer.MailSettings.from_config(settings.current())
+    outgoing = customer_links.fresh_link_emails(db, mail, address)
+    db.commit()  # only read: end the transaction before talking to the mail server
+    if not outgoing:
+        return
+    results = mailer.send_all(current_mail(), outgoing, mail.sender)
+    for result in results:
+        if not result.ok:
+            log.warning("fresh link for #%s not sent: %s", result.email.tag, result.error)
+    sent = sum(1 for result in results if result.ok)
+    log.info("fresh customer links: %s sent, %s failed", sent, len(results) - sent)
