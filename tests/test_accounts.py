@@ -332,3 +332,19 @@ def test_a_customer_login_without_a_relation_gets_a_clear_page(app, world, make_
     response = client.get("/renewals/")
     assert response.status_code == 403
     assert "not linked to a relation" in response.get_data(as_text=True)
+
+
+def test_a_non_ascii_address_is_found_as_typed(app, world, session, make_user):
+    """SQLite's ``lower`` leaves non-ASCII letters alone: both sides of the comparison go
+    through it, so an address typed exactly as stored is found."""
+    from renewal_reminder.renewals import mailer, password_resets
+    from renewal_reminder.renewals.accounts import create_login
+    from renewal_reminder.renewals.validation import InvalidValue
+
+    make_user("MÜLLER@example.com", "Sales")
+    sm = app.extensions["appbuilder"].sm
+    mail = mailer.MailSettings.from_config({"BASE_URL": "http://renewals.test"})
+    assert password_resets.reset_email(session, sm, mail, "MÜLLER@example.com") is not None
+    with pytest.raises(InvalidValue, match="already exists"):
+        create_login(session, sm, email="MÜLLER@example.com", password=NEW_PASSWORD, role="Sales")
+    session.rollback()

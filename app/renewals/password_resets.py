@@ -53,7 +53,8 @@ def find_login_by_email(session: Session, security_manager, address: str):
     except InvalidValue:
         return None
     users = security_manager.user_model
-    user = session.scalar(select(users).where(func.lower(users.email) == address.lower()))
+    # Both sides through the database's ``lower`` (SQLite's lowers ASCII letters only).
+    user = session.scalar(select(users).where(func.lower(users.email) == func.lower(address)))
     return user if user is not None and user.active else None
 
 
