@@ -112,6 +112,24 @@ def test_reset_link_expires_after_an_hour(app, world, smtp, monkeypatch):
     assert not can_log_in(app, world.client1_login.username, NEW_PASSWORD)
 
 
+def test_an_abandoned_reset_form_stops_working_after_15_minutes(app, world, smtp, monkeypatch):
+    """The exchanged token waits in the session cookie for a quarter of an hour, not for the
+    link's whole hour: a form left open on a shared computer does not stay usable."""
+    client = client_of(app)
+    ask_for_reset(client, world.client1_login.email)
+    token = reset_token(smtp, world.client1_login.email)
+    assert client.post("/account/reset-password", data={"token": token}).status_code == 302
+    now = time.time()
+    monkeypatch.setattr("renewal_reminder.views.account.time.time", lambda: now + 16 * 60)
+    refused = client.post(
+        "/account/new-password", data={"password": NEW_PASSWORD, "again": NEW_PASSWORD}
+    )
+    assert refused.status_code == 400
+    assert not can_log_in(app, world.client1_login.username, NEW_PASSWORD)
+    # The link itself still works (within its hour): exchanged again, it sets the password.
+    assert use_reset(client, token).status_code == 302
+
+
 def test_tampered_reset_link_is_refused(app, world, smtp):
     client = client_of(app)
     ask_for_reset(client, world.client1_login.email)

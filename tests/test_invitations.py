@@ -157,6 +157,22 @@ def test_an_unsent_invitation_never_goes_to_a_former_address(
     assert accept(client_of(app), token_in(message)).status_code == 302
 
 
+def test_an_abandoned_invitation_form_stops_working_after_15_minutes(
+    app, world, session, smtp, fresh_relation, monkeypatch
+):
+    import time
+
+    assert invite(app, "--relation", "300").exit_code == 0
+    token = token_in(smtp.to("info@bakkerij-jansen.example")[-1])
+    client = client_of(app)
+    assert client.post("/invitation/", data={"token": token}).status_code == 302
+    now = time.time()
+    monkeypatch.setattr("renewal_reminder.views.account.time.time", lambda: now + 16 * 60)
+    assert client.get("/invitation/accept").status_code == 400
+    monkeypatch.undo()
+    assert accept(client, token).status_code == 302  # the link still works, exchanged again
+
+
 def test_a_tampered_invitation_is_refused(app, world, smtp, fresh_relation):
     invite(app, "--relation", "300")
     token = token_in(smtp.to("info@bakkerij-jansen.example")[0])

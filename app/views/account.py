@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 
 from flask import flash, g, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose
@@ -42,6 +43,29 @@ log = logging.getLogger(__name__)
 #: Session keys holding the exchanged tokens (re-checked on every step).
 RESET_KEY = "rr_password_reset"
 INVITATION_KEY = "rr_invitation"
+#: How long an exchanged token waits in the session for its form: a form left open (on a
+#: shared computer, say) must not keep a way to set the password for the link's whole life
+#: (an hour for a reset, a week for an invitation).
+EXCHANGED_TOKEN_SECONDS = 15 * 60
+
+
+def _keep_token(key: str, token: str | None) -> None:
+    session[key] = {"t": token, "at": int(time.time())}
+
+
+def _kept_token(key: str) -> str | None:
+    """The token exchanged into the session under ``key``, if it was less than
+    ``EXCHANGED_TOKEN_SECONDS`` ago; otherwise it is dropped."""
+    kept = session.get(key)
+    if (
+        isinstance(kept, dict)
+        and isinstance(kept.get("at"), int)
+        and 0 <= time.time() - kept["at"] <= EXCHANGED_TOKEN_SECONDS
+        and isinstance(kept.get("t"), str)
+    ):
+        return kept["t"]
+    session.pop(key, None)
+    return None
 
 
 class ForgotPasswordForm(FlaskForm):
@@ -177,14 +201,14 @@ class RenewalsAccountView(_AccountPages):
             password_resets.login_for_reset(self.appbuilder.session, self.appbuilder.sm, payload)
         except password_resets.ResetRefused:
             return self._reset_refused()
-        session[RESET_KEY] = token
+        _keep_token(RESET_KEY, token)
         return redirect(url_for(".new_password"))
 
     @expose("/new-password", methods=["GET", "POST"])
     def new_password(self):
         db = self.appbuilder.session
         try:
-            payload = password_resets.read_reset_link(session.get(RESET_KEY))
+            payload = password_resets.read_reset_link(_kept_token(RESET_KEY))
             user = password_resets.login_for_reset(db, self.appbuilder.sm, payload)
         except password_resets.ResetRefused:
             session.pop(RESET_KEY, None)
@@ -286,7 +310,7 @@ class RenewalsInvitationView(_AccountPages):
             invitations.open_invitation(self.appbuilder.session, invitations.read_link(token))
         except invitations.InvitationRefused:
             return self._refused()
-        session[INVITATION_KEY] = token
+        _keep_token(INVITATION_KEY, token)
         return redirect(url_for(".accept"))
 
     @expose("/accept", methods=["GET", "POST"])
@@ -294,7 +318,7 @@ class RenewalsInvitationView(_AccountPages):
         db = self.appbuilder.session
         sm = self.appbuilder.sm
         try:
-            link = invitations.read_link(session.get(INVITATION_KEY))
+            link = invitations.read_link(_kept_token(INVITATION_KEY))
             invitation = invitations.open_invitation(db, link)
         except invitations.InvitationRefused:
             session.pop(INVITATION_KEY, None)
