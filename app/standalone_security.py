@@ -1,4 +1,5 @@
-"""The standalone app's security manager: FAB's, with a logout that is a POST.
+"""The standalone app's security manager: FAB's, with a logout that is a POST, and the
+product's password policy on every path that sets a password.
 
 FAB's logout is ``GET /logout/``: any page (an ``<img>`` on another site, a link preview)
 can sign a user out, and a logout that ends every session of the login (``renewals.sessions``)
@@ -8,16 +9,28 @@ a form (``standalone_templates/appbuilder/navbar_right.html``).
 
 A host that enables the addon keeps its own security manager; its logout ends sessions too
 (the addon listens to flask_login's logout signal), whichever method it uses.
+
+The password policy (``renewals.passwords``) reaches FAB's forms through
+``FAB_PASSWORD_COMPLEXITY_VALIDATOR``, but FAB's CLI (``fab create-admin``, ``fab
+create-user``, ``fab reset-password``) calls ``add_user`` and ``reset_password`` directly, past
+every form. Checking in those two methods covers every path, the CLI and whatever a host or a
+script adds later. A refusal in a command line ends the command with the policy's message
+(``click.ClickException``, exit code 1) instead of a traceback; elsewhere it is the policy's
+``WeakPassword``, which the product's callers already turn into a message for the person.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import click
 from flask import request
 from flask_appbuilder import expose
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import AuthDBView
 
 from renewal_reminder.i18n import gettext as _
+from renewal_reminder.renewals.passwords import WeakPassword, check_password
 from renewal_reminder.views import TEMPLATE_FOLDER
 
 
@@ -37,3 +50,42 @@ class RenewalReminderSecurityManager(SecurityManager):
     """Set by ``FAB_SECURITY_MANAGER_CLASS`` in ``config.py``."""
 
     authdbview = RenewalReminderAuthDBView
+
+    def add_user(
+        self,
+        username: str,
+        first_name: str,
+        last_name: str,
+        email: str,
+        role: Any = None,
+        password: str = "",
+        hashed_password: str = "",
+        *args: Any,
+        **kwargs: Any,
+    ):
+        """FAB's ``add_user``, refusing a plain-text password the policy refuses. No password
+        (FAB's LDAP/OAuth sign-ups get a random one) and a ready hash (FAB's self-registration,
+        checked by its own form) are left alone: there is nothing to check."""
+        if password and not hashed_password:
+            _checked(password, [username, email, first_name, last_name])
+        return super().add_user(
+            username, first_name, last_name, email, role, password, hashed_password, *args, **kwargs
+        )
+
+    def reset_password(self, userid: Any, password: str) -> None:
+        """FAB's ``reset_password``, refusing a password the policy refuses.
+
+        Checked as FAB's reset forms check it (``FAB_PASSWORD_COMPLEXITY_VALIDATOR``, the
+        password alone): a password those forms accepted must not fail here afterwards, which
+        would be a server error instead of a form message."""
+        _checked(password)
+        super().reset_password(userid, password)
+
+
+def _checked(password: str, user_inputs: list[str | None] | None = None) -> None:
+    try:
+        check_password(password, user_inputs or ())
+    except WeakPassword as exc:
+        if click.get_current_context(silent=True) is not None:
+            raise click.ClickException(f"password refused: {exc}") from None
+        raise

@@ -32,6 +32,7 @@ from renewal_reminder.renewals.email_templates import ensure_default_templates
 from renewal_reminder.renewals.portfolio import import_portfolio
 from renewal_reminder.session import current_mail
 from tests.conftest import login
+from tests.test_accounts import finished
 
 LINK = re.compile(r"(http://renewals\.test/renewals/link/#t=([A-Za-z0-9._-]+))")
 TODAY = dt.date.today()
@@ -405,6 +406,81 @@ def test_an_import_that_changes_the_billing_email_revokes_the_links(app, world, 
     assert customer_links.relation_for_token(session, before[100]).number == 100
 
 
+def test_a_new_billing_email_on_an_expired_relation_revokes_the_links(app, world, session):
+    """Set without loading the old value first (the instance expired after a commit): the
+    old value is loaded for the comparison (``active_history``), and the links go."""
+    token = token_for(session, world.c2)
+    session.commit()
+    session.expire(world.c2)
+    world.c2.billing_email = "other@example.com"
+    session.commit()
+    with pytest.raises(customer_links.LinkRefused):
+        customer_links.relation_for_token(session, token)
+
+
+@pytest.mark.parametrize("synchronize", ["auto", "evaluate", "fetch", False])
+def test_an_update_statement_that_changes_the_billing_email_revokes_the_links(
+    app, world, session, synchronize
+):
+    from sqlalchemy import func, update
+
+    before = {r.number: token_for(session, r) for r in (world.r1, world.c1, world.c2)}
+    session.execute(
+        update(Relation)
+        .where(Relation.number.in_([100, 200]))
+        .values(billing_email=func.upper(Relation.billing_email))  # only the case
+        .execution_options(synchronize_session=synchronize)
+    )
+    session.execute(
+        update(Relation)
+        .where(Relation.number.in_([101, 200]))
+        .values(billing_email="new-owner@example.com", name=Relation.name + " B.V.")
+        .execution_options(synchronize_session=synchronize)
+    )
+    session.commit()
+    session.expire_all()
+    assert customer_links.relation_for_token(session, before[100]).number == 100
+    for number in (101, 200):
+        with pytest.raises(customer_links.LinkRefused):
+            customer_links.relation_for_token(session, before[number])
+    assert session.get(Relation, world.c2.id).name == "Client Two B.V."
+
+
+def test_a_core_update_of_the_table_revokes_the_links_too(app, world, session):
+    from sqlalchemy import update
+
+    token = token_for(session, world.c2)
+    table = Relation.__table__
+    session.execute(
+        update(table).where(table.c.id == world.c2.id).values(billing_email="x@example.com")
+    )
+    session.commit()
+    with pytest.raises(customer_links.LinkRefused):
+        customer_links.relation_for_token(session, token)
+
+
+def test_a_link_of_a_deleted_relation_does_not_open_a_new_one_with_its_id(
+    app, client, world, session
+):
+    """SQLite gives a new row the highest id plus one, so deleting the newest relation and
+    adding another reuses its id; the new relation starts at a random link version."""
+    gone = Relation(number=900, name="Gone", billing_email="gone@example.com")
+    session.add(gone)
+    session.commit()
+    old_id, token = gone.id, token_for(session, gone)
+    session.delete(gone)
+    session.commit()
+    fresh = Relation(number=901, name="New Owner", billing_email="new@example.com")
+    session.add(fresh)
+    session.commit()
+    if session.get_bind().dialect.name == "sqlite":
+        assert fresh.id == old_id  # the case this is about
+    with pytest.raises(customer_links.LinkRefused):
+        customer_links.relation_for_token(session, token)
+    assert open_link(client, token).status_code == 400
+    assert open_link(client, token_for(session, fresh)).status_code == 302
+
+
 def test_admin_revokes_a_relations_links_from_its_page(client, world, session):
     token = token_for(session, world.c2)
     login(client, world.admin.username)
@@ -458,8 +534,8 @@ def test_a_fresh_link_goes_to_every_relation_with_the_address(app, client, world
     world.c1.billing_email = "shared@example.com"
     world.c2.billing_email = "Shared@Example.com"
     session.commit()
-    known = client.post("/renewals/link/fresh", data={"email": "SHARED@example.com"})
-    unknown = client.post("/renewals/link/fresh", data={"email": "nobody@example.com"})
+    known = finished(client.post("/renewals/link/fresh", data={"email": "SHARED@example.com"}))
+    unknown = finished(client.post("/renewals/link/fresh", data={"email": "nobody@example.com"}))
     assert known.status_code == unknown.status_code == 200
     assert answer(known) == answer(unknown)
     assert known.headers["Referrer-Policy"] == "no-referrer"
@@ -478,7 +554,7 @@ def test_a_fresh_link_goes_to_every_relation_with_the_address(app, client, world
 
 
 def test_a_fresh_link_form_without_an_address(client, world, smtp):
-    response = client.post("/renewals/link/fresh", data={"email": ""})
+    response = finished(client.post("/renewals/link/fresh", data={"email": ""}))
     assert response.status_code == 400
     assert not smtp.messages
 
@@ -486,8 +562,9 @@ def test_a_fresh_link_form_without_an_address(client, world, smtp):
 @pytest.mark.app_config(RATELIMIT_ENABLED=True, RENEWALS_CONFIRMATION_RATE_LIMIT="3 per minute")
 def test_the_link_pages_are_rate_limited_like_the_confirmation_page(client, world, smtp):
     for _ in range(3):
-        assert client.post("/renewals/link/fresh", data={"email": "c2@example.com"}).status_code
-    limited = client.post("/renewals/link/fresh", data={"email": "c2@example.com"})
+        fresh = finished(client.post("/renewals/link/fresh", data={"email": "c2@example.com"}))
+        assert fresh.status_code == 200
+    limited = finished(client.post("/renewals/link/fresh", data={"email": "c2@example.com"}))
     assert limited.status_code == 429
     assert "Too many attempts" in limited.get_data(as_text=True)
     assert open_link(client, "anything").status_code == 429  # one limit for the door
@@ -552,6 +629,43 @@ def test_receipts_made_before_a_rotation_carry_the_new_link(app, world, session,
         )
     [message] = smtp.to("c2@example.com")
     assert customer_links.relation_for_token(session, token_in(message)).number == 200
+
+
+def test_a_receipt_to_a_former_billing_address_carries_no_personal_link(app, world, session, smtp):
+    """A receipt keeps the address of its event; if the relation's billing address changed
+    since, the old mailbox gets the receipt with the plain page URL, not a working link."""
+    from renewal_reminder.renewals import receipts
+
+    payload = receipts.decisions_payload({"number": 200, "name": "Client Two"}, [], [], None)
+    for key, recipient in (("old", "c2@example.com"), ("new", " New-Owner@Example.com")):
+        session.add(
+            Receipt(
+                kind="receipt_decisions",
+                event_key=f"test-{key}",
+                relation_id=world.c2.id,
+                recipient=recipient,
+                language="en",
+                payload=payload,
+                status=ReceiptStatus.pending,
+                attempts=0,
+                created_at=dt.datetime.now(),
+            )
+        )
+    session.commit()
+    world.c2.billing_email = "new-owner@example.com"
+    session.commit()
+    ensure_default_templates(session)
+    receipts.send_receipts(
+        session,
+        current_mail(),
+        mailer.MailSettings.from_config({"BASE_URL": "http://renewals.test"}),
+    )
+    [old] = smtp.to("c2@example.com")
+    assert LINK.search(text_of(old)) is None and "#t=" not in html_of(old)
+    assert "http://renewals.test/renewals/" in text_of(old)
+    # The current address (compared without case and blanks) gets the working link.
+    [new] = smtp.to("New-Owner@example.com")
+    assert customer_links.relation_for_token(session, token_in(new)).number == 200
 
 
 # --- existing installations get the link --------------------------------------------------------

@@ -120,6 +120,59 @@ def test_an_expired_invitation_is_refused(app, world, session, smtp, fresh_relat
     assert refused.status_code == 400
 
 
+def test_a_new_billing_address_ends_the_invitation_to_the_old_one(
+    app, world, session, smtp, fresh_relation
+):
+    """Whoever reads the old mailbox must not get a login for the relation: the invitation
+    it received is refused once the address changes (however it changes)."""
+    result = invite(app, "--relation", "300")
+    assert result.exit_code == 0, result.output
+    token = token_in(smtp.to("info@bakkerij-jansen.example")[-1])
+    session.execute(
+        update(Relation)
+        .where(Relation.id == fresh_relation.id)
+        .values(billing_email=" INFO@Bakkerij-Jansen.example")  # the same mailbox
+    )
+    session.commit()
+    # (Sending let the relation's row go from the session: load it again.)
+    session.get(Relation, fresh_relation.id).billing_email = "new-owner@example.com"
+    session.commit()
+    assert accept(client_of(app), token).status_code == 400
+    assert session.scalar(select(func.count()).select_from(RelationUser)) == 3  # the world's
+
+
+def test_an_unsent_invitation_never_goes_to_a_former_address(
+    app, world, session, smtp, fresh_relation
+):
+    from renewal_reminder.renewals import invitations
+
+    invitations.create_invitations(session, [fresh_relation.id], reinvite=False)
+    session.get(Relation, fresh_relation.id).billing_email = "new-owner@example.com"
+    session.commit()
+    result = invite(app, "--all-relations", "--only-without-login")
+    assert result.exit_code == 0, result.output
+    assert smtp.to("info@bakkerij-jansen.example") == []
+    # The bulk run invites the new address instead (the old invitation is no longer open).
+    [message] = smtp.to("new-owner@example.com")
+    assert accept(client_of(app), token_in(message)).status_code == 302
+
+
+def test_an_abandoned_invitation_form_stops_working_after_15_minutes(
+    app, world, session, smtp, fresh_relation, monkeypatch
+):
+    import time
+
+    assert invite(app, "--relation", "300").exit_code == 0
+    token = token_in(smtp.to("info@bakkerij-jansen.example")[-1])
+    client = client_of(app)
+    assert client.post("/invitation/", data={"token": token}).status_code == 302
+    now = time.time()
+    monkeypatch.setattr("renewal_reminder.views.account.time.time", lambda: now + 16 * 60)
+    assert client.get("/invitation/accept").status_code == 400
+    monkeypatch.undo()
+    assert accept(client, token).status_code == 302  # the link still works, exchanged again
+
+
 def test_a_tampered_invitation_is_refused(app, world, smtp, fresh_relation):
     invite(app, "--relation", "300")
     token = token_in(smtp.to("info@bakkerij-jansen.example")[0])
@@ -243,6 +296,41 @@ def test_concurrent_runs_send_each_invitation_once(app, app_config, world, sessi
         select(Invitation.relation_id, func.count()).group_by(Invitation.relation_id)
     ).all()
     assert all(count == 1 for _, count in per_relation)
+
+
+def test_a_long_run_keeps_its_claims_from_a_second_run(app, world, session, smtp, monkeypatch):
+    """A run that has been sending for longer than ``STALE_CLAIM`` stamps each new claim with
+    the time it is made, so a second run started then does not take those claims for
+    abandoned ones and send them again."""
+    from renewal_reminder import settings
+    from renewal_reminder.renewals import invitations, mailer
+    from renewal_reminder.session import current_mail
+
+    relations(session, 3)
+    ids = session.scalars(select(Relation.id).where(Relation.number >= 1000)).all()
+    invitations.create_invitations(session, ids, reinvite=False)
+    clock = [dt.datetime.now(dt.UTC).replace(tzinfo=None)]
+    monkeypatch.setattr(invitations, "utcnow", lambda: clock[0])
+    monkeypatch.setattr(invitations, "CHUNK_SIZE", 1)
+    mail = mailer.MailSettings.from_config(settings.current())
+    real_send = mailer.Outbox.send
+    calls = []
+
+    def slow_send(self, outgoing):
+        calls.append(len(outgoing))
+        if len(calls) == 1:
+            clock[0] += invitations.STALE_CLAIM + dt.timedelta(minutes=1)  # a long first chunk
+        elif len(calls) == 2:
+            # The first run has just claimed its second chunk: a second run starts now.
+            second = invitations.send_invitations(session, current_mail(), mail)
+            assert second.sent == 1  # the third invitation, not yet claimed by the first run
+        yield from real_send(self, outgoing)
+
+    monkeypatch.setattr(mailer.Outbox, "send", slow_send)
+    first = invitations.send_invitations(session, current_mail(), mail)
+    emails = bulk_emails(smtp)
+    assert emails == ["r0@bulk.example", "r1@bulk.example", "r2@bulk.example"], emails
+    assert first.sent == 2
 
 
 def test_admin_action_invites_the_selected_relations(app, world, session, smtp):

@@ -27,8 +27,9 @@ class InvitationStatus(enum.StrEnum):
 
 class Invitation(ClaimColumns, Base):
     """An invitation to a relation's billing address to set a password for a login linked to
-    the relation. Single use (``accepted_at``), expiring (``expires_at``), and revoked by the
-    next invitation to the same relation (``revoked_at``).
+    the relation. Single use (``accepted_at``), expiring (``expires_at``), revoked by the
+    next invitation to the same relation (``revoked_at``), and dead once the relation's
+    billing address is no longer ``email`` (``renewals.invitations.is_open``).
 
     The emailed link is signed and carries the row id and ``nonce``; the row decides whether
     it is still good."""

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+import secrets
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, event, select, update
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    case,
+    event,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, relationship
 from sqlalchemy.orm import attributes as orm_attributes
+from sqlalchemy.sql.elements import BindParameter
 
 from renewal_reminder.models.base import (
     Base,
@@ -20,6 +34,19 @@ from renewal_reminder.models.enums import RelationKind
 
 if TYPE_CHECKING:
     from renewal_reminder.models.domain import Domain
+
+
+#: Random first link versions stay below this, leaving room for a billion rotations (+1 each)
+#: in a 32-bit INTEGER.
+_FIRST_LINK_VERSIONS = 2**30
+
+
+def first_link_version() -> int:
+    """A new relation's first link version: random (1 .. 2**30), so a token naming a deleted
+    relation's id and version matches a new relation with the same id only by a 1 in a
+    billion chance. Rows made before this (and raw SQL inserts) have the server default of 1;
+    what matters is that a *new* row never starts where a deleted one left off."""
+    return secrets.randbelow(_FIRST_LINK_VERSIONS) + 1
 
 
 class Relation(Base):
@@ -36,7 +63,9 @@ class Relation(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[int] = mapped_column(Integer, unique=True, nullable=False)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
-    billing_email: Mapped[str] = mapped_column(String(254), nullable=False)
+    #: ``active_history``: the old address is loaded before a new one is set, even on an
+    #: expired instance, so a change of address is always seen (``_new_address_new_links``).
+    billing_email: Mapped[str] = mapped_column(String(254), nullable=False, active_history=True)
     kind: Mapped[RelationKind] = enum_column(
         RelationKind, nullable=False, default=RelationKind.client
     )
@@ -52,9 +81,11 @@ class Relation(Base):
     reminders_to_reseller: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     #: The version of the relation's customer links (``renewals.customer_links``): raising it
     #: revokes every link sent so far. Raised from the relation's page and whenever the
-    #: billing email changes.
+    #: billing email changes. A new relation starts at a random version
+    #: (``first_link_version``), so that a link of a deleted relation never opens a new one
+    #: that gets its id (SQLite reuses the highest id after a delete).
     link_version: Mapped[int] = mapped_column(
-        Integer, nullable=False, default=1, server_default="1"
+        Integer, nullable=False, default=first_link_version, server_default="1"
     )
     created_at: Mapped[dt.datetime] = created_column()
     updated_at: Mapped[dt.datetime] = updated_column()
@@ -97,35 +128,83 @@ class RelationUser(Base):
 #
 # The personal link in a customer email (``renewals.customer_links``) opens the relation's page
 # without a password; whoever reads the old address must lose it when the address changes. One
-# rule, here, for every path that changes it: an ORM flush (the Admin screens, the CLI, code
-# that edits a ``Relation``) and the portfolio import's bulk UPDATE by primary key.
+# rule, here, for every path through the ORM session that changes it: a flush (the Admin
+# screens, the CLI, code that edits a ``Relation``, loaded or expired), the portfolio import's
+# bulk UPDATE by primary key, and an UPDATE statement (``update(Relation).where(...)
+# .values(billing_email=...)``). SQL run past the session (a raw connection, another program)
+# is not seen: such a change must raise ``link_version`` itself.
+#
+# Invitations need no hook: one is open only while it is addressed to the relation's current
+# billing address (``renewals.invitations.is_open``, with ``address_key``).
+
+
+def same_address(first: object, second: object) -> bool:
+    """Whether two billing addresses are the same mailbox as far as customer links go:
+    compared without surrounding blanks and case (``Info@X.nl`` is ``info@x.nl``). Every
+    check of "is this still the relation's address" uses this one rule."""
+    return _address(first) == _address(second)
 
 
 def _address(value: object) -> str:
     return str(value or "").strip().lower()
 
 
+def address_key(column: Any) -> Any:
+    """``same_address`` in SQL: compare ``address_key(a) == address_key(b)``. SQL's ``lower``
+    and ``trim`` do less than Python's (ASCII letters, spaces), so where the two differ SQL
+    sees a change: the safe side (a link revoked, an invitation closed)."""
+    return func.lower(func.trim(column))
+
+
 @event.listens_for(Relation, "before_update")
 def _new_address_new_links(_mapper, _connection, relation: Relation) -> None:
     history = orm_attributes.get_history(relation, "billing_email")
-    if not history.has_changes() or not history.deleted:
+    if not history.added:
         return
-    if {_address(v) for v in history.deleted} != {_address(v) for v in history.added}:
+    # With ``active_history`` the old value is known; were it not, count it as a change.
+    if not history.deleted or {_address(v) for v in history.deleted} != {
+        _address(v) for v in history.added
+    }:
         relation.link_version = (relation.link_version or 1) + 1
 
 
 _CHUNK = 900  # ids per IN (...): SQLite allows 999 parameters
 
 
+def _set_columns(statement: Any) -> dict[str, Any]:
+    """``{column name: new value}`` of an UPDATE statement's SET clause (``.values()`` or
+    ``.ordered_values()``)."""
+    values = getattr(statement, "_values", None) or dict(
+        getattr(statement, "_ordered_values", None) or ()
+    )
+    return {getattr(key, "name", None) or getattr(key, "key", key): v for key, v in values.items()}
+
+
+def _updates_relations(state: ORMExecuteState) -> bool:
+    if not state.is_update:
+        return False
+    if state.bind_mapper is not None:
+        return state.bind_mapper.class_ is Relation
+    table = getattr(state.statement, "table", None)
+    return getattr(table, "name", None) == Relation.__tablename__
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _bulk_new_addresses_new_links(state: ORMExecuteState):
-    """``session.execute(update(Relation), [{"id": ..., "billing_email": ...}, ...])`` (ORM
-    bulk UPDATE by primary key) runs no flush events: compare the addresses before and after
-    it, and raise the link version of the relations whose address changed."""
-    if not state.is_update or state.bind_mapper is None:
+    """UPDATE statements run no flush events.
+
+    - ``session.execute(update(Relation).where(...).values(billing_email=...))``: the same
+      statement raises ``link_version`` of each row whose address it changes (a ``CASE``
+      comparing the old value with the new one, evaluated by the database row by row, in the
+      one statement: nothing can come between);
+    - ``session.execute(update(Relation), [{"id": ..., "billing_email": ...}, ...])`` (ORM
+      bulk UPDATE by primary key, the import): compare the addresses before and after it, and
+      raise the link version of the relations whose address changed."""
+    if not _updates_relations(state):
         return None
-    if state.bind_mapper.class_ is not Relation:
-        return None
+    new_values = _set_columns(state.statement)
+    if "billing_email" in new_values:
+        return _statement_new_links(state, new_values)
     rows = state.parameters
     if isinstance(rows, dict):
         rows = [rows]
@@ -156,3 +235,18 @@ def _bulk_new_addresses_new_links(state: ORMExecuteState):
             .values(link_version=table.c.link_version + 1)
         )
     return result
+
+
+def _statement_new_links(state: ORMExecuteState, new_values: dict[str, Any]):
+    columns = state.statement.table.c  # the statement's own (ORM-annotated) table
+    current = columns.link_version
+    unchanged = new_values.get("link_version", current)
+    new_address = new_values["billing_email"]
+    if isinstance(new_address, BindParameter):  # a plain value: the SET's own bind is not reusable
+        new_address = literal(new_address.effective_value, String())
+    changed = address_key(columns.billing_email) != address_key(new_address)
+    statement = state.statement.values(link_version=case((changed, current + 1), else_=unchanged))
+    options = {}
+    if state.execution_options.get("synchronize_session") == "evaluate":
+        options["synchronize_session"] = "fetch"  # Python cannot evaluate the CASE
+    return state.invoke_statement(statement=statement, execution_options=options)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from renewal_reminder.models import Relation, RelationKind, RelationUser
@@ -50,15 +50,7 @@ def create_login(
         raise InvalidValue("give either a relation number or a staff role (Sales or Admin)")
     email = normalize_email(email)
     check_password(password, [email, first_name, last_name])
-    taken = session.scalar(
-        select(func.count())
-        .select_from(security_manager.user_model)
-        .where(
-            (func.lower(security_manager.user_model.email) == email.lower())
-            | (func.lower(security_manager.user_model.username) == email.lower())
-        )
-    )
-    if taken:
+    if login_taken(session, security_manager, username=email, email=email):
         raise InvalidValue(f"a login with the email {email} already exists")
 
     relation = None
@@ -96,17 +88,18 @@ def login_taken(
     session: Session, security_manager, *, username: str | None = None, email: str | None = None
 ) -> bool:
     """Whether a login already has this login name, or this email address (FAB keeps both
-    unique; compared without case, as people type them)."""
+    unique; compared without case, as people type them).
+
+    Both sides go through the database's ``lower``: SQLite's lowers ASCII letters only, and
+    Python's ``str.lower`` on one side would miss ``MÜLLER@…`` typed exactly as stored."""
     users = security_manager.user_model
     conditions = []
     if username:
-        conditions.append(func.lower(users.username) == username.strip().lower())
+        conditions.append(func.lower(users.username) == func.lower(username.strip()))
     if email:
-        conditions.append(func.lower(users.email) == email.strip().lower())
+        conditions.append(func.lower(users.email) == func.lower(email.strip()))
     if not conditions:
         return False
-    from sqlalchemy import or_
-
     return bool(session.scalar(select(func.count()).select_from(users).where(or_(*conditions))))
 
 

@@ -46,8 +46,9 @@ def outcome_update(table: Table, *extra_columns: str) -> Update:
     """The UPDATE that records one claimed row's outcome and releases its claim.
 
     Executed with rows of ``{"log_id": ..., "status": ..., ...}`` (Core, by primary key: no
-    ORM bookkeeping per email)."""
-    columns = (*OUTCOME_COLUMNS, *extra_columns)
+    ORM bookkeeping per email). A table without a ``recipient`` column (an invitation keeps
+    the address it was made for) records the other outcome columns."""
+    columns = [name for name in (*OUTCOME_COLUMNS, *extra_columns) if name in table.c]
     return (
         update(table)
         .where(table.c.id == bindparam("log_id"))
@@ -84,15 +85,20 @@ def reclaim(
     retryable: Iterable[Any],
     sending: Any,
     stale_before: dt.datetime,
+    where: Any = None,
     **values: Any,
 ) -> None:
-    """Claim existing log rows (by id) for this run, if still claimable: a concurrent run that
-    took one first keeps it. ``values`` are set too (e.g. the run date)."""
+    """Claim existing log rows (by id) for this run, if still claimable (and ``where``, a
+    further SQL condition, holds: e.g. an invitation still open): a concurrent run that took
+    one first keeps it. ``values`` are set too (e.g. the run date)."""
     if not ids:
         return
+    conditions = [model.id.in_(ids), claimable(model, retryable, sending, stale_before)]
+    if where is not None:
+        conditions.append(where)
     session.execute(
         update(model)
-        .where(model.id.in_(ids), claimable(model, retryable, sending, stale_before))
+        .where(*conditions)
         .values(status=sending, claim_token=token, claimed_at=now, **values)
         .execution_options(synchronize_session=False)
     )

@@ -15,8 +15,8 @@ for a reseller, its clients'), without a password:
   Flask session, ended by closing the browser, by an hour idle or by a rotation
   (``LinkSession``);
 - a tampered, expired or revoked link gets one generic answer, which offers a fresh link to
-  the billing address (``send_fresh_links``: the same answer whether the address is known or
-  not).
+  the billing address (``fresh_link_emails``, sent after the answer has gone: the same
+  answer, in the same time, whether the address is known or not).
 
 What a link session may see is decided, like everything else, by ``renewals.access``
 (``access.LinkVisitor``).
@@ -30,11 +30,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
 from renewal_reminder import settings
 from renewal_reminder.models import Relation
+from renewal_reminder.models.relation import address_key
 from renewal_reminder.renewals import email_templates, mailer
 from renewal_reminder.renewals.signed_tokens import (
     BadToken,
@@ -205,15 +206,6 @@ def relation_of_session(
 # --- a fresh link -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FreshLinks:
-    """What ``send_fresh_links`` did (for logs and tests; the visitor is told nothing)."""
-
-    relations: int = 0
-    sent: int = 0
-    failed: int = 0
-
-
 def fresh_link_context(
     *, relation_number: int, relation_name: str, renewal_link: str, valid_days: int
 ) -> dict:
@@ -225,24 +217,27 @@ def fresh_link_context(
     }
 
 
-def send_fresh_links(
-    session: Session, mail_state, mail: mailer.MailSettings, address: str
-) -> FreshLinks:
-    """Email a fresh personal link to every relation whose billing email is ``address``: one
-    email each, in the relation's language. An unknown or invalid address sends nothing; the
-    caller answers the same either way."""
+def fresh_link_emails(
+    session: Session, mail: mailer.MailSettings, address: str
+) -> list[mailer.OutgoingEmail]:
+    """The emails with a fresh personal link for every relation whose billing email is
+    ``address`` (``models.relation.address_key``): one each, in the relation's language. An
+    unknown or invalid address gets none; the caller answers the same either way.
+
+    Only reads: the caller owns the transaction, and should end it before handing the
+    emails to the mail server (``mailer.send_all``)."""
     try:
-        wanted = normalize_email(address).lower()
+        wanted = normalize_email(address)
     except InvalidValue:
-        return FreshLinks()
+        return []
     relations = session.scalars(
         select(Relation)
-        .where(func.lower(func.trim(Relation.billing_email)) == wanted)
+        .where(address_key(Relation.billing_email) == address_key(literal(wanted)))
         .order_by(Relation.number)
         .limit(100)  # one address, a hundred relations at most: no mail bomb
     ).all()
     if not relations:
-        return FreshLinks()
+        return []
     from renewal_reminder.renewals.notifications import reply_to_for  # imports decisions
 
     days = link_days(settings.current())
@@ -268,12 +263,7 @@ def send_fresh_links(
                 reply_to=reply_to_for(relation, mail),
             )
         )
-    results = mailer.send_all(mail_state, outgoing, mail.sender)
-    for result in results:
-        if not result.ok:
-            log.warning("fresh link for #%s not sent: %s", result.email.tag, result.error)
-    sent = sum(1 for result in results if result.ok)
-    return FreshLinks(len(relations), sent, len(results) - sent)
+    return outgoing
 
 
 def _renderer(source, context):

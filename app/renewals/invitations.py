@@ -14,8 +14,9 @@ to that relation (role Reseller or Client by the relation's kind).
   email N has recorded 1..N; the next run sends the rest. Exactly once.
 - **Accept** (``accept``): the emailed link is signed (``signed_tokens``, purpose
   invitation) and names the row and its nonce; the row decides: not accepted, not revoked, not
-  expired. Accepting marks it accepted with a conditional UPDATE in the same transaction that
-  creates the login, so a link is used once even by two browsers at the same moment.
+  expired, and still addressed to the relation's billing address (``is_open``). Accepting
+  marks it accepted with a conditional UPDATE in the same transaction that creates the login,
+  so a link is used once even by two browsers at the same moment.
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, bindparam, exists, or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import and_, exists, select, update
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from renewal_reminder.models import Invitation, InvitationStatus, Relation, RelationUser
 from renewal_reminder.models.base import utcnow
+from renewal_reminder.models.relation import address_key
 from renewal_reminder.renewals import email_templates, mailer
 from renewal_reminder.renewals.accounts import add_customer_login, login_taken
+from renewal_reminder.renewals.claims import claimable, outcome_update, reclaim, record_outcomes
 from renewal_reminder.renewals.signed_tokens import BadToken, Purpose, make_token, read_token
 from renewal_reminder.renewals.validation import InvalidValue, normalize_email
 
@@ -52,11 +55,24 @@ class InvitationRefused(Exception):
 
 
 def is_open(now: dt.datetime):
-    """SQL condition: an invitation that can still be accepted."""
+    """SQL condition: an invitation that can still be accepted (and so still be sent).
+
+    Besides unused, unrevoked and unexpired, it must still be addressed to its relation's
+    billing address (``models.relation.address_key``): once the address changes, whoever
+    reads the old mailbox must not get a login for the relation, whether the email went out
+    already (accepting is refused) or not (it is never sent), and a bulk run invites the new
+    address. Checked here, as a state, rather than by revoking at the change, so that no way
+    of changing the address (the Admin screens, an import, an UPDATE statement, raw SQL) can
+    be missed."""
+    holder = aliased(Relation)
     return and_(
         Invitation.accepted_at.is_(None),
         Invitation.revoked_at.is_(None),
         Invitation.expires_at > now,
+        exists().where(
+            holder.id == Invitation.relation_id,
+            address_key(holder.billing_email) == address_key(Invitation.email),
+        ),
     )
 
 
@@ -193,15 +209,11 @@ def invitation_context(
 
 
 def _claimable(now: dt.datetime):
+    """SQL condition: an open invitation whose email another run may claim now (pending,
+    failed, or abandoned ``STALE_CLAIM`` ago: ``claims.claimable``)."""
     return and_(
         is_open(now),
-        or_(
-            Invitation.status.in_(_RETRYABLE),
-            and_(
-                Invitation.status == InvitationStatus.sending,
-                or_(Invitation.claimed_at.is_(None), Invitation.claimed_at < now - STALE_CLAIM),
-            ),
-        ),
+        claimable(Invitation, _RETRYABLE, InvitationStatus.sending, now - STALE_CLAIM),
     )
 
 
@@ -212,21 +224,24 @@ def send_invitations(
     *,
     invitation_ids: Iterable[int] | None = None,
     relation_ids: Iterable[int] | None = None,
-    now: dt.datetime | None = None,
     echo: Callable[[str], None] | None = None,
     summary: InviteSummary | None = None,
 ) -> InviteSummary:
     """Send every open invitation not sent yet (or only ``invitation_ids``, or those of
-    ``relation_ids``), each exactly once; safe to run twice or concurrently. Commits."""
+    ``relation_ids``), each exactly once; safe to run twice or concurrently. Commits.
+
+    The time is read afresh for every chunk: a claim is stamped with the moment it is made,
+    and what counts as abandoned is judged against that moment. A run that fixed its time
+    at the start would, after ``STALE_CLAIM``, stamp new claims with a time that already
+    looks abandoned, and a second run would take them over and send them again."""
     summary = summary or InviteSummary()
-    now = now or utcnow()
     only_ids = list(invitation_ids) if invitation_ids is not None else None
     only_relations = list(relation_ids) if relation_ids is not None else None
     templates = email_templates.TemplateCache(session)
     last_id = 0
     with mailer.Outbox(mail_state, mail.sender) as outbox:
         while True:
-            query = select(Invitation.id).where(_claimable(now), Invitation.id > last_id)
+            query = select(Invitation.id).where(_claimable(utcnow()), Invitation.id > last_id)
             if only_ids is not None:
                 query = query.where(Invitation.id.in_(only_ids))
             if only_relations is not None:
@@ -236,34 +251,37 @@ def send_invitations(
             if not chunk:
                 break
             last_id = chunk[-1]
-            _send_chunk(session, outbox, mail, templates, chunk, now, summary, echo)
+            _send_chunk(session, outbox, mail, templates, chunk, summary, echo)
     log.info("%s", summary)
     return summary
 
 
 #: One invitation's outcome (Core, by primary key; releases the claim).
-_RECORD = (
-    update(Invitation.__table__)
-    .where(Invitation.__table__.c.id == bindparam("log_id"))
-    .values(
-        status=bindparam("status"),
-        error=bindparam("error"),
-        sent_at=bindparam("sent_at"),
-        attempts=bindparam("attempts"),
-        claim_token=None,
-    )
-)
+_RECORD = outcome_update(Invitation.__table__)
 
 
-def _send_chunk(session, outbox, mail, templates, chunk, now, summary, echo) -> None:
+def _claim(session: Session, chunk: list[int]) -> str:
+    """Claim the ``chunk``'s invitations that are still claimable (a concurrent run that took
+    one first keeps it), stamped now; commits and returns this claim's token."""
     token = uuid.uuid4().hex
-    session.execute(
-        update(Invitation)
-        .where(Invitation.id.in_(chunk), _claimable(now))
-        .values(status=InvitationStatus.sending, claim_token=token, claimed_at=now)
-        .execution_options(synchronize_session=False)
+    now = utcnow()
+    reclaim(
+        session,
+        Invitation,
+        chunk,
+        token=token,
+        now=now,
+        retryable=_RETRYABLE,
+        sending=InvitationStatus.sending,
+        stale_before=now - STALE_CLAIM,
+        where=is_open(now),
     )
     session.commit()
+    return token
+
+
+def _send_chunk(session, outbox, mail, templates, chunk, summary, echo) -> None:
+    token = _claim(session, chunk)
     from renewal_reminder.renewals.notifications import sales_contact_of
 
     owned = session.execute(
@@ -345,19 +363,15 @@ def _reply_to(relation, mail):
 
 
 def _record(session, values, status, error, sent_at) -> None:
-    session.execute(
-        _RECORD,
-        [
-            {
-                "log_id": values["id"],
-                "status": status,
-                "error": error,
-                "sent_at": sent_at,
-                "attempts": values["attempts"] + 1,
-            }
-        ],
-    )
-    session.commit()
+    """Write one invitation's outcome and commit it (``claims.record_outcomes``)."""
+    row = {
+        "log_id": values["id"],
+        "status": status,
+        "error": error,
+        "sent_at": sent_at,
+        "attempts": values["attempts"] + 1,
+    }
+    record_outcomes(session, _RECORD, [row])
 
 
 def invite(

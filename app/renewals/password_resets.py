@@ -7,7 +7,8 @@ reset, an Admin's reset) the fingerprint no longer matches and every earlier lin
 
 Asking for a link answers the same whether or not the address belongs to a login (the page
 says "if ... an email is on its way"), so the page cannot be used to find out who has a login;
-an inactive login gets nothing.
+an inactive login gets nothing. The email is looked up and sent after the answer has gone
+(``views.base.after_the_response``), so neither can the time the answer takes.
 """
 
 from __future__ import annotations
@@ -52,21 +53,24 @@ def find_login_by_email(session: Session, security_manager, address: str):
     except InvalidValue:
         return None
     users = security_manager.user_model
-    user = session.scalar(select(users).where(func.lower(users.email) == address.lower()))
+    # Both sides through the database's ``lower`` (SQLite's lowers ASCII letters only).
+    user = session.scalar(select(users).where(func.lower(users.email) == func.lower(address)))
     return user if user is not None and user.active else None
 
 
-def send_reset_link(
+def reset_email(
     session: Session,
     security_manager,
-    mail_state,
     mail: mailer.MailSettings,
     address: str,
     language: str = "en",
-) -> mailer.SendResult | None:
-    """Email a reset link to the login with ``address``; ``None`` when there is none (the
-    caller answers the same either way). The email is in the language of the login's
-    relation, else ``language``."""
+) -> mailer.OutgoingEmail | None:
+    """The email with a reset link for the login with ``address``, ready to send; ``None``
+    when there is none (the caller answers the same either way). In the language of the
+    login's relation, else ``language``.
+
+    Only reads: the caller owns the transaction, and should end it before handing the email
+    to the mail server (``mailer.send_all``), so no transaction waits on SMTP."""
     user = find_login_by_email(session, security_manager, address)
     if user is None:
         return None
@@ -76,12 +80,7 @@ def send_reset_link(
     source = email_templates.template_for(session, email_templates.PASSWORD_RESET, language)
     name = " ".join(part for part in (user.first_name, user.last_name) if part) or user.username
     context = reset_context(name=name, login=user.username, reset_link=reset_link(mail, user))
-    session.commit()  # only read: end the transaction before talking to the mail server
-    return mailer.send_all(
-        mail_state,
-        [mailer.OutgoingEmail(user.email, lambda: email_templates.render(source, context))],
-        mail.sender,
-    )[0]
+    return mailer.OutgoingEmail(user.email, lambda: email_templates.render(source, context))
 
 
 def read_reset_link(token: str | None) -> dict:

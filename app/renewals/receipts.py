@@ -27,15 +27,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from renewal_reminder.models import Decision, DomainStatus, Receipt, ReceiptStatus, Relation
 from renewal_reminder.models.base import utcnow
+from renewal_reminder.models.relation import same_address
 from renewal_reminder.renewals import customer_links, email_templates, mailer
 from renewal_reminder.renewals.claims import (
+    claimable,
     insert_ignoring_duplicates,
     outcome_update,
+    reclaim,
     record_outcomes,
 )
 from renewal_reminder.renewals.email_templates import (
@@ -267,15 +270,11 @@ def send_receipts(
 
 
 def _candidates(now: dt.datetime):
+    """SQL condition: a receipt this sender may claim now (``claims.claimable``), unless it
+    has failed ``MAX_ATTEMPTS`` times."""
     return and_(
         Receipt.attempts < MAX_ATTEMPTS,
-        or_(
-            Receipt.status.in_(_RETRYABLE),
-            and_(
-                Receipt.status == ReceiptStatus.sending,
-                or_(Receipt.claimed_at.is_(None), Receipt.claimed_at < now - STALE_CLAIM),
-            ),
-        ),
+        claimable(Receipt, _RETRYABLE, ReceiptStatus.sending, now - STALE_CLAIM),
     )
 
 
@@ -301,11 +300,16 @@ def _claim(
     if not ids:
         return [], None
     token = uuid.uuid4().hex
-    session.execute(
-        update(Receipt)
-        .where(Receipt.id.in_(ids), _candidates(now))
-        .values(status=ReceiptStatus.sending, claim_token=token, claimed_at=now)
-        .execution_options(synchronize_session=False)
+    reclaim(
+        session,
+        Receipt,
+        ids,
+        token=token,
+        now=now,
+        retryable=_RETRYABLE,
+        sending=ReceiptStatus.sending,
+        stale_before=now - STALE_CLAIM,
+        where=Receipt.attempts < MAX_ATTEMPTS,
     )
     session.commit()
     relation = selectinload(Receipt.relation)  # for the Reply-To (``_send``)
@@ -335,7 +339,7 @@ def _send(session, outbox, templates, mail, owned, summary, say) -> None:
             failures.append(row | {"status": ReceiptStatus.failed, "error": str(exc)})
             continue
         source = templates.get(receipt.kind, receipt.language)
-        link = customer_links.link_url(receipt.relation, mail) if receipt.relation else None
+        link = _personal_link(receipt, mail)
         context = receipt_context(receipt.kind, receipt.payload, mail, link)
         outgoing.append(
             mailer.OutgoingEmail(
@@ -356,6 +360,18 @@ def _send(session, outbox, templates, mail, owned, summary, say) -> None:
             _failed(summary, say, result.email.to, result.error)
             outcome = {"status": ReceiptStatus.failed, "error": result.error[:2000]}
         record_outcomes(session, _RECORD, [row | outcome])
+
+
+def _personal_link(receipt: Receipt, mail: mailer.MailSettings) -> str | None:
+    """The personal link for the receipt's relation, made now (current link version), or
+    ``None`` (the plain page URL stands in) when the receipt goes to an address that is no
+    longer the relation's billing address: the address was written with the event, and a
+    change of address since (which revokes the links) means the old mailbox is no longer
+    trusted with a way in."""
+    relation = receipt.relation
+    if relation is None or not same_address(receipt.recipient, relation.billing_email):
+        return None
+    return customer_links.link_url(relation, mail)
 
 
 def _renderer(source, context) -> Callable[[], email_templates.RenderedEmail]:

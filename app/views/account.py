@@ -14,6 +14,10 @@ address is known.
 
 from __future__ import annotations
 
+import functools
+import logging
+import time
+
 from flask import flash, g, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose
 from flask_login import login_user
@@ -31,13 +35,37 @@ from renewal_reminder.renewals.accounts import set_password
 from renewal_reminder.renewals.validation import InvalidValue
 from renewal_reminder.session import current_mail
 from renewal_reminder.views import TEMPLATE_FOLDER
-from renewal_reminder.views.base import AddonView
-from renewal_reminder.views.confirmation import too_many_attempts
+from renewal_reminder.views.base import AddonView, after_the_response, too_many_attempts
 from renewal_reminder.views.token_pages import landing_page, no_referrer, posted_token
+
+log = logging.getLogger(__name__)
 
 #: Session keys holding the exchanged tokens (re-checked on every step).
 RESET_KEY = "rr_password_reset"
 INVITATION_KEY = "rr_invitation"
+#: How long an exchanged token waits in the session for its form: a form left open (on a
+#: shared computer, say) must not keep a way to set the password for the link's whole life
+#: (an hour for a reset, a week for an invitation).
+EXCHANGED_TOKEN_SECONDS = 15 * 60
+
+
+def _keep_token(key: str, token: str | None) -> None:
+    session[key] = {"t": token, "at": int(time.time())}
+
+
+def _kept_token(key: str) -> str | None:
+    """The token exchanged into the session under ``key``, if it was less than
+    ``EXCHANGED_TOKEN_SECONDS`` ago; otherwise it is dropped."""
+    kept = session.get(key)
+    if (
+        isinstance(kept, dict)
+        and isinstance(kept.get("at"), int)
+        and 0 <= time.time() - kept["at"] <= EXCHANGED_TOKEN_SECONDS
+        and isinstance(kept.get("t"), str)
+    ):
+        return kept["t"]
+    session.pop(key, None)
+    return None
 
 
 class ForgotPasswordForm(FlaskForm):
@@ -129,16 +157,11 @@ class RenewalsAccountView(_AccountPages):
     def forgot_password(self):
         form = ForgotPasswordForm()
         if request.method == "POST" and form.validate_on_submit():
-            db = self.appbuilder.session
-            password_resets.send_reset_link(
-                db,
-                self.appbuilder.sm,
-                current_mail(),
-                _mail_settings(),
-                form.email.data,
-                language=_language(),
+            # The same answer, in the same time, whether or not the address belongs to a
+            # login: the login is looked up and emailed after the answer has gone.
+            after_the_response(
+                functools.partial(_send_reset_link, self.appbuilder, form.email.data, _language())
             )
-            # The same answer whether or not the address belongs to a login.
             return self._message(
                 title=_("Check your email"),
                 message=_(
@@ -178,14 +201,14 @@ class RenewalsAccountView(_AccountPages):
             password_resets.login_for_reset(self.appbuilder.session, self.appbuilder.sm, payload)
         except password_resets.ResetRefused:
             return self._reset_refused()
-        session[RESET_KEY] = token
+        _keep_token(RESET_KEY, token)
         return redirect(url_for(".new_password"))
 
     @expose("/new-password", methods=["GET", "POST"])
     def new_password(self):
         db = self.appbuilder.session
         try:
-            payload = password_resets.read_reset_link(session.get(RESET_KEY))
+            payload = password_resets.read_reset_link(_kept_token(RESET_KEY))
             user = password_resets.login_for_reset(db, self.appbuilder.sm, payload)
         except password_resets.ResetRefused:
             session.pop(RESET_KEY, None)
@@ -287,7 +310,7 @@ class RenewalsInvitationView(_AccountPages):
             invitations.open_invitation(self.appbuilder.session, invitations.read_link(token))
         except invitations.InvitationRefused:
             return self._refused()
-        session[INVITATION_KEY] = token
+        _keep_token(INVITATION_KEY, token)
         return redirect(url_for(".accept"))
 
     @expose("/accept", methods=["GET", "POST"])
@@ -295,7 +318,7 @@ class RenewalsInvitationView(_AccountPages):
         db = self.appbuilder.session
         sm = self.appbuilder.sm
         try:
-            link = invitations.read_link(session.get(INVITATION_KEY))
+            link = invitations.read_link(_kept_token(INVITATION_KEY))
             invitation = invitations.open_invitation(db, link)
         except invitations.InvitationRefused:
             session.pop(INVITATION_KEY, None)
@@ -373,6 +396,20 @@ class RenewalsInvitationView(_AccountPages):
             status=400,
             link=(self.appbuilder.get_url_for_login, _("Sign in")),
         )
+
+
+def _send_reset_link(appbuilder, address: str, language: str) -> None:
+    """Email a reset link to the login with ``address``, if there is one (run after the
+    response, ``after_the_response``: this is the transaction's entry point)."""
+    db = appbuilder.session
+    mail = _mail_settings()
+    outgoing = password_resets.reset_email(db, appbuilder.sm, mail, address, language)
+    db.commit()  # only read: end the transaction before talking to the mail server
+    if outgoing is None:
+        return
+    [result] = mailer.send_all(current_mail(), [outgoing], mail.sender)
+    if not result.ok:
+        log.warning("password reset email not sent: %s", result.error)
 
 
 def _password_advice() -> str:

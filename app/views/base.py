@@ -14,7 +14,10 @@ CSRFProtect. Instead each of its views
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+import logging
+from collections.abc import Callable
+
+from flask import Response, after_this_request, current_app, g, request
 from flask_appbuilder.hooks import before_request
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy.exc import DataError
@@ -23,6 +26,8 @@ from wtforms import ValidationError
 
 from renewal_reminder import settings
 from renewal_reminder.views import TEMPLATE_FOLDER
+
+log = logging.getLogger(__name__)
 
 #: Methods that may change something (Flask-WTF's default ``WTF_CSRF_METHODS``).
 _UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -73,6 +78,65 @@ def check_csrf() -> None:
         validate_csrf(token)
     except ValidationError as exc:
         raise CSRFError(exc.args[0]) from None
+
+
+def too_many_attempts(error):
+    """The friendly 429 page of every rate-limited page of the addon (the confirmation page,
+    the customer-link door, the account and invitation pages: their blueprints register it).
+
+    Flask-Limiter refuses in a ``before_request`` hook that runs before FAB's, which sets
+    ``g.user``; the page's navbar reads ``g.user`` for a signed-in visitor. It is set here as
+    FAB would, so a signed-in visitor gets this page, not a server error."""
+    from flask import render_template
+    from flask_login import current_user
+
+    from renewal_reminder.i18n import gettext as _
+
+    if "user" not in g:
+        g.user = current_user
+    appbuilder = current_app.extensions["appbuilder"]
+    return (
+        render_template(
+            "rr/confirm_limited.html",
+            base_template=appbuilder.base_template,
+            appbuilder=appbuilder,
+            title=_("Too many attempts"),
+            message=_(
+                "For your security, this page can only be used a few times in a row. "
+                "Please wait a while and try again."
+            ),
+            t=_,
+        ),
+        429,
+    )
+
+
+def after_the_response(work: Callable[[], None]) -> None:
+    """Run ``work`` once this request's response has been sent, in an app context (and so a
+    database session and transaction) of its own.
+
+    For the pages that answer the same whether or not an address is known (forgot password,
+    a fresh customer link): looking the address up and talking to the mail server take time
+    only when it is known, so doing them before answering would tell by the response time
+    what the answer hides. Werkzeug calls ``Response.call_on_close`` callbacks when the
+    server closes the response, after it has written the body (gunicorn, the development
+    server and every WSGI server do so), so the visitor has the whole answer before the work
+    starts. The work holds the worker a moment longer; nothing else is needed: no queue, no
+    table, no thread. ``work`` must not raise: anything it does is logged here, since the
+    visitor is gone. (Flask's test client runs it when the test closes the response.)"""
+    app = current_app._get_current_object()
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                work()
+            except Exception:  # the answer has gone: log it, never lose the worker
+                log.exception("work after the response failed")
+
+    @after_this_request
+    def register(response: Response) -> Response:
+        response.call_on_close(run)
+        return response
 
 
 def no_such_row(error):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import current_app, render_template, request
+from flask import request
 from flask_appbuilder import BaseView, expose
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, RadioField, StringField
@@ -27,7 +27,7 @@ from renewal_reminder.renewals.automation import AutomationSettings
 from renewal_reminder.renewals.registrars import max_renewal_years
 from renewal_reminder.session import current_mail, current_registrar
 from renewal_reminder.views import TEMPLATE_FOLDER
-from renewal_reminder.views.base import AddonView, send_receipts
+from renewal_reminder.views.base import AddonView, send_receipts, too_many_attempts
 
 
 class CodeForm(FlaskForm):
@@ -178,22 +178,6 @@ def _not_cached(response):
     """Step 2 carries the code in a hidden field: keep these pages out of caches."""
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def too_many_attempts(error):
-    """The friendly 429 page of the confirmation page (its blueprint's error handler)."""
-    appbuilder = current_app.extensions["appbuilder"]
-    return (
-        render_template(
-            "rr/confirm_limited.html",
-            base_template=appbuilder.base_template,
-            appbuilder=appbuilder,
-            title=_("Too many attempts"),
-            t=_,
-            limit=str(getattr(error, "description", "")),
-        ),
-        429,
-    )
 
 
 def _removal_date(domain) -> str | None:

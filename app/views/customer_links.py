@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import logging
 
-from flask import current_app, g, redirect, render_template, request, session, url_for
+from flask import current_app, g, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -38,7 +38,7 @@ from renewal_reminder.renewals import access, customer_links, mailer
 from renewal_reminder.renewals.customer_links import SESSION_KEY, LinkSession
 from renewal_reminder.session import current_mail
 from renewal_reminder.views import TEMPLATE_FOLDER
-from renewal_reminder.views.base import AddonView
+from renewal_reminder.views.base import AddonView, after_the_response, too_many_attempts
 from renewal_reminder.views.token_pages import landing_page, no_referrer, posted_token
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class RenewalsCustomerLinkView(AddonView, BaseView):
     def create_blueprint(self, appbuilder, endpoint=None, static_folder=None):
         blueprint = super().create_blueprint(appbuilder, endpoint, static_folder)
         blueprint.after_request(no_referrer)
-        blueprint.register_error_handler(429, too_many_requests)
+        blueprint.register_error_handler(429, too_many_attempts)
         return blueprint
 
     @expose("/", methods=["GET", "POST"])
@@ -141,14 +141,9 @@ class RenewalsCustomerLinkView(AddonView, BaseView):
         form = FreshLinkForm()
         if not form.validate_on_submit():
             return self._refused(form, invalid=True), 400
-        result = customer_links.send_fresh_links(
-            self.appbuilder.session,
-            current_mail(),
-            mailer.MailSettings.from_config(settings.current()),
-            form.email.data,
-        )
-        if result.relations:
-            log.info("fresh customer links: %s sent, %s failed", result.sent, result.failed)
+        # The same answer, in the same time, whether or not the address is known: the
+        # relations are looked up and emailed after the answer has gone.
+        after_the_response(functools.partial(_send_fresh_links, self.appbuilder, form.email.data))
         return self.render_template(
             "rr/link_refused.html",
             title=_("Check your email"),
@@ -169,20 +164,18 @@ class RenewalsCustomerLinkView(AddonView, BaseView):
         )
 
 
-def too_many_requests(error):
-    """The friendly 429 page of this blueprint."""
-    appbuilder = current_app.extensions["appbuilder"]
-    return (
-        render_template(
-            "rr/confirm_limited.html",
-            base_template=appbuilder.base_template,
-            appbuilder=appbuilder,
-            title=_("Too many attempts"),
-            message=_(
-                "For your security, this page can only be used a few times in a row. "
-                "Please wait a while and try again."
-            ),
-            t=_,
-        ),
-        429,
-    )
+def _send_fresh_links(appbuilder, address: str) -> None:
+    """Email a fresh link to every relation with the billing ``address`` (run after the
+    response, ``after_the_response``: this is the transaction's entry point)."""
+    db = appbuilder.session
+    mail = mailer.MailSettings.from_config(settings.current())
+    outgoing = customer_links.fresh_link_emails(db, mail, address)
+    db.commit()  # only read: end the transaction before talking to the mail server
+    if not outgoing:
+        return
+    results = mailer.send_all(current_mail(), outgoing, mail.sender)
+    for result in results:
+        if not result.ok:
+            log.warning("fresh link for #%s not sent: %s", result.email.tag, result.error)
+    sent = sum(1 for result in results if result.ok)
+    log.info("fresh customer links: %s sent, %s failed", sent, len(results) - sent)
