@@ -20,7 +20,7 @@ from renewal_reminder.models import (
 )
 from renewal_reminder.renewals import codes
 from renewal_reminder.renewals.email_templates import ensure_default_templates
-from tests.conftest import TEST_SECRET_KEY, login
+from tests.conftest import TEST_SECRET_KEY, client_in, login
 
 CODE = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b")
 GENERIC = "This code is not valid"
@@ -315,13 +315,16 @@ def test_requests_are_shown_on_the_domain_page(client, world, session, smtp, tem
     assert "Confirmation requests" in html and "c2@example.com" in html
 
 
-def test_step_two_speaks_the_holders_language(client, world, session, smtp, templates):
+def test_the_email_speaks_the_holders_language_the_page_the_viewers(
+    app, client, world, session, smtp, templates
+):
     world.c2.language = "nl"
     session.commit()
     send_request(client, world, world.d_c2)
     [message] = smtp.messages
     assert message["Subject"] == "Bevestig de verlenging van client-two.com"
     code = emailed_code(smtp, "c2@example.com")
+    client = client_in(app, "nl")  # the holder's browser
     html = enter(client, code).get_data(as_text=True)
     assert "Wat moet er met deze domeinnaam gebeuren?" in html
     assert "wordt verlengd met 1 jaar" in decide(client, code, "renew", "1").get_data(as_text=True)

@@ -28,7 +28,6 @@ from wtforms.validators import EqualTo, InputRequired, Length
 
 from renewal_reminder import settings
 from renewal_reminder.i18n import gettext as _
-from renewal_reminder.i18n import in_language
 from renewal_reminder.i18n import lazy_gettext as _l
 from renewal_reminder.renewals import invitations, mailer, password_resets, sessions
 from renewal_reminder.renewals.accounts import set_password
@@ -324,66 +323,65 @@ class RenewalsInvitationView(_AccountPages):
             session.pop(INVITATION_KEY, None)
             return self._refused()
         relation = invitation.relation
-        with in_language(relation.language):
-            choice = invitations.login_choice(db, sm, invitation)
-            form = InvitationForm()
-            if request.method == "GET":
-                form.username.data = "" if choice.username_taken else choice.default
-                form.email.data = "" if choice.email_taken else choice.default
-            problem = None
-            if request.method == "POST" and form.validate_on_submit():
-                try:
-                    user = invitations.accept(
-                        db,
-                        sm,
-                        invitation,
-                        password=form.password.data,
-                        username=form.username.data if choice.username_taken else None,
-                        email=form.email.data if choice.email_taken else None,
-                    )
-                except invitations.InvitationRefused:
-                    db.rollback()
-                    session.pop(INVITATION_KEY, None)
-                    return self._refused()
-                except InvalidValue as exc:
-                    db.rollback()
-                    problem = str(exc)
-                else:
-                    db.commit()
-                    session.pop(INVITATION_KEY, None)
-                    login_user(user, remember=False)
-                    flash(_("Welcome! Your password is set."), "success")
-                    return redirect(url_for("RenewalsSelectionView.index"))
-            fields = []
-            note = None
-            if choice.username_taken or choice.email_taken:
-                note = _(
-                    "Another login already uses %(address)s. Choose your own login name and "
-                    "email address for this login.",
-                    address=choice.default,
+        choice = invitations.login_choice(db, sm, invitation)
+        form = InvitationForm()
+        if request.method == "GET":
+            form.username.data = "" if choice.username_taken else choice.default
+            form.email.data = "" if choice.email_taken else choice.default
+        problem = None
+        if request.method == "POST" and form.validate_on_submit():
+            try:
+                user = invitations.accept(
+                    db,
+                    sm,
+                    invitation,
+                    password=form.password.data,
+                    username=form.username.data if choice.username_taken else None,
+                    email=form.email.data if choice.email_taken else None,
                 )
-            if choice.username_taken:
-                fields.append(form.username)
-            if choice.email_taken:
-                fields.append(form.email)
-            fields += [form.password, form.again]
-            intro = _(
-                "Set a password for the renewal pages of relation #%(number)s %(name)s.",
-                number=relation.number,
-                name=relation.name,
+            except invitations.InvitationRefused:
+                db.rollback()
+                session.pop(INVITATION_KEY, None)
+                return self._refused()
+            except InvalidValue as exc:
+                db.rollback()
+                problem = str(exc)
+            else:
+                db.commit()
+                session.pop(INVITATION_KEY, None)
+                login_user(user, remember=False)
+                flash(_("Welcome! Your password is set."), "success")
+                return redirect(url_for("RenewalsSelectionView.index"))
+        fields = []
+        note = None
+        if choice.username_taken or choice.email_taken:
+            note = _(
+                "Another login already uses %(address)s. Choose your own login name and "
+                "email address for this login.",
+                address=choice.default,
             )
-            if not choice.username_taken:
-                intro += " " + _("Your login name: %(login)s.", login=choice.default)
-            return self._form_page(
-                form,
-                title=_("Set your password"),
-                intro=intro,
-                submit=_("Set password"),
-                fields=fields,
-                problem=problem,
-                note=" ".join(filter(None, [note, _password_advice()])),
-                status=422 if request.method == "POST" else 200,
-            )
+        if choice.username_taken:
+            fields.append(form.username)
+        if choice.email_taken:
+            fields.append(form.email)
+        fields += [form.password, form.again]
+        intro = _(
+            "Set a password for the renewal pages of relation #%(number)s %(name)s.",
+            number=relation.number,
+            name=relation.name,
+        )
+        if not choice.username_taken:
+            intro += " " + _("Your login name: %(login)s.", login=choice.default)
+        return self._form_page(
+            form,
+            title=_("Set your password"),
+            intro=intro,
+            submit=_("Set password"),
+            fields=fields,
+            problem=problem,
+            note=" ".join(filter(None, [note, _password_advice()])),
+            status=422 if request.method == "POST" else 200,
+        )
 
     def _refused(self):
         return self._message(

@@ -20,7 +20,6 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from renewal_reminder import settings as addon_settings
 from renewal_reminder.i18n import gettext as _
-from renewal_reminder.i18n import in_language
 from renewal_reminder.models import Decision, DecisionChannel, ProcessingState
 from renewal_reminder.renewals import codes, decisions, mailer, notifications
 from renewal_reminder.renewals.automation import AutomationSettings
@@ -92,32 +91,30 @@ class RenewalsConfirmationView(AddonView, BaseView):
             domain.id, decision, (form.years.data or 1) if decision is Decision.renew else None
         )
         try:
-            with in_language(domain.relation.language):
-                recorded = decisions.record_decisions(
-                    session,
-                    relation=domain.relation,
-                    choices=[choice],
-                    channel=DecisionChannel.confirmation_code,
-                    decided_by_id=None,
-                    remote_addr=request.remote_addr,
-                    prepare=lambda s: codes.consume(s, confirmation),
-                )
+            recorded = decisions.record_decisions(
+                session,
+                relation=domain.relation,
+                choices=[choice],
+                channel=DecisionChannel.confirmation_code,
+                decided_by_id=None,
+                remote_addr=request.remote_addr,
+                prepare=lambda s: codes.consume(s, confirmation),
+            )
         except codes.InvalidCode:
             return self._step1(CodeForm(formdata=None), error=True), 400
         except decisions.PeriodTooLong as exc:
             # Nothing was saved and the code is still unused: choose again on the same page.
             return self._step2(confirmation, form, problem=str(exc)), 422
         except decisions.DecisionRejected as exc:
-            with in_language(domain.relation.language):
-                return self.render_template(
-                    "rr/confirm_result.html",
-                    title=_("Renewal confirmation"),
-                    t=_,
-                    problem=str(exc),
-                    domain=domain,
-                    decision=None,
-                    years=None,
-                ), 409
+            return self.render_template(
+                "rr/confirm_result.html",
+                title=_("Renewal confirmation"),
+                t=_,
+                problem=str(exc),
+                domain=domain,
+                decision=None,
+                years=None,
+            ), 409
         notification = None
         if recorded.changed:
             notification = notifications.notify_sales_of_decisions(
@@ -130,18 +127,17 @@ class RenewalsConfirmationView(AddonView, BaseView):
                 channel=DecisionChannel.confirmation_code.value,
             )
         send_receipts(session, recorded.receipts)
-        with in_language(domain.relation.language):
-            return self.render_template(
-                "rr/confirm_result.html",
-                title=_("Renewal confirmation"),
-                t=_,
-                problem=None,
-                domain=domain,
-                decision=decision.value,
-                years=choice.years,
-                informed=notification.informed.value if notification else None,
-                removal_date=_removal_date(domain),
-            )
+        return self.render_template(
+            "rr/confirm_result.html",
+            title=_("Renewal confirmation"),
+            t=_,
+            problem=None,
+            domain=domain,
+            decision=decision.value,
+            years=choice.years,
+            informed=notification.informed.value if notification else None,
+            removal_date=_removal_date(domain),
+        )
 
     def _step1(self, form: CodeForm, error: bool = False):
         return self.render_template(
@@ -156,18 +152,17 @@ class RenewalsConfirmationView(AddonView, BaseView):
         domain = confirmation.domain
         max_years = max_renewal_years(domain.expiry_date, dt.date.today())
         current = decisions.current_decisions(self.appbuilder.session, [domain.id]).get(domain.id)
-        with in_language(domain.relation.language):
-            return self.render_template(
-                "rr/confirm_decide.html",
-                title=_("Confirm a renewal"),
-                form=form,
-                domain=domain,
-                max_years=max_years,
-                period_hint=decisions.period_hint(max_years),
-                failed=current is not None and current.state is ProcessingState.failed,
-                problem=problem,
-                t=_,
-            )
+        return self.render_template(
+            "rr/confirm_decide.html",
+            title=_("Confirm a renewal"),
+            form=form,
+            domain=domain,
+            max_years=max_years,
+            period_hint=decisions.period_hint(max_years),
+            failed=current is not None and current.state is ProcessingState.failed,
+            problem=problem,
+            t=_,
+        )
 
 
 def _code_settings() -> codes.CodeSettings:
