@@ -41,7 +41,7 @@ from renewal_reminder.models import (
 from renewal_reminder.models.base import user_model, utcnow
 from renewal_reminder.models.domain import unicode_domain_name
 from renewal_reminder.renewals import receipts
-from renewal_reminder.renewals.processing import CLAIM_TIMEOUT, OPEN_STATES
+from renewal_reminder.renewals.processing import CLAIM_TIMEOUT, OPEN_STATES, claimable
 from renewal_reminder.renewals.registrars.base import MAX_TERM_YEARS, max_renewal_years
 from renewal_reminder.renewals.validation import (
     MAX_YEARS,
@@ -428,11 +428,7 @@ def _record(
                 update(RenewalDecision)
                 .where(
                     RenewalDecision.id == decision.id,
-                    RenewalDecision.state.in_(OPEN_STATES),
-                    or_(
-                        RenewalDecision.claimed_at.is_(None),
-                        RenewalDecision.claimed_at < now - CLAIM_TIMEOUT,
-                    ),
+                    claimable(now),
                 )
                 .values(
                     state=ProcessingState.superseded,

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from renewal_reminder.models import (
@@ -50,6 +50,21 @@ log = logging.getLogger(__name__)
 #: A claim older than this belongs to a request or job that died mid-way: take it over.
 CLAIM_TIMEOUT = dt.timedelta(minutes=10)
 OPEN_STATES = (ProcessingState.queued, ProcessingState.failed)
+
+
+def claimable(now: dt.datetime):
+    """The SQL condition of a decision that may be claimed at ``now``: open, and not held by
+    an execution that may still be running (claimed within ``CLAIM_TIMEOUT``). Executing,
+    replacing and the registrar sync all claim through it."""
+    return and_(
+        RenewalDecision.state.in_(OPEN_STATES),
+        or_(
+            RenewalDecision.claimed_at.is_(None),
+            RenewalDecision.claimed_at < now - CLAIM_TIMEOUT,
+        ),
+    )
+
+
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -143,11 +158,7 @@ def _claim(
         update(RenewalDecision)
         .where(
             RenewalDecision.id == decision_id,
-            RenewalDecision.state.in_(OPEN_STATES),
-            or_(
-                RenewalDecision.claimed_at.is_(None),
-                RenewalDecision.claimed_at < now - CLAIM_TIMEOUT,
-            ),
+            claimable(now),
             *conditions,
         )
         .values(claimed_at=now)

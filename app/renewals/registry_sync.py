@@ -70,7 +70,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, Select, delete, func, or_, select, update
+from sqlalchemy import Row, Select, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from renewal_reminder.models import (
@@ -87,7 +87,7 @@ from renewal_reminder.models import (
 from renewal_reminder.models.base import utcnow
 from renewal_reminder.renewals import lifecycle, processing
 from renewal_reminder.renewals.decisions import tree_relation_ids
-from renewal_reminder.renewals.processing import CLAIM_TIMEOUT, OPEN_STATES
+from renewal_reminder.renewals.processing import OPEN_STATES, claimable
 from renewal_reminder.renewals.registrars import (
     DomainInfo,
     RegistrarBackend,
@@ -566,11 +566,7 @@ def _claim(session: Session, difference: Difference, now: dt.datetime) -> bool:
         update(RenewalDecision)
         .where(
             RenewalDecision.domain_id == domain_id,
-            RenewalDecision.state.in_(OPEN_STATES),
-            or_(
-                RenewalDecision.claimed_at.is_(None),
-                RenewalDecision.claimed_at < now - CLAIM_TIMEOUT,
-            ),
+            claimable(now),
         )
         .values(claimed_at=now)
         .execution_options(synchronize_session=False)
