@@ -20,6 +20,8 @@ from renewal_reminder.renewals.email_templates import (
 from tests.conftest import login
 
 DENIED = (302, 403)
+#: The preview's plain-text box: focusable, so a keyboard can scroll a long message.
+PREVIEW_TEXT = '<pre id="preview-text" tabindex="0" aria-labelledby="preview-text-heading">'
 
 
 @pytest.fixture
@@ -156,8 +158,8 @@ def test_preview_shows_subject_text_and_sandboxed_html(admin_client, templates):
     assert response.status_code == 200
     body = response.get_data(as_text=True)
     assert "Renewal reminder: 4 domainname(s) expiring - relation #1311" in body
-    assert '<pre id="preview-text">' in body
-    text = body.split('<pre id="preview-text">')[1].split("</pre>")[0]
+    assert PREVIEW_TEXT in body
+    text = body.split(PREVIEW_TEXT)[1].split("</pre>")[0]
     assert "Dommelsen, V" in text and "info@dommelsen.nl" in text
     assert "expire in 5 days:" in text and "- deliverystatus.org: expires" in text
     assert "expire in 2 months:\n- denzelishome.com: expires" in text
@@ -281,7 +283,7 @@ def test_preview_for_real_relations(admin_client, templates, world):
     def text(number: int) -> str:
         url = f"/email-templates/preview/{templates['en'].id}?relation={number}"
         body = admin_client.get(url).get_data(as_text=True)
-        return body.split('<pre id="preview-text">')[1].split("</pre>")[0]
+        return body.split(PREVIEW_TEXT)[1].split("</pre>")[0]
 
     reseller = text(world.r1.number)
     assert "Relation #100 : Reseller One Email : r1@example.com" in reseller
@@ -407,7 +409,7 @@ def test_preview_of_a_sales_decisions_template(admin_client, sales_template, wor
     assert 'name="relation"' not in body and "No relation number" not in body
     assert "Renewal decisions for #1311 Dommelsen, V: 3 renew, 1 decline" in body
     assert "sanne.devries@reseller.example.com" in body
-    text = body.split('<pre id="preview-text">')[1].split("</pre>")[0]
+    text = body.split(PREVIEW_TEXT)[1].split("</pre>")[0]
     assert "Hello Sanne," in text
     assert "on the renewal selection page" in text
     assert "bakkerijjansen.nl (Bakkerij Jansen) - 2 years" in text
