@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -367,3 +368,15 @@ def test_a_double_click_records_once(app_config, world, session, smtp):
     assert len(queued) == 1
     assert decisions_count(session) == 1
     assert len(smtp.to("sales-a@example.com")) == 1
+
+
+def test_filters_stay_on_after_saving(client, world, session):
+    login(client, world.reseller_login.username)
+    response = client.post(
+        "/renewals/?q=client&client=101",
+        data={f"decision-{world.d_c1.id}": "renew", f"years-{world.d_c1.id}": "1"},
+    )
+    assert "q=client" in response.headers["Location"]
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    back = re.search(r'href="([^"]+)"[^>]*>Back to the renewal page', html).group(1)
+    assert "q=client" in back and "client=101" in back

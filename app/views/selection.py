@@ -103,7 +103,8 @@ class RenewalsSelectionView(AddonView, BaseView):
                 "unchanged": len(recorded.unchanged),
                 "informed": notification.informed.value if notification else None,
             }
-            return redirect(url_for(".summary", relation=relation.number))
+            # The filters the page had stay on for the way back from the summary.
+            return redirect(url_for(".summary", relation=relation.number, **_filters()))
         return self._page(db, relation, form, submitted)
 
     @expose("/summary")
