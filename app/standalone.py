@@ -20,7 +20,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import DataError
 
-from renewal_reminder import console, demo_mail, page_language, web_security
+from renewal_reminder import console, demo_mail, page_language, standalone_errors, web_security
 from renewal_reminder.cli import standalone_commands
 from renewal_reminder.extensions import db, migrate
 from renewal_reminder.i18n import gettext as rr_gettext
@@ -101,7 +101,7 @@ def create_app(config: type | Mapping | None = None) -> Flask:
     console.install()
     web_security.warn_about_per_process_rate_limits(app)
 
-    CSRFProtect(app)  # before AppBuilder, so FAB's JSON APIs get their CSRF exemption
+    csrf = CSRFProtect(app)  # before AppBuilder, so FAB's JSON APIs get their CSRF exemption
     db.init_app(app)
     migrate.init_app(app, db, directory=str(project_dir() / "migrations"), render_as_batch=True)
     with app.app_context():
@@ -123,6 +123,9 @@ def create_app(config: type | Mapping | None = None) -> Flask:
             appbuilder.add_permissions(update_perms=True)
             app.config["FAB_UPDATE_PERMS"] = True
         _limit_json_login(appbuilder)
+        for view in appbuilder.baseviews:
+            if getattr(view, "validates_csrf_in_form", False):
+                csrf.exempt(view.blueprint)  # its form checks the token (views.base.AddonView)
         if app.config.get("RENEWALS_DEMO_MODE"):
             _add_demo_outbox(appbuilder)
     app.before_request(_no_json_login)
@@ -130,6 +133,7 @@ def create_app(config: type | Mapping | None = None) -> Flask:
     # arguments; the addon checks its own blueprints itself.
     app.before_request(check_fab_arguments)
     app.register_error_handler(413, _too_large)
+    standalone_errors.install(app)
     # Ids too large for the database on FAB's own screens: 404 (the addon's have their own).
     app.register_error_handler(OverflowError, no_such_row)
     app.register_error_handler(DataError, no_such_row)

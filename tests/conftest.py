@@ -8,6 +8,7 @@ import copy
 import email
 import email.policy
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -270,7 +271,11 @@ def make_user(app, session, security_manager):
 
 
 def login(client, username: str, password: str = PASSWORD):
-    response = client.post("/login/", data={"username": username, "password": password})
+    data = {"username": username, "password": password}
+    if client.application.config.get("WTF_CSRF_ENABLED"):
+        page = client.get("/login/").get_data(as_text=True)
+        data["csrf_token"] = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    response = client.post("/login/", data=data)
     assert response.status_code in (200, 302), response.status_code
     return response
 

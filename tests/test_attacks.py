@@ -21,7 +21,7 @@ from renewal_reminder.models import (
 )
 from renewal_reminder.renewals import codes
 from renewal_reminder.renewals.email_templates import ensure_default_templates
-from tests.conftest import PASSWORD, login
+from tests.conftest import PASSWORD, client_of, login
 
 DENIED = (302, 403)
 CODE = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b")
@@ -683,7 +683,10 @@ def test_selection_unknown_decision_values_are_rejected(client, world, session):
 
 
 @pytest.mark.app_config(WTF_CSRF_ENABLED=True)
-def test_selection_post_needs_the_csrf_token(client, world, session):
+def test_selection_post_needs_the_csrf_token(app, world, session):
+    # Each request in its own context, as in a server: Flask-WTF remembers a checked token
+    # in ``g`` for the rest of the request.
+    client = client_of(app)
     login_token = csrf_token(client, "/login/")
     client.post(
         "/login/",

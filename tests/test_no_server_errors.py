@@ -359,7 +359,8 @@ def test_no_route_answers_500(app, client, world, rows, smtp, role):
     # The walker itself works: it saw every route (and so would have met a failing one).
     assert len(walker.visited) >= 100, sorted(walker.visited)
     assert walker.requests >= 1000, walker.requests
-    assert elapsed < 60, f"the walk took {elapsed:.0f} s"
+    # Only a guard against a runaway walk (seconds on an idle machine; a loaded CI is slower).
+    assert elapsed < 300, f"the walk took {elapsed:.0f} s"
 
 
 # --- the crashes the walk found, one by one ----------------------------------------------------

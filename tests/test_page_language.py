@@ -64,3 +64,36 @@ def test_a_dutch_customer_gets_dutch_menus_and_list_pages(app, world):
     assert "Domeinnamen verlengen" in html and "Verlengingen" in html  # the product's menu
     assert "Vervaldatum" in html and "Dagen te gaan" in html  # the list's columns
     assert "Renew domains" not in html and "Expiry date" not in html
+
+
+def test_a_dutch_customer_reads_stored_values_in_dutch(app, world):
+    from tests.conftest import client_in, login
+
+    dutch = client_in(app, "nl")
+    login(dutch, world.client1_login.username)
+    html = dutch.get("/domains/list/").get_data(as_text=True)
+    assert ">actief<" in html.replace(" ", "").replace("\n", "") or "actief" in html
+    assert "CSV exporteren" in html
+
+
+def test_error_pages_speak_the_viewers_language(app, world):
+    from tests.conftest import client_in, login
+
+    dutch = client_in(app, "nl")
+    login(dutch, world.client1_login.username)
+    page = dutch.get("/no-such-page/")
+    assert page.status_code == 404
+    html = page.get_data(as_text=True)
+    assert "Pagina niet gevonden" in html and '<html lang="nl">' in html
+
+
+def test_customers_get_no_profile_link_they_may_not_open(app, world):
+    from tests.conftest import client_of, login
+
+    client = client_of(app)
+    login(client, world.client1_login.username)
+    html = client.get("/home/").get_data(as_text=True)
+    assert "/users/userinfo/" not in html
+    admin = client_of(app)
+    login(admin, world.admin.username)
+    assert "/users/userinfo/" in admin.get("/home/").get_data(as_text=True)

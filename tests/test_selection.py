@@ -16,7 +16,7 @@ from renewal_reminder.models import (
     ProcessingState,
     RenewalDecision,
 )
-from tests.conftest import client_in, login
+from tests.conftest import client_in, client_of, login
 
 TODAY = dt.date.today()
 
@@ -279,9 +279,8 @@ def test_empty_page_says_so(client, world, session):
 
 
 @pytest.mark.app_config(WTF_CSRF_ENABLED=True)
-def test_post_without_csrf_token_is_refused(client, world, session):
-    import re
-
+def test_post_without_csrf_token_is_refused(app, world, session):
+    client = client_of(app)  # a context per request, as in a server (Flask-WTF keeps g)
     html = client.get("/login/").get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
     client.post(
@@ -380,3 +379,22 @@ def test_filters_stay_on_after_saving(client, world, session):
     html = client.get(response.headers["Location"]).get_data(as_text=True)
     back = re.search(r'href="([^"]+)"[^>]*>Back to the renewal page', html).group(1)
     assert "q=client" in back and "client=101" in back
+
+
+@pytest.mark.app_config(WTF_CSRF_ENABLED=True)
+def test_an_expired_form_is_shown_again_as_typed_in_the_viewers_language(app, world, session):
+    client = client_in(app, "nl")
+    login(client, world.client1_login.username)
+    response = client.post(
+        "/renewals/",
+        data={
+            f"decision-{world.d_c1.id}": "renew",
+            f"years-{world.d_c1.id}": "3",
+            "csrf_token": "expired",
+        },
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Het formulier is verlopen" in html or "verlopen" in html
+    assert 'value="3"' in html  # what was typed is still there
+    assert decisions_count(session) == 0

@@ -284,7 +284,9 @@ def test_admin_cannot_save_an_oversized_or_slow_template(
     assert time.monotonic() - started < 15  # refused by the limits (slack for a busy CI)
     assert response.status_code == 200  # the form again, with the error
     body = html.unescape(response.get_data(as_text=True))
-    assert "Not saved" in body and error in body
+    # A template that is both huge and slow may hit the time limit first on a loaded machine.
+    refused_by = [error, "takes longer than"] if "longer than 1,000,000" in error else [error]
+    assert "Not saved" in body and any(reason in body for reason in refused_by)
     session.expire_all()
     fresh = session.get(EmailTemplate, row.id)
     assert (fresh.subject, fresh.text_body, fresh.html_body) == before

@@ -19,6 +19,7 @@ from sqlalchemy import or_, select
 from wtforms import BooleanField
 
 from renewal_reminder import settings
+from renewal_reminder.i18n import gettext as _
 from renewal_reminder.i18n import lazy_gettext as _l
 from renewal_reminder.models import (
     ConfirmationRequest,
@@ -30,6 +31,7 @@ from renewal_reminder.models import (
 )
 from renewal_reminder.renewals import access, codes, customer_links, lifecycle, mailer, processing
 from renewal_reminder.session import current_mail, current_registrar
+from renewal_reminder.views import display
 from renewal_reminder.views.base import send_receipts
 from renewal_reminder.views.csv_export import csv_of_loaded, csv_response
 from renewal_reminder.views.forms import (
@@ -181,6 +183,10 @@ class RenewalsRelationView(ScopedModelView):
         "reminders_to_reseller": _l("Reminders go to the reseller"),
         "created_at": _l("Created"),
         "updated_at": _l("Updated"),
+    }
+    formatters_columns = {
+        **display.formatters(["kind", "reminders_to_reseller", "created_at", "updated_at"]),
+        "language": display.language,
     }
     description_columns = {
         "reminders_to_reseller": "When the relation has a reseller, customer emails go to the "
@@ -383,7 +389,10 @@ class RenewalsDomainView(ScopedModelView):
         "expiry_date": "From 1985-01-01 to 11 years from today.",
     }
     list_template = "rr/domain_list.html"
-    formatters_columns = {"renewal_years": lambda years: years or "–"}
+    formatters_columns = {
+        **display.formatters(["status", "created_at", "updated_at"]),
+        "renewal_years": lambda years: years or "–",
+    }
     validators_columns = {
         "name": [DomainName()],
         "expiry_date": [ExpiryDate()],
@@ -419,6 +428,7 @@ class RenewalsDomainView(ScopedModelView):
     def render_template(self, template, **kwargs):
         if template == self.list_template:
             kwargs["export_url"] = url_for("RenewalsDomainView.export_csv", **_list_arguments())
+            kwargs["export_label"] = _("Export CSV")
         return super().render_template(template, **kwargs)
 
     #: The reseller's internal remarks about a customer's domain.
@@ -528,7 +538,7 @@ class RenewalsDomainView(ScopedModelView):
 
     @action(
         "export_selected",
-        "Export selected to CSV",
+        _l("Export selected to CSV"),
         icon="fa-download",
         single=False,
     )
@@ -584,7 +594,10 @@ class RenewalsDecisionView(ScopedModelView):
     staff_only_columns = ("remote_addr", "processed_by")
     # Customers do not see where staff (or, for a reseller, its clients) decided from.
     formatters_columns = {
-        "remote_addr": lambda address: address if access.is_staff(g.user) else "–"
+        **display.formatters(
+            ["decision", "channel", "state", "decided_at", "processed_at", "next_attempt_at"]
+        ),
+        "remote_addr": lambda address: address if access.is_staff(g.user) else "–",
     }
     # No "domain" dropdown (it would list every domain); a domain's decisions show on its page.
     search_columns = ["decision", "channel", "state", "decided_at", "expiry_date"]

@@ -52,12 +52,17 @@ class AddonView:
         this on its delete and action routes, which take both GET and POST)."""
         return request.method != "GET"
 
+    #: A view whose every POST validates its form's CSRF token itself (Flask-WTF) before it
+    #: changes anything, so that an expired form can be shown again, as typed, with the
+    #: reason in the viewer's language instead of a bare 400 (the selection page).
+    validates_csrf_in_form = False
+
     @before_request
     def _protect_request(self):
         from renewal_reminder.views.fab_guard import check_fab_arguments  # imports the views
 
         check_fab_arguments()
-        if request.method in _UNSAFE_METHODS:
+        if request.method in _UNSAFE_METHODS and not self.validates_csrf_in_form:
             check_csrf()
 
 

@@ -46,6 +46,7 @@ class SelectionForm(FlaskForm):
 class RenewalsSelectionView(AddonView, BaseView):
     route_base = "/renewals"
     default_view = "index"
+    validates_csrf_in_form = True  # index: form.validate_on_submit() before anything
     template_folder = TEMPLATE_FOLDER
 
     @expose("/", methods=["GET", "POST"])
