@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -185,28 +185,33 @@ def current_decisions(session: Session, domain_ids: list[int]) -> dict[int, Curr
     the selection page, the decision rules and the expiration list all mean by "current")."""
     result: dict[int, CurrentDecision] = {}
     for start in range(0, len(domain_ids), 900):
-        rows = session.execute(
-            select(
-                RenewalDecision.domain_id,
-                RenewalDecision.id,
-                RenewalDecision.decision,
-                RenewalDecision.years,
-                RenewalDecision.state,
-                RenewalDecision.channel,
-                RenewalDecision.decided_at,
-                RenewalDecision.decided_by_id,
-            )
-            .join(Domain, Domain.id == RenewalDecision.domain_id)
-            .where(
-                RenewalDecision.domain_id.in_(domain_ids[start : start + 900]),
-                RenewalDecision.expiry_date == Domain.expiry_date,
-                RenewalDecision.state != ProcessingState.superseded,
-            )
-            .order_by(RenewalDecision.id)
-        )
+        rows = session.execute(_CURRENT_DECISIONS, {"ids": domain_ids[start : start + 900]})
         for domain_id, *values in rows:
             result[domain_id] = CurrentDecision(*values)  # later rows win
     return result
+
+
+# One statement for every call: the ids are bound as one expanding parameter, not coerced one
+# by one into the statement (which cost more than the query for a page of 500 rows).
+_CURRENT_DECISIONS = (
+    select(
+        RenewalDecision.domain_id,
+        RenewalDecision.id,
+        RenewalDecision.decision,
+        RenewalDecision.years,
+        RenewalDecision.state,
+        RenewalDecision.channel,
+        RenewalDecision.decided_at,
+        RenewalDecision.decided_by_id,
+    )
+    .join(Domain, Domain.id == RenewalDecision.domain_id)
+    .where(
+        RenewalDecision.domain_id.in_(bindparam("ids", expanding=True)),
+        RenewalDecision.expiry_date == Domain.expiry_date,
+        RenewalDecision.state != ProcessingState.superseded,
+    )
+    .order_by(RenewalDecision.id)
+)
 
 
 def tree_relation_ids(relation: Relation):
@@ -214,6 +219,35 @@ def tree_relation_ids(relation: Relation):
     return select(Relation.id).where(
         or_(Relation.id == relation.id, Relation.parent_id == relation.id)
     )
+
+
+def _selection_query(
+    relation: Relation,
+    today: dt.date,
+    window_days: int,
+    name_filter: str = "",
+    client_number: int | None = None,
+):
+    """Which domains the selection page lists (the rule every view of it shares: a page, the
+    count, and "apply to all matching"): ``relation``'s tree, expiring within
+    ``window_days`` (expired ones too, until deleted), still awaiting a decision or its
+    processing, soonest first."""
+    holder = aliased(Relation)
+    query = (
+        select(Domain.id, Domain.name, Domain.expiry_date, holder.id, holder.name)
+        .join(holder, holder.id == Domain.relation_id)
+        .where(
+            Domain.relation_id.in_(tree_relation_ids(relation)),
+            Domain.status.in_(DECIDABLE),
+            Domain.expiry_date <= today + dt.timedelta(days=window_days),
+        )
+    )
+    name_filter = (name_filter or "").strip().lower()
+    if name_filter:
+        query = query.where(Domain.name.contains(_ascii_fragment(name_filter), autoescape=True))
+    if client_number is not None:
+        query = query.where(holder.number == client_number)
+    return query
 
 
 def selection_rows(
@@ -225,26 +259,82 @@ def selection_rows(
     client_number: int | None = None,
 ) -> list[SelectionRow]:
     """Domains of ``relation``'s tree expiring within ``window_days`` (expired ones too, until
-    deleted) that still await a decision or its processing, soonest first."""
-    holder = aliased(Relation)
-    query = (
-        select(Domain.id, Domain.name, Domain.expiry_date, holder.id, holder.name)
-        .join(holder, holder.id == Domain.relation_id)
-        .where(
-            Domain.relation_id.in_(tree_relation_ids(relation)),
-            Domain.status.in_(DECIDABLE),
-            Domain.expiry_date <= today + dt.timedelta(days=window_days),
-        )
-        .order_by(Domain.expiry_date, Domain.name)
-    )
-    name_filter = (name_filter or "").strip().lower()
-    if name_filter:
-        query = query.where(Domain.name.contains(_ascii_fragment(name_filter), autoescape=True))
-    if client_number is not None:
-        query = query.where(holder.number == client_number)
-    found = session.execute(query).all()
+    deleted) that still await a decision or its processing, soonest first: all of them."""
+    query = _selection_query(relation, today, window_days, name_filter, client_number)
+    found = session.execute(query.order_by(Domain.expiry_date, Domain.name)).all()
+    return _selection_rows(session, found, today)
+
+
+@dataclass(frozen=True)
+class SelectionPage:
+    """One page of the selection: its rows, and where it sits among all matching rows."""
+
+    rows: list[SelectionRow]
+    total: int  # matching rows on all pages
+    page: int  # 1-based, within 1..pages
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+    @property
+    def first(self) -> int:
+        """The 1-based position of the page's first row (0 on an empty page)."""
+        return (self.page - 1) * self.page_size + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.rows) - 1 if self.rows else 0
+
+
+def selection_page(
+    session: Session,
+    relation: Relation,
+    today: dt.date,
+    window_days: int,
+    *,
+    page: int,
+    page_size: int,
+    name_filter: str = "",
+    client_number: int | None = None,
+) -> SelectionPage:
+    """Page ``page`` (past the end: the last page) of ``selection_rows``, in the same order;
+    only its rows' decisions are loaded, so a page costs the same in any portfolio size."""
+    query = _selection_query(relation, today, window_days, name_filter, client_number)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = max(1, min(page, -(-total // page_size) or 1))
+    found = session.execute(
+        query.order_by(Domain.expiry_date, Domain.name)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    ).all()
+    return SelectionPage(_selection_rows(session, found, today), total, page, page_size)
+
+
+def all_matching_choices(
+    rows: list[SelectionRow], decision: Decision, years: int | None
+) -> list[Choice]:
+    """What "apply to all matching" asks for, row by row, as the page's bulk controls do it
+    on the rows of one page: rows carried out already are left alone, a renewal is never
+    longer than its row allows, and rows that cannot be renewed now are not renewed."""
+    choices = []
+    for row in rows:
+        if row.locked:
+            continue
+        if decision is Decision.decline:
+            choices.append(Choice(row.domain_id, decision))
+        elif row.max_years >= 1:
+            choices.append(Choice(row.domain_id, decision, min(years or 1, row.max_years)))
+    return choices
+
+
+def _selection_rows(session: Session, found, today: dt.date) -> list[SelectionRow]:
+    """``SelectionRow`` for each ``(id, name, expiry, holder id, holder name)`` found, with
+    its current decision and who saved it (two queries for all of them)."""
     current = current_decisions(session, [row[0] for row in found])
     people = _login_names(session, {d.decided_by_id for d in current.values()})
+    channels = _channel_names() if current else {}
     rows = []
     for domain_id, name, expiry, holder_id, holder_name in found:
         decision = current.get(domain_id)
@@ -262,7 +352,7 @@ def selection_rows(
                 max_renewal_years(expiry, today),
                 decision is not None and decision.state is ProcessingState.failed,
                 decision.decided_at if decision else None,
-                _decided_by(decision, people) if decision else None,
+                _decided_by(decision, people, channels) if decision else None,
                 decision is not None and decision.channel is DecisionChannel.automatic,
             )
         )
@@ -284,15 +374,24 @@ def _login_names(session: Session, user_ids: set[int | None]) -> dict[int, str]:
     }
 
 
-def _decided_by(decision: CurrentDecision, people: dict[int, str]) -> str:
-    """Who saved a decision, for the customer's page."""
-    if decision.decided_by_id in people:
-        return people[decision.decided_by_id]
+def _channel_names() -> dict[DecisionChannel, str]:
+    """How the page names who saved a decision that no login made, per channel (translated
+    once per page, not per row)."""
     return {
         DecisionChannel.email_link: _("you, through the link in an email"),
         DecisionChannel.confirmation_code: _("you, with an activation code"),
         DecisionChannel.automatic: _("automatically"),
-    }.get(decision.channel, _("your sales contact"))
+        DecisionChannel.sales: _("your sales contact"),
+    }
+
+
+def _decided_by(
+    decision: CurrentDecision, people: dict[int, str], channels: dict[DecisionChannel, str]
+) -> str:
+    """Who saved a decision, for the customer's page."""
+    if decision.decided_by_id in people:
+        return people[decision.decided_by_id]
+    return channels.get(decision.channel) or channels[DecisionChannel.sales]
 
 
 def _ascii_fragment(text: str) -> str:

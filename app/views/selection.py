@@ -11,10 +11,20 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from flask import abort, flash, make_response, redirect, request, session, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from renewal_reminder import settings
@@ -36,6 +46,10 @@ from renewal_reminder.views.params import positive_int
 
 _FIELD = re.compile(r"^decision-([0-9]{1,9})$")  # ids are 32-bit integers
 SUMMARY_KEY = "rr_selection_summary"
+#: Rows per page: about 0.4 MB of HTML, and a page costs the same in any portfolio size.
+PAGE_SIZE = 500
+#: The form field of "apply to all matching": the number of matching rows the person saw.
+ALL_MATCHING = "all_matching"
 
 
 class SelectionForm(FlaskForm):
@@ -65,10 +79,16 @@ class RenewalsSelectionView(AddonView, BaseView):
             if not form.validate_on_submit():
                 flash(_("The form expired; please submit it again."), "danger")
                 return self._page(db, relation, form, submitted), 400
-            choices, row_errors = _choices(submitted)
-            if row_errors:
-                flash(_("Nothing was saved: please correct the marked lines."), "danger")
-                return self._page(db, relation, form, submitted, row_errors), 422
+            if ALL_MATCHING in request.form:
+                choices, problem = self._all_matching(db, relation)
+                if problem:
+                    flash(_("Nothing was saved: %(reason)s", reason=problem), "danger")
+                    return self._page(db, relation, form, {}), 422
+            else:
+                choices, row_errors = _choices(submitted)
+                if row_errors:
+                    flash(_("Nothing was saved: please correct the marked lines."), "danger")
+                    return self._page(db, relation, form, submitted, row_errors), 422
             user = who()
             channel = _channel(user)
             try:
@@ -98,9 +118,15 @@ class RenewalsSelectionView(AddonView, BaseView):
                     channel=channel.value,
                 )
             send_receipts(db, recorded.receipts)
+            ids = [d.id for d in recorded.decisions]
             session[SUMMARY_KEY] = {
                 "relation": relation.number,
-                "decisions": [d.id for d in recorded.decisions],
+                # Which decisions, without listing thousands of ids in the session cookie
+                # (a browser drops a cookie past 4 kB, and the login with it): one
+                # submission's decisions share their ``decided_at``, and lie within its ids.
+                "first": min(ids, default=0),
+                "last": max(ids, default=0),
+                "at": recorded.decisions[0].decided_at.isoformat() if ids else None,
                 "unchanged": len(recorded.unchanged),
                 "informed": notification.informed.value if notification else None,
             }
@@ -119,7 +145,10 @@ class RenewalsSelectionView(AddonView, BaseView):
         if relation is None or not data or data.get("relation") != relation.number:
             return redirect(url_for(".index"))
         visible = access.visible_domain_ids(who())
-        query = select(RenewalDecision).where(RenewalDecision.id.in_(data["decisions"]))
+        query = select(RenewalDecision).where(
+            RenewalDecision.id.between(data.get("first", 0), data.get("last", 0)),
+            RenewalDecision.decided_at == _parse_time(data.get("at")),
+        )
         if visible is not None:
             query = query.where(RenewalDecision.domain_id.in_(visible))
         recorded = db.scalars(query.order_by(RenewalDecision.id)).all()
@@ -161,14 +190,49 @@ class RenewalsSelectionView(AddonView, BaseView):
     def _choose_relation(self):
         return self.render_template("rr/selection_choose.html", title="Renewal selection", t=_)
 
+    def _all_matching(self, db, relation: Relation) -> tuple[list[decisions.Choice], str | None]:
+        """The choices "apply to all matching" asks for: one decision for every row matching
+        the page's filters, on every page (found here, in the relation's tree: no ids come
+        from the form). Refused when the number of matching rows is not the one the person
+        saw (rows came or went since), or the decision is not valid."""
+        try:
+            choice = decisions.parse_choice(
+                0, request.form.get("all_decision", ""), request.form.get("all_years", "1")
+            )
+        except InvalidValue as exc:
+            return [], str(exc)
+        name_filter, client_number = _filter_args()
+        rows = decisions.selection_rows(
+            db,
+            relation,
+            dt.date.today(),
+            int(settings.current()["RENEWAL_WINDOW_DAYS"]),
+            name_filter=name_filter,
+            client_number=client_number,
+        )
+        if positive_int(request.form.get(ALL_MATCHING, "")) != len(rows):
+            return [], _(
+                "the list changed since you opened it (%(count)s domains match now). Please "
+                "check it and try again.",
+                count=len(rows),
+            )
+        if choice is None:
+            return [], None
+        return decisions.all_matching_choices(rows, choice.decision, choice.years), None
+
     def _page(self, db, relation: Relation, form, submitted, row_errors=None):
         window = int(settings.current()["RENEWAL_WINDOW_DAYS"])
-        name_filter = (request.args.get("q") or "").replace("\x00", "")[:100]
-        client = (request.args.get("client") or "").strip()
-        client_number = positive_int(client)
+        name_filter, client_number = _filter_args()
         today = dt.date.today()
-        rows = decisions.selection_rows(
-            db, relation, today, window, name_filter=name_filter, client_number=client_number
+        page = decisions.selection_page(
+            db,
+            relation,
+            today,
+            window,
+            page=positive_int(request.args.get("page", "1")) or 1,
+            page_size=PAGE_SIZE,
+            name_filter=name_filter,
+            client_number=client_number,
         )
         clients = (
             db.scalars(
@@ -181,22 +245,80 @@ class RenewalsSelectionView(AddonView, BaseView):
             "rr/selection.html",
             title=_("Renew your domains"),
             relation=relation,
-            rows=rows,
-            # Why fewer years are offered, per distinct limit (rows share a handful of them).
-            period_hints={
-                limit: decisions.period_hint(limit) for limit in {row.max_years for row in rows}
-            },
+            page=page,
+            rows_html=_rows_html(page.rows, relation, submitted, row_errors or {}),
             clients=clients,
             form=form,
-            submitted=submitted,
-            row_errors=row_errors or {},
-            today=today,
             window=window,
             name_filter=name_filter,
             client_number=client_number,
             staff=access.is_staff(who()),
             t=_,
         )
+
+
+def _rows_html(
+    rows: list[decisions.SelectionRow],
+    relation: Relation,
+    submitted: dict[int, tuple[str, str]],
+    row_errors: dict[int, str],
+) -> Markup:
+    """The table rows, from a template of their own (rr/_selection_rows.html) rendered in one
+    go: inside the page's ``content`` block every fragment of every row would pass up through
+    the five levels of FAB's layout, which cost more than the rows themselves."""
+    template = current_app.jinja_env.get_template("rr/_selection_rows.html")
+    return Markup(
+        template.render(
+            rows=rows,
+            relation_id=relation.id,
+            submitted=submitted,
+            row_errors=row_errors,
+            # Why fewer years are offered, per distinct limit (rows share a handful of them).
+            period_hints={
+                limit: escape(hint)
+                for limit in {row.max_years for row in rows}
+                if (hint := decisions.period_hint(limit))
+            },
+            # Translated and escaped once, not per row: a page has hundreds of rows.
+            l_renew=escape(_("Renew")),
+            l_decline=escape(_("Decline")),
+            l_none=escape(_("No decision")),
+            l_years=escape(_("Years")),
+            l_expired=escape(_("expired")),
+            l_select=escape(_("Select")),
+            l_processed=escape(_("Processed by your sales contact")),
+            l_failed=escape(
+                _(
+                    "Your sales contact could not carry this out at the registrar; you can choose "
+                    "again."
+                )
+            ),
+            l_saved=escape(_("Saved")),
+            l_by=escape(_("by")),
+            l_expiry=escape(_("Expiry date")),
+            l_days_left=escape(_("Days left")),
+            l_automatic=escape(
+                _(
+                    "Declined automatically: no decision was made before the expiry date. You can "
+                    "still choose to renew."
+                )
+            ),
+        )
+    )
+
+
+def _filter_args() -> tuple[str, int | None]:
+    """The page's filters from the query string: a name fragment and a client number."""
+    name_filter = (request.args.get("q") or "").replace("\x00", "")[:100]
+    return name_filter, positive_int((request.args.get("client") or "").strip())
+
+
+def _parse_time(text: str | None) -> dt.datetime | None:
+    """A summary's ``decided_at`` back from the session (``None``: no decisions)."""
+    try:
+        return dt.datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def no_relation_page(view: BaseView):
@@ -209,8 +331,11 @@ def no_relation_page(view: BaseView):
 
 
 def _filters() -> dict[str, str]:
-    """The selection page's filters in the request (``q``, ``client``), to carry along."""
-    return {key: request.args[key][:100] for key in ("q", "client") if request.args.get(key)}
+    """The selection page's filters in the request (``q``, ``client``) and its page, to carry
+    along."""
+    return {
+        key: request.args[key][:100] for key in ("q", "client", "page") if request.args.get(key)
+    }
 
 
 def _submitted_values() -> dict[int, tuple[str, str]]:

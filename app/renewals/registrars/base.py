@@ -25,6 +25,7 @@ Periods are 1 to 10 years. EPP allows 1-99, but gTLD registries cap the registra
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -199,6 +200,7 @@ def latest_allowed_expiry(today: dt.date) -> dt.date:
     return shifted(today, relativedelta(years=MAX_TERM_YEARS))
 
 
+@functools.lru_cache(maxsize=4096)
 def max_renewal_years(expiry_date: dt.date, today: dt.date) -> int:
     """The longest renewal period, 0 to 10 years, that keeps the new expiry within the 10-year
     cap on ``today``: the largest ``years`` that ``check_term_cap(renewed_expiry(expiry_date,
@@ -206,7 +208,8 @@ def max_renewal_years(expiry_date: dt.date, today: dt.date) -> int:
     would pass the cap (it already runs more than 9 years ahead).
 
     The one rule for every place that offers or accepts a period (the selection and
-    confirmation pages, the staff forms, recording a decision)."""
+    confirmation pages, the staff forms, recording a decision). Cached: a page of hundreds of
+    rows asks it for a few dozen distinct dates, and its calendar arithmetic is not cheap."""
     latest = latest_allowed_expiry(today)
     for years in range(MAX_YEARS, 0, -1):
         if renewed_expiry(expiry_date, years) <= latest:
