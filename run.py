@@ -53,6 +53,9 @@ def serve() -> None:
     from renewal_reminder.setup import prepare_database
 
     app = create_app(demo_settings)
+    from renewal_reminder import demo_mail
+
+    demo_mail.remember_base_url(INSTANCE_DIR, app.config["RENEWALS_BASE_URL"])
     with app.app_context():
         logins = prepare_database(app, load_demo_data=True)
     if app.config.get("SCHEDULER_ENABLED", True):

@@ -83,6 +83,27 @@ def use_running_sink(config: dict, instance_dir: str | Path, environ) -> None:
     )
 
 
+BASE_URL_FILE = "demo-base-url"
+
+
+def remember_base_url(instance_dir: str | Path, base_url: str) -> None:
+    """``python run.py`` notes the address it serves, for links made by other processes."""
+    (Path(instance_dir) / BASE_URL_FILE).write_text(base_url)
+
+
+def use_demo_base_url(config: dict, instance_dir: str | Path, environ) -> None:
+    """Links in emails made by a command beside ``python run.py`` (a confirmation request
+    from the CLI) point where the demo runs, unless ``BASE_URL`` or ``PORT`` say otherwise."""
+    if environ.get("BASE_URL") or environ.get("PORT"):
+        return
+    try:
+        base_url = (Path(instance_dir) / BASE_URL_FILE).read_text().strip()
+    except OSError:
+        return
+    if base_url.startswith(("http://", "https://")):
+        config["RENEWALS_BASE_URL"] = base_url
+
+
 @dataclass(frozen=True)
 class OutboxEmail:
     id: str

@@ -92,6 +92,7 @@ def create_app(config: type | Mapping | None = None) -> Flask:
     if not app.testing:
         # Beside `python run.py` (its demo's mail sink), a command delivers where it does.
         demo_mail.use_running_sink(app.config, app.instance_path, os.environ)
+        demo_mail.use_demo_base_url(app.config, app.instance_path, os.environ)
     try:
         web_security.install_proxy_fix(app)
     except ValueError as exc:

@@ -103,3 +103,15 @@ def test_the_demo_outbox_in_a_browser(app, world, live_url, browser_page):
     page.wait_for_selector("text=Plain text of Renewal reminder")
     assert page.frame_locator("iframe").locator("text=Hi").count() == 1
     screenshot(page, "demo-outbox-email")
+
+
+def test_commands_beside_the_demo_link_to_where_it_runs(tmp_path):
+    demo_mail.remember_base_url(tmp_path, "http://127.0.0.1:5099")
+    config: dict = {"RENEWALS_BASE_URL": "http://127.0.0.1:5000"}
+    demo_mail.use_demo_base_url(config, tmp_path, environ={})
+    assert config["RENEWALS_BASE_URL"] == "http://127.0.0.1:5099"
+    kept: dict = {"RENEWALS_BASE_URL": "https://renewals.example.com"}
+    demo_mail.use_demo_base_url(
+        kept, tmp_path, environ={"BASE_URL": "https://renewals.example.com"}
+    )
+    assert kept["RENEWALS_BASE_URL"] == "https://renewals.example.com"

@@ -107,3 +107,16 @@ def test_the_cli_shows_a_bar_per_stage(app, tmp_path):
     result = app.test_cli_runner().invoke(args=["domains", "import", str(path)])
     assert result.exit_code == 0, result.output
     assert "Imported 20 rows" in result.output
+
+
+def test_one_import_at_a_time(client, world, session):
+    running = import_jobs.create(session, filename="big.csv", size=1, user_id=world.admin.id)
+    session.commit()
+    login(client, world.admin.username)
+    response = upload(client, csv_of(3))
+    assert "/portfolio-import/jobs/" not in response.headers.get("Location", "")
+    page = client.get(response.headers["Location"], follow_redirects=True)
+    html = page.get_data(as_text=True)  # the flash says why
+    assert "another import" in html and f"/portfolio-import/jobs/{running.id}" in html
+    assert session.scalar(select(func.count()).select_from(ImportJob)) == 1
+    assert session.scalar(select(func.count()).select_from(Domain)) == 3  # the world's only

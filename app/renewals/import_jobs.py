@@ -17,9 +17,12 @@ import datetime as dt
 import io
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from renewal_reminder.models import ImportJob, ImportStatus
@@ -50,8 +53,23 @@ _threads: dict[int, threading.Thread] = {}
 _lock = threading.Lock()
 
 
+class ImportBusy(Exception):
+    """Another import is running: one at a time (two would contend for the same rows)."""
+
+    def __init__(self, job: ImportJob) -> None:
+        super().__init__(f"import {job.id} ({job.filename}) is still running")
+        self.job = job
+
+
 def create(session: Session, *, filename: str, size: int, user_id: int | None) -> ImportJob:
-    """A new running job (flushed; the caller commits)."""
+    """A new running job (flushed; the caller commits). Raises ``ImportBusy`` while another
+    import runs (one that broke off does not count)."""
+    running = session.scalars(
+        select(ImportJob).where(ImportJob.status == ImportStatus.running)
+    ).all()
+    for other in running:
+        if not broke_off(other):
+            raise ImportBusy(other)
     job = ImportJob(filename=filename[:255], size=size, started_by_id=user_id)
     session.add(job)
     session.flush()
@@ -82,8 +100,12 @@ def run(session: Session, job_id: int, data: bytes) -> None:
             session,
             job_id,
             ImportStatus.failed,
-            errors=[f"the import broke off ({type(exc).__name__}); nothing was imported"],
-            error_total=1,
+            errors=[
+                f"not a problem in the file: the database refused the import "
+                f"({type(exc).__name__}); nothing was imported. Try again, or ask your "
+                "administrator to look at the server's log."
+            ],
+            error_total=0,
         )
     else:
         _finish(session, job_id, ImportStatus.done, summary=str(summary))
@@ -134,11 +156,21 @@ def wait(job_id: int, timeout: float = 30.0) -> None:
 
 
 def _finish(session: Session, job_id: int, status: ImportStatus, **values) -> None:
-    job = session.get(ImportJob, job_id)
-    if job is None:
-        return
-    job.status = status
-    job.finished_at = utcnow()
-    for name, value in values.items():
-        setattr(job, name, value)
-    session.commit()
+    """Record the outcome; a locked database (SQLite, another writer) is waited for a few
+    times, so the job does not stay "running" for want of one write."""
+    for attempt in range(5):
+        try:
+            job = session.get(ImportJob, job_id)
+            if job is None:
+                return
+            job.status = status
+            job.finished_at = utcnow()
+            for name, value in values.items():
+                setattr(job, name, value)
+            session.commit()
+            return
+        except OperationalError:
+            session.rollback()
+            if attempt == 4:
+                raise
+            time.sleep(1 + attempt)

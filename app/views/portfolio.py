@@ -7,6 +7,7 @@ from flask_appbuilder import SimpleFormView, expose, has_access
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.security.decorators import permission_name
 from flask_wtf.file import FileField, FileRequired
+from markupsafe import Markup
 
 from renewal_reminder import settings
 from renewal_reminder.models import ImportJob, ImportStatus
@@ -38,12 +39,22 @@ class RenewalsImportView(AddonView, SimpleFormView):
             flash("Nothing was imported: the file is larger than 64 MB.", "danger")
             return None
         db = self.appbuilder.session
-        job = import_jobs.create(
-            db,
-            filename=form.csv_file.data.filename or "portfolio.csv",
-            size=len(data),
-            user_id=g.user.id,
-        )
+        try:
+            job = import_jobs.create(
+                db,
+                filename=form.csv_file.data.filename or "portfolio.csv",
+                size=len(data),
+                user_id=g.user.id,
+            )
+        except import_jobs.ImportBusy as busy:
+            flash(
+                Markup(
+                    'Nothing was imported: <a href="{}">another import</a> is still running. '
+                    "Upload the file again when it has finished."
+                ).format(url_for(".job", job_id=busy.job.id)),
+                "warning",
+            )
+            return None
         db.commit()
         if len(data) > int(settings.current()["IMPORT_BACKGROUND_BYTES"]):
             import_jobs.run_in_background(current_app._get_current_object(), job.id, data)
