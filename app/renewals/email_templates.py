@@ -74,7 +74,8 @@ The following domainname(s) {{ group.phrase }}:
 {% endfor %}
 {% if sales_contact %}Questions? Contact {{ sales_contact.name }} <{{ sales_contact.email }}>.
 {% endif %}
-This is an automated notification. Replies to this address will be discarded.
+This is an automated notification.{% if sales_contact %} Replies reach \
+{{ sales_contact.name }}.{% endif %}
 Relation #{{ relation.number }} : {{ relation.name }} Email : {{ relation.email }}
 """
 
@@ -97,7 +98,8 @@ page</a> (no password needed, so please do not forward this email).</p>
 {% endfor %}
 {% if sales_contact %}<p>Questions? Contact {{ sales_contact.name }}
 &lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
-<p><small>This is an automated notification. Replies to this address will be discarded.<br>
+<p><small>This is an automated notification.{% if sales_contact %} Replies reach \
+{{ sales_contact.name }}.{% endif %}<br>
 Relation #{{ relation.number }} : {{ relation.name }} Email : {{ relation.email }}</small></p>
 """
 
@@ -126,7 +128,8 @@ De volgende domeinnaam/-namen {{ group.phrase }}:
 {% if sales_contact %}Vragen? Neem contact op met {{ sales_contact.name }} \
 <{{ sales_contact.email }}>.
 {% endif %}
-Dit is een automatische melding. Antwoorden op dit adres worden niet gelezen.
+Dit is een automatische melding.{% if sales_contact %} Antwoorden komen \
+bij {{ sales_contact.name }}.{% endif %}
 Relatie #{{ relation.number }} : {{ relation.name }} E-mail : {{ relation.email }}
 """
 
@@ -152,7 +155,8 @@ deze e-mail daarom niet door).</p>
 {% endfor %}
 {% if sales_contact %}<p>Vragen? Neem contact op met {{ sales_contact.name }}
 &lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
-<p><small>Dit is een automatische melding. Antwoorden op dit adres worden niet gelezen.<br>
+<p><small>Dit is een automatische melding.{% if sales_contact %} Antwoorden komen \
+bij {{ sales_contact.name }}.{% endif %}<br>
 Relatie #{{ relation.number }} : {{ relation.name }} E-mail : {{ relation.email }}</small></p>
 """
 
@@ -441,7 +445,8 @@ renewal page (no password needed, so please do not forward this email):
 {% if sales_contact %}
 Questions? Contact {{ sales_contact.name }} <{{ sales_contact.email }}>.
 {% endif %}
-This is an automated notification. Replies to this address will be discarded.
+This is an automated notification.{% if sales_contact %} Replies reach \
+{{ sales_contact.name }}.{% endif %}
 """
 
 _RECEIPT_DECISIONS_HTML_EN = """\
@@ -467,7 +472,8 @@ and are then deactivated or deleted; you will receive an email when that happens
 not forward this email).</p>
 {% if sales_contact %}<p>Questions? Contact {{ sales_contact.name }}
 &lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
-<p><small>This is an automated notification. Replies to this address will be discarded.</small></p>
+<p><small>This is an automated notification.{% if sales_contact %} Replies reach \
+{{ sales_contact.name }}.{% endif %}</small></p>
 """
 
 _RECEIPT_DECISIONS_TEXT_NL = """\
@@ -497,7 +503,8 @@ persoonlijke verlengingspagina (zonder wachtwoord; stuur deze e-mail daarom niet
 {% if sales_contact %}
 Vragen? Neem contact op met {{ sales_contact.name }} <{{ sales_contact.email }}>.
 {% endif %}
-Dit is een automatische melding. Antwoorden op dit adres worden niet gelezen.
+Dit is een automatische melding.{% if sales_contact %} Antwoorden komen \
+bij {{ sales_contact.name }}.{% endif %}
 """
 
 _RECEIPT_DECISIONS_HTML_NL = """\
@@ -524,7 +531,8 @@ gebeurt.</p>{% endif %}
 deze e-mail daarom niet door).</p>
 {% if sales_contact %}<p>Vragen? Neem contact op met {{ sales_contact.name }}
 &lt;{{ sales_contact.email }}&gt;.</p>{% endif %}
-<p><small>Dit is een automatische melding. Antwoorden op dit adres worden niet gelezen.</small></p>
+<p><small>Dit is een automatische melding.{% if sales_contact %} Antwoorden komen \
+bij {{ sales_contact.name }}.{% endif %}</small></p>
 """
 
 _RECEIPT_RENEWED_TEXT_EN = """\
@@ -822,6 +830,21 @@ RETIRED_DEFAULTS: dict[tuple[str, str], frozenset[str]] = {
         {"0b795e6db48d988fd7b126551a3d58e9c0281151c87620e709b4c9d0d7047f61"}
     ),
 }
+
+
+# Before the footer said where replies go (Reply-To is the sales contact, not a void).
+RETIRED_DEFAULTS[(RECEIPT_DECISIONS, "en")] = RETIRED_DEFAULTS.get(
+    (RECEIPT_DECISIONS, "en"), frozenset()
+) | {"b0f5c72f01de3b529f413f170d8d4ce57e8818666da0247b94a53fed4ad7fbd0"}
+RETIRED_DEFAULTS[(RECEIPT_DECISIONS, "nl")] = RETIRED_DEFAULTS.get(
+    (RECEIPT_DECISIONS, "nl"), frozenset()
+) | {"201a3d780139356a8db21c34b502f9c5d35bf56be1184635c3c8b3e8c3b07576"}
+RETIRED_DEFAULTS[(RENEWAL_REMINDER, "en")] = RETIRED_DEFAULTS.get(
+    (RENEWAL_REMINDER, "en"), frozenset()
+) | {"60401629af4c0aebd64590d61d9ea0f24a1103056c05fa458ec3b62230c28950"}
+RETIRED_DEFAULTS[(RENEWAL_REMINDER, "nl")] = RETIRED_DEFAULTS.get(
+    (RENEWAL_REMINDER, "nl"), frozenset()
+) | {"a522972497b0567894a759bc038b2a60ea7b98c7bf358c3fd1da5eb087b7c32c"}
 
 
 def fingerprint(subject: str, text_body: str, html_body: str) -> str:
