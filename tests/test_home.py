@@ -115,3 +115,10 @@ def test_every_product_role_has_a_home(client, world, role):
     }[role]
     login(client, username)
     assert client.get("/home/").status_code == 200
+
+
+def test_sales_gets_no_link_it_may_not_open(client, world):
+    login(client, world.sales_a.username)
+    html = client.get("/home/").get_data(as_text=True)
+    assert "/reminder-log/" not in html  # Admin only
+    assert "failed emails (7 days)" in html
