@@ -58,13 +58,14 @@ import typing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from renewal_reminder.i18n import SUPPORTED
 from renewal_reminder.models import Domain, DomainStatus, Relation, RelationKind
 from renewal_reminder.models.base import user_ids_with_role, user_model, utcnow
-from renewal_reminder.renewals import lifecycle
+from renewal_reminder.models.relation import first_link_version
+from renewal_reminder.renewals import bulk_rows, lifecycle
 from renewal_reminder.renewals.access import current_roles
 from renewal_reminder.renewals.lifecycle import status_after_expiry_change
 from renewal_reminder.renewals.validation import (
@@ -96,11 +97,28 @@ _LOOKUP_CHUNK = 900
 #: Rows per bulk INSERT/UPDATE call, to bound memory of the parameter lists.
 _WRITE_CHUNK = 10_000
 
-#: Reads and inserts use the tables (Core) rather than the ORM entities: for 200,000 rows the
-#: ORM's per-row bookkeeping doubles their time and adds nothing here. Updates use the ORM's
-#: bulk UPDATE by primary key.
+#: Reads use the tables (Core) rather than the ORM entities: for 200,000 rows the ORM's per-row
+#: bookkeeping doubles their time and adds nothing here. Inserts and the domains' updates go
+#: through ``bulk_rows`` (tuples at driver level: executemany on SQLite, COPY on PostgreSQL);
+#: relations' updates through the ORM's bulk UPDATE by primary key (for ``link_version``).
 _RELATION = Relation.__table__
 _DOMAIN = Domain.__table__
+#: The columns the import writes (``bulk_rows`` applies no defaults: every column is given).
+_RELATION_INSERT = (
+    "number",
+    "name",
+    "billing_email",
+    "kind",
+    "parent_id",
+    "sales_contact_id",
+    "language",
+    "reminders_to_reseller",
+    "link_version",
+    "created_at",
+    "updated_at",
+)
+_DOMAIN_INSERT = ("name", "relation_id", "expiry_date", "status", "created_at", "updated_at")
+_DOMAIN_UPDATE = ("relation_id", "expiry_date", "status", "updated_at")
 
 _NAME_MAX = Relation.__table__.c.name.type.length  # 200
 _EMAIL_MAX = Relation.__table__.c.billing_email.type.length  # 254
@@ -851,28 +869,31 @@ def _write(session: Session, plan: _Plan, progress: Progress = _no_progress) -> 
         [rel for rel in new if rel.kind is not RelationKind.reseller],
     ):
         for chunk in _chunks(group, _WRITE_CHUNK):
-            rows = [
-                {
-                    "number": rel.number,
-                    "name": rel.name,
-                    "billing_email": rel.email,
-                    "kind": rel.kind,
-                    "parent_id": relation_ids[rel.reseller_number]
-                    if rel.reseller_number is not None
-                    else None,
-                    "sales_contact_id": plan.sales_ids[rel.sales_email.lower()]
-                    if rel.sales_email
-                    else None,
-                    "language": rel.language,
-                    "reminders_to_reseller": True,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for rel in chunk
-            ]
-            # Plain executemany, then a lookup of the new ids: with RETURNING, SQLAlchemy splits
-            # the rows into many small statements (measured 3x slower on SQLite).
-            session.execute(insert(_RELATION), rows)
+            bulk_rows.insert_rows(
+                session,
+                _RELATION,
+                _RELATION_INSERT,
+                [
+                    (
+                        rel.number,
+                        rel.name,
+                        rel.email,
+                        rel.kind,
+                        relation_ids[rel.reseller_number]
+                        if rel.reseller_number is not None
+                        else None,
+                        plan.sales_ids[rel.sales_email.lower()] if rel.sales_email else None,
+                        rel.language,
+                        True,
+                        # The model's default, which a driver-level insert does not apply.
+                        first_link_version(),
+                        now,
+                        now,
+                    )
+                    for rel in chunk
+                ],
+            )
+            # Then a lookup of the new ids (a driver-level insert returns none).
             numbers = [rel.number for rel in chunk]
             for numbers_chunk in _chunks(numbers, _LOOKUP_CHUNK):
                 found = session.execute(
@@ -913,51 +934,43 @@ def _write(session: Session, plan: _Plan, progress: Progress = _no_progress) -> 
     # Where the customer emails of these relations' domains went (a change of address or of
     # reseller is a change of recipient: see the end).
     emails_before = lifecycle.customer_emails(session, [values["id"] for values in updates])
+    # Through the ORM's bulk UPDATE, not ``bulk_rows``: its ``do_orm_execute`` hook raises
+    # ``link_version`` of every relation whose billing address changes (``models.relation``).
     for chunk in _chunks(updates, _WRITE_CHUNK):
         session.execute(update(Relation), chunk)
     summary.relations_updated = len(updates)
     summary.relations_unchanged = len(plan.relations) - len(new) - len(updates)
 
     # Domains.
-    inserts: list[dict] = []
-    changes: list[dict] = []
+    inserts: list[tuple] = []  # in the order of _DOMAIN_INSERT
+    changes: list[tuple] = []  # id, then _DOMAIN_UPDATE
+    moved: dict[int, list[int]] = {}  # new relation id -> domain ids
     db_domains = plan.db_domains
+    active = DomainStatus.active
     for name, (_line, number, expiry, status) in plan.domains.items():
         relation_id = relation_ids[number]
         existing = db_domains.get(name)
         if existing is None:
-            inserts.append(
-                {
-                    "name": name,
-                    "relation_id": relation_id,
-                    "expiry_date": expiry,
-                    "status": status or DomainStatus.active,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
+            inserts.append((name, relation_id, expiry, status or active, now, now))
             continue
         domain_id, old_relation_id, old_expiry, old_status = existing
         if status is None:
             status = status_after_expiry_change(old_status, old_expiry, expiry)
         if relation_id != old_relation_id or expiry != old_expiry or status != old_status:
-            changes.append(
-                {
-                    "id": domain_id,
-                    "relation_id": relation_id,
-                    "expiry_date": expiry,
-                    "status": status,
-                    "updated_at": now,
-                }
-            )
+            changes.append((domain_id, relation_id, expiry, status, now))
+            if relation_id != old_relation_id:
+                moved.setdefault(relation_id, []).append(domain_id)
     total, written = len(inserts) + len(changes), 0
     progress(WRITING, 0, total)
-    for statement, rows in ((insert(_DOMAIN), inserts), (update(Domain), changes)):
-        for chunk in _chunks(rows, _WRITE_CHUNK):
-            session.execute(statement, chunk)
-            written += len(chunk)
-            progress(WRITING, written, total)
-    _start_clean(session, plan, changes, relation_ids, emails_before)
+    for chunk in _chunks(inserts, _WRITE_CHUNK):
+        bulk_rows.insert_rows(session, _DOMAIN, _DOMAIN_INSERT, chunk)
+        written += len(chunk)
+        progress(WRITING, written, total)
+    for chunk in _chunks(changes, _WRITE_CHUNK):
+        bulk_rows.update_rows(session, _DOMAIN, "id", _DOMAIN_UPDATE, chunk)
+        written += len(chunk)
+        progress(WRITING, written, total)
+    _start_clean(session, moved, relation_ids, emails_before)
     summary.domains_created = len(inserts)
     summary.domains_updated = len(changes)
     summary.domains_unchanged = len(plan.domains) - len(inserts) - len(changes)
@@ -966,21 +979,14 @@ def _write(session: Session, plan: _Plan, progress: Progress = _no_progress) -> 
 
 def _start_clean(
     session: Session,
-    plan: _Plan,
-    changes: list[dict],
+    moved: dict[int, list[int]],
     relation_ids: dict[int, int],
     emails_before: dict[int, str],
 ) -> None:
-    """Domains that moved to another relation, or whose customer emails now go elsewhere,
-    start clean (``lifecycle.holder_changed``)."""
+    """Domains that moved to another relation (``moved``: new relation id -> domain ids), or
+    whose customer emails now go elsewhere, start clean (``lifecycle.holder_changed``)."""
     numbers = {rid: number for number, rid in relation_ids.items()}
-    holders_before = {domain_id: rid for domain_id, rid, _, _ in plan.db_domains.values()}
-    moved: dict[int, list[int]] = {}  # new relation number -> domain ids
-    for change in changes:
-        old_relation_id = holders_before.get(change["id"])
-        if old_relation_id is not None and old_relation_id != change["relation_id"]:
-            moved.setdefault(numbers[change["relation_id"]], []).append(change["id"])
-    for number, domain_ids in sorted(moved.items()):
+    for number, domain_ids in sorted((numbers[rid], ids) for rid, ids in moved.items()):
         lifecycle.holder_changed(
             session, domain_ids, f"the portfolio import moved the domain to relation #{number}"
         )
