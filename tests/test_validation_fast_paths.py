@@ -197,6 +197,16 @@ def test_every_latin1_letter_maps_and_encodes_as_idna_says():
         assert_domain_agrees(f"{letter}.com")
 
 
+def test_the_punycode_encoder_is_the_standard_one():
+    rng = random.Random(3492)
+    alphabet = "abcz09-" + "".join(sorted(validation._LATIN1_LETTERS)) + "ĀſǆЖ中😀"
+    labels = ["ü", "bücher", "éé", "aé", "éa", "zürich-12345", "ÿ" * 20, "é" + "a" * 60]
+    for _ in range(5000):
+        labels.append("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40))))
+    for label in labels:
+        assert validation._punycode(label) == label.encode("punycode").decode("ascii"), label
+
+
 PIECES = [
     "a",
     "b",

@@ -9,9 +9,9 @@ batch). For 200,000 rows that was half of an import. Here the rows are plain tup
   table and one ``UPDATE ... FROM`` joining it by key;
 - any other database: SQLAlchemy Core executemany (correct, not faster).
 
-Values go in as SQLAlchemy would take them (``date``, ``datetime``, enum members): each
-column's own bind processing of the dialect turns them into what the driver stores, the same
-text SQLAlchemy writes (SQLite keeps dates and times as text in its own format).
+Values go in as the driver stores them: pass each date, timestamp or enum member through
+``DriverValues`` of its column (the column type's own bind processing, so the stored text is
+the same as SQLAlchemy's).
 
 This bypasses the ORM, and so its events: ``Relation``'s rule that a new billing address
 raises ``link_version`` (``models.relation``) is not applied here, and neither are column
@@ -20,7 +20,7 @@ Runs in the session's transaction; the caller commits."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, update
@@ -31,7 +31,8 @@ from sqlalchemy.orm import Session
 def insert_rows(
     session: Session, table: Table, columns: Sequence[str], rows: Sequence[tuple]
 ) -> None:
-    """INSERT ``rows`` (tuples in the order of ``columns``) into ``table``."""
+    """INSERT ``rows`` (tuples in the order of ``columns``, values from ``DriverValues``
+    where the column type processes them) into ``table``."""
     if not rows:
         return
     connection = session.connection()
@@ -41,9 +42,9 @@ def insert_rows(
             f"INSERT INTO {_quote(dialect, table.name)} ({_column_list(dialect, columns)}) "
             f"VALUES ({', '.join('?' * len(columns))})"
         )
-        _sqlite_executemany(connection, sql, _driver_values(dialect, table, columns, rows))
+        _sqlite_executemany(connection, sql, rows)
     elif _is_psycopg(dialect):
-        _copy(connection, table.name, columns, _driver_values(dialect, table, columns, rows))
+        _copy(connection, table.name, columns, rows)
     else:
         connection.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
 
@@ -52,7 +53,8 @@ def update_rows(
     session: Session, table: Table, key: str, columns: Sequence[str], rows: Sequence[tuple]
 ) -> None:
     """UPDATE ``table`` SET ``columns`` WHERE ``key`` matches, for each of ``rows``: tuples
-    of the key value followed by the new values in the order of ``columns``."""
+    of the key value followed by the new values in the order of ``columns`` (values from
+    ``DriverValues`` where the column type processes them)."""
     if not rows:
         return
     connection = session.connection()
@@ -65,7 +67,7 @@ def update_rows(
         )
         target = _quote(dialect, table.name)
         sql = f"UPDATE {target} SET {assignments} WHERE {_quote(dialect, key)} = ?1"
-        _sqlite_executemany(connection, sql, _driver_values(dialect, table, names, rows))
+        _sqlite_executemany(connection, sql, rows)
     elif _is_psycopg(dialect):
         target = _quote(dialect, table.name)
         scratch = _quote(dialect, f"rr_bulk_{table.name}")
@@ -74,12 +76,7 @@ def update_rows(
             f"FROM {target} WITH NO DATA"
         )
         try:
-            _copy(
-                connection,
-                f"rr_bulk_{table.name}",
-                names,
-                _driver_values(dialect, table, names, rows),
-            )
+            _copy(connection, f"rr_bulk_{table.name}", names, rows)
             assignments = ", ".join(
                 f"{_quote(dialect, name)} = s.{_quote(dialect, name)}" for name in columns
             )
@@ -101,22 +98,57 @@ def update_rows(
         )
 
 
-def _driver_values(
-    dialect: Dialect, table: Table, columns: Sequence[str], rows: Sequence[tuple]
-) -> list[tuple]:
-    """The rows with each value as the driver takes it: the column type's bind processing,
-    applied once per distinct value (dates, statuses and timestamps repeat a lot)."""
-    processors: list[Callable[[Any], Any] | None] = [
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
-    ]
-    if not any(processors):
-        return list(rows)
-    values: list[Any] = list(zip(*rows, strict=True))
-    for index, processor in enumerate(processors):
-        if processor is not None:
-            processed = {value: processor(value) for value in set(values[index])}
-            values[index] = map(processed.__getitem__, values[index])
-    return list(zip(*values, strict=True))
+class DriverValues(dict):
+    """``{value: what the driver stores for it}`` for one column, filled on first use: the
+    column type's bind processing for the dialect (SQLite keeps dates and times as text in
+    SQLAlchemy's own format), run once per distinct value. Build the rows for
+    ``insert_rows``/``update_rows`` with ``values[value]``: the import's dates, statuses and
+    timestamps repeat, so a 200,000-row batch costs a dictionary lookup per value. On a
+    database without a driver-level path the values stay as they are (SQLAlchemy processes
+    them)."""
+
+    def __init__(self, session: Session, table: Table, column: str) -> None:
+        super().__init__()
+        dialect = session.connection().dialect
+        processor = None
+        if _driver_level(dialect):
+            processor = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+        self._processor = processor
+
+    def __missing__(self, value: Any) -> Any:
+        stored = self[value] = value if self._processor is None else self._processor(value)
+        return stored
+
+
+class StoredValues(dict):
+    """``{what the driver returned: the value SQLAlchemy would give}`` for one column, filled
+    on first use (the column type's result processing, run once per distinct value): the
+    counterpart of ``DriverValues`` for the rows of ``scan``."""
+
+    def __init__(self, session: Session, table: Table, column: str) -> None:
+        super().__init__()
+        dialect = session.connection().dialect
+        self._processor = table.c[column].type.dialect_impl(dialect).result_processor(dialect, None)
+
+    def __missing__(self, stored: Any) -> Any:
+        value = self[stored] = stored if self._processor is None else self._processor(stored)
+        return value
+
+
+def scan(session: Session, table: Table, columns: Sequence[str]) -> list[tuple]:
+    """Every row of ``table`` (``columns`` only) as the driver returns it: translate dates
+    and enums with ``StoredValues``. Reading 200,000 rows through SQLAlchemy's result
+    (a row object and type processing per value) takes four times as long."""
+    connection = session.connection()
+    dialect = connection.dialect
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(
+            f"SELECT {_column_list(dialect, columns)} FROM {_quote(dialect, table.name)}"
+        )
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def _sqlite_executemany(connection: Connection, sql: str, rows: list[tuple]) -> None:
@@ -129,6 +161,10 @@ def _sqlite_executemany(connection: Connection, sql: str, rows: list[tuple]) -> 
 
 def _is_psycopg(dialect: Dialect) -> bool:
     return dialect.name == "postgresql" and dialect.driver == "psycopg"
+
+
+def _driver_level(dialect: Dialect) -> bool:
+    return dialect.name == "sqlite" or _is_psycopg(dialect)
 
 
 def _copy(

@@ -396,7 +396,7 @@ class _Validator:
                 self.errors.raise_()
             start = previous_end + 1
             previous_end = reader.line_num
-            if any("\x00" in cell for cell in cells):
+            if "\x00" in "".join(cells):
                 # No database stores it in text (PostgreSQL refuses it); usually not a CSV file.
                 self.errors.add(start + offset, _NUL_BYTE)
                 if start == 1:  # the header
@@ -450,7 +450,7 @@ class _Validator:
         for line, record in records:
             if len(record) < width:
                 record = record + [""] * (width - len(record))
-            cells = [cell.strip() for cell in record]
+            cells = list(map(str.strip, record))
             if not any(cells):
                 continue  # a blank line (or a row of empty cells)
             if line % _PROGRESS_EVERY == 0:
@@ -801,10 +801,12 @@ class _Validator:
         if total <= 2 * len(names):
             # Most of the table is named by the file: one scan beats many IN lookups.
             wanted = set(names)
+            dates = bulk_rows.StoredValues(self.session, _DOMAIN, "expiry_date")
+            statuses = bulk_rows.StoredValues(self.session, _DOMAIN, "status")
             return {
-                name: (domain_id, relation_id, expiry, status)
-                for name, domain_id, relation_id, expiry, status in self.session.execute(
-                    select(*columns)
+                name: (domain_id, relation_id, dates[expiry], statuses[status])
+                for name, domain_id, relation_id, expiry, status in bulk_rows.scan(
+                    self.session, _DOMAIN, [column.name for column in columns]
                 )
                 if name in wanted
             }
@@ -868,6 +870,9 @@ def _write(session: Session, plan: _Plan, progress: Progress = _no_progress) -> 
         [rel for rel in new if rel.kind is RelationKind.reseller],
         [rel for rel in new if rel.kind is not RelationKind.reseller],
     ):
+        kinds = bulk_rows.DriverValues(session, _RELATION, "kind")
+        flags = bulk_rows.DriverValues(session, _RELATION, "reminders_to_reseller")
+        stamp = bulk_rows.DriverValues(session, _RELATION, "created_at")[now]
         for chunk in _chunks(group, _WRITE_CHUNK):
             bulk_rows.insert_rows(
                 session,
@@ -878,17 +883,17 @@ def _write(session: Session, plan: _Plan, progress: Progress = _no_progress) -> 
                         rel.number,
                         rel.name,
                         rel.email,
-                        rel.kind,
+                        kinds[rel.kind],
                         relation_ids[rel.reseller_number]
                         if rel.reseller_number is not None
                         else None,
                         plan.sales_ids[rel.sales_email.lower()] if rel.sales_email else None,
                         rel.language,
-                        True,
+                        flags[True],
                         # The model's default, which a driver-level insert does not apply.
                         first_link_version(),
-                        now,
-                        now,
+                        stamp,
+                        stamp,
                     )
                     for rel in chunk
                 ],
@@ -946,18 +951,30 @@ def _write(session: Session, plan: _Plan, progress: Progress = _no_progress) -> 
     changes: list[tuple] = []  # id, then _DOMAIN_UPDATE
     moved: dict[int, list[int]] = {}  # new relation id -> domain ids
     db_domains = plan.db_domains
-    active = DomainStatus.active
+    dates = bulk_rows.DriverValues(session, _DOMAIN, "expiry_date")
+    statuses = bulk_rows.DriverValues(session, _DOMAIN, "status")
+    stamp = bulk_rows.DriverValues(session, _DOMAIN, "updated_at")[now]
+    active = statuses[DomainStatus.active]
     for name, (_line, number, expiry, status) in plan.domains.items():
         relation_id = relation_ids[number]
         existing = db_domains.get(name)
         if existing is None:
-            inserts.append((name, relation_id, expiry, status or active, now, now))
+            inserts.append(
+                (
+                    name,
+                    relation_id,
+                    dates[expiry],
+                    active if status is None else statuses[status],
+                    stamp,
+                    stamp,
+                )
+            )
             continue
         domain_id, old_relation_id, old_expiry, old_status = existing
         if status is None:
             status = status_after_expiry_change(old_status, old_expiry, expiry)
         if relation_id != old_relation_id or expiry != old_expiry or status != old_status:
-            changes.append((domain_id, relation_id, expiry, status, now))
+            changes.append((domain_id, relation_id, dates[expiry], statuses[status], stamp))
             if relation_id != old_relation_id:
                 moved.setdefault(relation_id, []).append(domain_id)
     total, written = len(inserts) + len(changes), 0

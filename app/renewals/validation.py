@@ -81,13 +81,57 @@ def _fast_domain_name(text: str) -> str | None:
         else:
             if label[0] == "-" or label[-1] == "-" or label[2:4] == "--":
                 return None
-            label = "xn--" + label.encode("punycode").decode("ascii")
+            label = "xn--" + _punycode(label)
             if len(label) > 63:
                 return None
         encoded.append(label)
     encoded.append(labels[-1])
     name = ".".join(encoded)
     return name if len(name) <= 253 else None
+
+
+_DIGITS = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _punycode(label: str) -> str:
+    """``label.encode("punycode")`` (RFC 3492) as text, in one function: the standard
+    library's codec spends most of its time in generator and call overhead, which for
+    45,000 IDN names in an import is a noticeable share of it. The tests compare the two."""
+    codepoints = [ord(ch) for ch in label]
+    output = [ch for ch in label if ord(ch) < 0x80]
+    handled = basic = len(output)
+    if basic:
+        output.append("-")
+    n, delta, bias = 0x80, 0, 72
+    for m in sorted({cp for cp in codepoints if cp >= 0x80}):
+        delta += (m - n) * (handled + 1)
+        n = m
+        for cp in codepoints:
+            if cp < n:
+                delta += 1
+            elif cp == n:
+                q, k = delta, 36
+                while True:
+                    t = 1 if k <= bias else 26 if k >= bias + 26 else k - bias
+                    if q < t:
+                        break
+                    output.append(_DIGITS[t + (q - t) % (36 - t)])
+                    q = (q - t) // (36 - t)
+                    k += 36
+                output.append(_DIGITS[q])
+                # Bias adaptation (RFC 3492 6.1).
+                delta = delta // 700 if handled == basic else delta // 2
+                delta += delta // (handled + 1)
+                k = 0
+                while delta > 455:  # ((base - tmin) * tmax) // 2
+                    delta //= 35
+                    k += 36
+                bias = k + (36 * delta) // (delta + 38)
+                delta = 0
+                handled += 1
+        delta += 1
+        n += 1
+    return "".join(output)
 
 
 def _full_domain_name(raw: str, text: str) -> str:
