@@ -6,7 +6,7 @@ import datetime as dt
 import io
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from renewal_reminder.models import Domain, DomainStatus, Relation, RelationKind
 from renewal_reminder.renewals.portfolio import (
@@ -94,6 +94,33 @@ def test_import_creates_relations_and_domains(session, sales, imported):
     assert domain(session, "shop-11.nl").relation_id == client.id
     assert idn.created_at is not None and idn.updated_at is not None
     assert not session.new and not session.dirty
+
+
+def test_driver_level_writes_store_what_the_orm_would(session, sales, imported):
+    """The import writes at driver level (``bulk_rows``): every column a model default would
+    fill is filled the same way (a random first link version, timestamps, the reminders
+    flag), and the stored text reads back as the ORM's own writes do."""
+    relations = session.scalars(select(Relation).order_by(Relation.number)).all()
+    assert all(rel.reminders_to_reseller is True for rel in relations)
+    assert all(1 <= rel.link_version <= 2**30 for rel in relations)
+    assert len({rel.link_version for rel in relations}) > 1  # random, not the server default
+    for row in [*relations, *session.scalars(select(Domain)).all()]:
+        assert isinstance(row.created_at, dt.datetime) and row.created_at == row.updated_at
+    orm = Domain(
+        name="orm-written.nl",
+        relation_id=relations[0].id,
+        expiry_date=dt.date(2030, 2, 1),
+        status=DomainStatus.active,
+    )
+    session.add(orm)
+    session.commit()
+    # As stored, past SQLAlchemy's types (SQLite keeps dates and times as text).
+    raw = text("SELECT expiry_date, status, created_at FROM rr_domain WHERE name = :name")
+    by_orm = session.execute(raw, {"name": "orm-written.nl"}).one()
+    by_import = session.execute(raw, {"name": "xn--bcher-kva.de"}).one()
+    assert by_import[:2] == by_orm[:2]
+    assert type(by_import[2]) is type(by_orm[2])
+    assert len(str(by_import[2])) == len(str(by_orm[2]))
 
 
 def test_reimport_changes_nothing(session, imported):

@@ -58,13 +58,14 @@ import typing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from renewal_reminder.i18n import SUPPORTED
 from renewal_reminder.models import Domain, DomainStatus, Relation, RelationKind
 from renewal_reminder.models.base import user_ids_with_role, user_model, utcnow
-from renewal_reminder.renewals import lifecycle
+from renewal_reminder.models.relation import first_link_version
+from renewal_reminder.renewals import bulk_rows, lifecycle
 from renewal_reminder.renewals.access import current_roles
 from renewal_reminder.renewals.lifecycle import status_after_expiry_change
 from renewal_reminder.renewals.validation import (
@@ -96,11 +97,28 @@ _LOOKUP_CHUNK = 900
 #: Rows per bulk INSERT/UPDATE call, to bound memory of the parameter lists.
 _WRITE_CHUNK = 10_000
 
-#: Reads and inserts use the tables (Core) rather than the ORM entities: for 200,000 rows the
-#: ORM's per-row bookkeeping doubles their time and adds nothing here. Updates use the ORM's
-#: bulk UPDATE by primary key.
+#: Reads use the tables (Core) rather than the ORM entities: for 200,000 rows the ORM's per-row
+#: bookkeeping doubles their time and adds nothing here. Inserts and the domains' updates go
+#: through ``bulk_rows`` (tuples at driver level: executemany on SQLite, COPY on PostgreSQL);
+#: relations' updates through the ORM's bulk UPDATE by primary key (for ``link_version``).
 _RELATION = Relation.__table__
 _DOMAIN = Domain.__table__
+#: The columns the import writes (``bulk_rows`` applies no defaults: every column is given).
+_RELATION_INSERT = (
+    "number",
+    "name",
+    "billing_email",
+    "kind",
+    "parent_id",
+    "sales_contact_id",
+    "language",
+    "reminders_to_reseller",
+    "link_version",
+    "created_at",
+    "updated_at",
+)
+_DOMAIN_INSERT = ("name", "relation_id", "expiry_date", "status", "created_at", "updated_at")
+_DOMAIN_UPDATE = ("relation_id", "expiry_date", "status", "updated_at")
 
 _NAME_MAX = Relation.__table__.c.name.type.length  # 200
 _EMAIL_MAX = Relation.__table__.c.billing_email.type.length  # 254
@@ -378,7 +396,7 @@ class _Validator:
                 self.errors.raise_()
             start = previous_end + 1
             previous_end = reader.line_num
-            if any("\x00" in cell for cell in cells):
+            if "\x00" in "".join(cells):
                 # No database stores it in text (PostgreSQL refuses it); usually not a CSV file.
                 self.errors.add(start + offset, _NUL_BYTE)
                 if start == 1:  # the header
@@ -432,7 +450,7 @@ class _Validator:
         for line, record in records:
             if len(record) < width:
                 record = record + [""] * (width - len(record))
-            cells = [cell.strip() for cell in record]
+            cells = list(map(str.strip, record))
             if not any(cells):
                 continue  # a blank line (or a row of empty cells)
             if line % _PROGRESS_EVERY == 0:
@@ -783,10 +801,12 @@ class _Validator:
         if total <= 2 * len(names):
             # Most of the table is named by the file: one scan beats many IN lookups.
             wanted = set(names)
+            dates = bulk_rows.StoredValues(self.session, _DOMAIN, "expiry_date")
+            statuses = bulk_rows.StoredValues(self.session, _DOMAIN, "status")
             return {
-                name: (domain_id, relation_id, expiry, status)
-                for name, domain_id, relation_id, expiry, status in self.session.execute(
-                    select(*columns)
+                name: (domain_id, relation_id, dates[expiry], statuses[status])
+                for name, domain_id, relation_id, expiry, status in bulk_rows.scan(
+                    self.session, _DOMAIN, [column.name for column in columns]
                 )
                 if name in wanted
             }
@@ -850,29 +870,35 @@ def _write(session: Session, plan: _Plan, progress: Progress = _no_progress) -> 
         [rel for rel in new if rel.kind is RelationKind.reseller],
         [rel for rel in new if rel.kind is not RelationKind.reseller],
     ):
+        kinds = bulk_rows.DriverValues(session, _RELATION, "kind")
+        flags = bulk_rows.DriverValues(session, _RELATION, "reminders_to_reseller")
+        stamp = bulk_rows.DriverValues(session, _RELATION, "created_at")[now]
         for chunk in _chunks(group, _WRITE_CHUNK):
-            rows = [
-                {
-                    "number": rel.number,
-                    "name": rel.name,
-                    "billing_email": rel.email,
-                    "kind": rel.kind,
-                    "parent_id": relation_ids[rel.reseller_number]
-                    if rel.reseller_number is not None
-                    else None,
-                    "sales_contact_id": plan.sales_ids[rel.sales_email.lower()]
-                    if rel.sales_email
-                    else None,
-                    "language": rel.language,
-                    "reminders_to_reseller": True,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for rel in chunk
-            ]
-            # Plain executemany, then a lookup of the new ids: with RETURNING, SQLAlchemy splits
-            # the rows into many small statements (measured 3x slower on SQLite).
-            session.execute(insert(_RELATION), rows)
+            bulk_rows.insert_rows(
+                session,
+                _RELATION,
+                _RELATION_INSERT,
+                [
+                    (
+                        rel.number,
+                        rel.name,
+                        rel.email,
+                        kinds[rel.kind],
+                        relation_ids[rel.reseller_number]
+                        if rel.reseller_number is not None
+                        else None,
+                        plan.sales_ids[rel.sales_email.lower()] if rel.sales_email else None,
+                        rel.language,
+                        flags[True],
+                        # The model's default, which a driver-level insert does not apply.
+                        first_link_version(),
+                        stamp,
+                        stamp,
+                    )
+                    for rel in chunk
+                ],
+            )
+            # Then a lookup of the new ids (a driver-level insert returns none).
             numbers = [rel.number for rel in chunk]
             for numbers_chunk in _chunks(numbers, _LOOKUP_CHUNK):
                 found = session.execute(
@@ -913,51 +939,55 @@ def _write(session: Session, plan: _Plan, progress: Progress = _no_progress) -> 
     # Where the customer emails of these relations' domains went (a change of address or of
     # reseller is a change of recipient: see the end).
     emails_before = lifecycle.customer_emails(session, [values["id"] for values in updates])
+    # Through the ORM's bulk UPDATE, not ``bulk_rows``: its ``do_orm_execute`` hook raises
+    # ``link_version`` of every relation whose billing address changes (``models.relation``).
     for chunk in _chunks(updates, _WRITE_CHUNK):
         session.execute(update(Relation), chunk)
     summary.relations_updated = len(updates)
     summary.relations_unchanged = len(plan.relations) - len(new) - len(updates)
 
     # Domains.
-    inserts: list[dict] = []
-    changes: list[dict] = []
+    inserts: list[tuple] = []  # in the order of _DOMAIN_INSERT
+    changes: list[tuple] = []  # id, then _DOMAIN_UPDATE
+    moved: dict[int, list[int]] = {}  # new relation id -> domain ids
     db_domains = plan.db_domains
+    dates = bulk_rows.DriverValues(session, _DOMAIN, "expiry_date")
+    statuses = bulk_rows.DriverValues(session, _DOMAIN, "status")
+    stamp = bulk_rows.DriverValues(session, _DOMAIN, "updated_at")[now]
+    active = statuses[DomainStatus.active]
     for name, (_line, number, expiry, status) in plan.domains.items():
         relation_id = relation_ids[number]
         existing = db_domains.get(name)
         if existing is None:
             inserts.append(
-                {
-                    "name": name,
-                    "relation_id": relation_id,
-                    "expiry_date": expiry,
-                    "status": status or DomainStatus.active,
-                    "created_at": now,
-                    "updated_at": now,
-                }
+                (
+                    name,
+                    relation_id,
+                    dates[expiry],
+                    active if status is None else statuses[status],
+                    stamp,
+                    stamp,
+                )
             )
             continue
         domain_id, old_relation_id, old_expiry, old_status = existing
         if status is None:
             status = status_after_expiry_change(old_status, old_expiry, expiry)
         if relation_id != old_relation_id or expiry != old_expiry or status != old_status:
-            changes.append(
-                {
-                    "id": domain_id,
-                    "relation_id": relation_id,
-                    "expiry_date": expiry,
-                    "status": status,
-                    "updated_at": now,
-                }
-            )
+            changes.append((domain_id, relation_id, dates[expiry], statuses[status], stamp))
+            if relation_id != old_relation_id:
+                moved.setdefault(relation_id, []).append(domain_id)
     total, written = len(inserts) + len(changes), 0
     progress(WRITING, 0, total)
-    for statement, rows in ((insert(_DOMAIN), inserts), (update(Domain), changes)):
-        for chunk in _chunks(rows, _WRITE_CHUNK):
-            session.execute(statement, chunk)
-            written += len(chunk)
-            progress(WRITING, written, total)
-    _start_clean(session, plan, changes, relation_ids, emails_before)
+    for chunk in _chunks(inserts, _WRITE_CHUNK):
+        bulk_rows.insert_rows(session, _DOMAIN, _DOMAIN_INSERT, chunk)
+        written += len(chunk)
+        progress(WRITING, written, total)
+    for chunk in _chunks(changes, _WRITE_CHUNK):
+        bulk_rows.update_rows(session, _DOMAIN, "id", _DOMAIN_UPDATE, chunk)
+        written += len(chunk)
+        progress(WRITING, written, total)
+    _start_clean(session, moved, relation_ids, emails_before)
     summary.domains_created = len(inserts)
     summary.domains_updated = len(changes)
     summary.domains_unchanged = len(plan.domains) - len(inserts) - len(changes)
@@ -966,21 +996,14 @@ def _write(session: Session, plan: _Plan, progress: Progress = _no_progress) -> 
 
 def _start_clean(
     session: Session,
-    plan: _Plan,
-    changes: list[dict],
+    moved: dict[int, list[int]],
     relation_ids: dict[int, int],
     emails_before: dict[int, str],
 ) -> None:
-    """Domains that moved to another relation, or whose customer emails now go elsewhere,
-    start clean (``lifecycle.holder_changed``)."""
+    """Domains that moved to another relation (``moved``: new relation id -> domain ids), or
+    whose customer emails now go elsewhere, start clean (``lifecycle.holder_changed``)."""
     numbers = {rid: number for number, rid in relation_ids.items()}
-    holders_before = {domain_id: rid for domain_id, rid, _, _ in plan.db_domains.values()}
-    moved: dict[int, list[int]] = {}  # new relation number -> domain ids
-    for change in changes:
-        old_relation_id = holders_before.get(change["id"])
-        if old_relation_id is not None and old_relation_id != change["relation_id"]:
-            moved.setdefault(numbers[change["relation_id"]], []).append(change["id"])
-    for number, domain_ids in sorted(moved.items()):
+    for number, domain_ids in sorted((numbers[rid], ids) for rid, ids in moved.items()):
         lifecycle.holder_changed(
             session, domain_ids, f"the portfolio import moved the domain to relation #{number}"
         )
