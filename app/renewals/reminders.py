@@ -447,7 +447,10 @@ def _send_chunk(session, outbox, today, settings, chunk, templates, summary) -> 
             summary.problems.append(f"#{digest.recipient.number} {result.email.to}: {result.error}")
             status, error, sent_at = ReminderStatus.failed, result.error, None
         record_outcomes(
-            session, _RECORD, _outcome(owned, digest, result.email.to[:254], status, error, sent_at)
+            session,
+            _RECORD,
+            _outcome(owned, digest, result.email.to[:254], status, error, sent_at),
+            wait_for_disk=False,
         )
 
 
