@@ -922,7 +922,7 @@ class PostgresStore:
         from sqlalchemy.engine import make_url
 
         self.url = make_url(url)
-        self.name = "rr_bench_" + name.replace("-", "_")
+        self.name = "rrb_" + name.removeprefix("reminders-").replace("-", "_")  # < 64 bytes
         self.keep = keep
         self.built_uri = self.url.set(database=self.name).render_as_string(hide_password=False)
         self.admin = create_engine(self.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -931,7 +931,8 @@ class PostgresStore:
         from sqlalchemy import text
 
         with self.admin.connect() as conn:
-            return conn.execute(text(statement)).all() if statement.startswith("SELECT") else None
+            result = conn.execute(text(statement))
+            return result.all() if result.returns_rows else None
 
     def _uri(self, database: str) -> str:
         return self.url.set(database=database).render_as_string(hide_password=False)
