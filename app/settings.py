@@ -151,6 +151,12 @@ def current() -> dict[str, Any]:
     return read(current_app.config)
 
 
+def current_secret_key() -> Any:
+    """``current()["SECRET_KEY"]`` without reading every other setting: links are signed once
+    per email of a bulk run."""
+    return current_app.config.get(_FROM_HOST["SECRET_KEY"])
+
+
 def normalize_prefix(prefix: object) -> str:
     """``"renewals/"`` → ``"/renewals"``; ``""`` or ``"/"`` → ``""`` (the root)."""
     text = str(prefix or "").strip().strip("/")

@@ -431,7 +431,9 @@ def _send_chunk(session, outbox, today, settings, chunk, templates, summary) -> 
             owned, digest, digest.recipient.email[:254], ReminderStatus.skipped, reason, None
         )
     record_outcomes(session, _RECORD, updates)
-    for result in outbox.send(outgoing):  # the next email is built after this one is recorded
+    # The next email is rendered and built in a second thread while this one is sent and
+    # recorded: the renderer works on plain values only (``_renderer``).
+    for result in outbox.send(outgoing, build_ahead=True):
         digest = result.email.tag
         if result.ok:
             summary.sent += 1
@@ -445,12 +447,17 @@ def _send_chunk(session, outbox, today, settings, chunk, templates, summary) -> 
             summary.problems.append(f"#{digest.recipient.number} {result.email.to}: {result.error}")
             status, error, sent_at = ReminderStatus.failed, result.error, None
         record_outcomes(
-            session, _RECORD, _outcome(owned, digest, result.email.to[:254], status, error, sent_at)
+            session,
+            _RECORD,
+            _outcome(owned, digest, result.email.to[:254], status, error, sent_at),
+            wait_for_disk=False,
         )
 
 
 def _renderer(source, digest, today, settings) -> Callable[[], email_templates.RenderedEmail]:
-    """The digest's email, rendered when ``Outbox`` builds it (so a failure is its own)."""
+    """The digest's email, rendered when ``Outbox`` builds it (so a failure is its own), in
+    ``Outbox``'s builder thread: it uses the digest's plain values and the template's source,
+    never the session."""
     return lambda: email_templates.render(source, digest_context(digest, today, settings))
 
 

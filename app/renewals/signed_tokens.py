@@ -39,7 +39,7 @@ class ExpiredToken(BadToken):
 
 def _serializer(purpose: Purpose) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(
-        settings.current()["SECRET_KEY"], salt=f"renewal-reminder.{purpose.value}"
+        settings.current_secret_key(), salt=f"renewal-reminder.{purpose.value}"
     )
 
 
