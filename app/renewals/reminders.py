@@ -450,7 +450,6 @@ def _send_chunk(session, outbox, today, settings, chunk, templates, summary) -> 
             session,
             _RECORD,
             _outcome(owned, digest, result.email.to[:254], status, error, sent_at),
-            wait_for_disk=False,
         )
 
 
