@@ -89,6 +89,10 @@ def create_app(config: type | Mapping | None = None) -> Flask:
     elif config is not None:
         app.config.from_object(config)
     check_secret_key(app)
+    # FAB's Dutch catalogue lacks a few of its own texts: the standalone adds them.
+    app.config.setdefault(
+        "BABEL_TRANSLATION_DIRECTORIES", str(Path(__file__).parent / "standalone_translations")
+    )
     if not app.testing:
         # Beside `python run.py` (its demo's mail sink), a command delivers where it does.
         demo_mail.use_running_sink(app.config, app.instance_path, os.environ)

@@ -97,3 +97,14 @@ def test_customers_get_no_profile_link_they_may_not_open(app, world):
     admin = client_of(app)
     login(admin, world.admin.username)
     assert "/users/userinfo/" in admin.get("/home/").get_data(as_text=True)
+
+
+def test_fabs_own_texts_it_does_not_translate_are_dutch_too(app, world):
+    """FAB's Dutch catalogue lacks "Show", "Cancel", ...: the standalone adds them."""
+    from tests.conftest import client_in, login
+
+    dutch = client_in(app, "nl")
+    login(dutch, world.client1_login.username)
+    html = dutch.get("/domains/list/").get_data(as_text=True)
+    assert "Tonen" in html and "Annuleren" in html
+    assert ">Cancel<" not in html
