@@ -4,7 +4,8 @@
 
 Builds a fresh SQLite database: 5,000 relations (a tenth resellers) under 20 sales contacts,
 ``--domains`` domains expiring over the next two years (2% decided, with their queued
-decisions), an Admin, a Sales contact and a reseller login. Then times ``GET /home/`` for each
+decisions), 1.3 reminder-log rows per domain (150,000 from the last week, 1% failed), an
+Admin, a Sales contact and a reseller login. Then times ``GET /home/`` for each
 with Flask's test client (the whole request: the aggregate queries, the SVG chart, the
 response body): min, median and max over ``--runs`` requests after one warm-up.
 """
@@ -81,6 +82,31 @@ def build(app, domain_count: int) -> None:
         " CASE status WHEN 'renewal_confirmed' THEN 1 END, expiry_date, 'selection_page', ?,"
         " 'queued', 0 FROM rr_domain WHERE status IN ('renewal_confirmed', 'renewal_declined')",
         (now,),
+    )
+    # The reminder log of the last three months: 1.3 rows per domain, 150,000 of them from the
+    # last 7 days (the home page counts their failures), 1% failed.
+    log_rows = domain_count * 13 // 10
+    recent = min(150_000, log_rows)
+    connection.executemany(
+        "INSERT INTO rr_reminder_log (domain_id, expiry_date, offset_code, reminder_date,"
+        " run_date, recipient, status, attempts, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
+        (
+            (
+                i % domain_count + 1,
+                (today + dt.timedelta(days=i % 730)).isoformat(),
+                ("3m", "2m")[i // domain_count],
+                today.isoformat(),
+                today.isoformat(),
+                f"r{i % RELATIONS}@example.com",
+                "failed" if i % 100 == 0 else "sent",
+                (
+                    dt.datetime.combine(today, dt.time())
+                    - dt.timedelta(days=(i % 7) if i < recent else 8 + i % 80)
+                ).isoformat(" "),
+            )
+            for i in range(log_rows)
+        ),
     )
     connection.commit()
     session.execute(text("ANALYZE"))

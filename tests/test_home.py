@@ -122,3 +122,24 @@ def test_sales_gets_no_link_it_may_not_open(client, world):
     html = client.get("/home/").get_data(as_text=True)
     assert "/reminder-log/" not in html  # Admin only
     assert "failed emails (7 days)" in html
+
+
+def test_failed_emails_count_only_the_viewers_domains(world, session):
+    from renewal_reminder.models import ReminderLog, ReminderStatus
+
+    today = dt.date.today()
+    session.add(
+        ReminderLog(
+            domain=world.d_c2,
+            expiry_date=world.d_c2.expiry_date,
+            offset_code="15d",
+            reminder_date=today,
+            run_date=today,
+            recipient="c2@example.com",
+            status=ReminderStatus.failed,
+        )
+    )
+    session.commit()
+    assert dashboard.staff_home(session, world.admin, today, 3).failed_emails == 1
+    assert dashboard.staff_home(session, world.sales_b, today, 3).failed_emails == 1
+    assert dashboard.staff_home(session, world.sales_a, today, 3).failed_emails == 0

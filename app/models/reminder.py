@@ -35,6 +35,8 @@ class ReminderLog(ClaimColumns, Base):
         ),
         Index("ix_rr_reminder_log_claim", "claim_token"),
         Index("ix_rr_reminder_log_created", "created_at"),
+        # The home page's "failed emails of the last days": a range of one status.
+        Index("ix_rr_reminder_log_status_created", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
