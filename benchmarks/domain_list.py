@@ -254,8 +254,7 @@ def main() -> None:
                 f"page {DEEP_PAGE} < 200 ms"
             )
         finally:
-            if scratch is not None:
-                app.extensions["appbuilder"].session.remove()
+            if scratch is not None:  # FORCE: the app's pooled connections are still open
                 admin = create_engine(args.postgres_url, isolation_level="AUTOCOMMIT")
                 with admin.connect() as connection:
                     connection.execute(text(f'DROP DATABASE "{scratch}" WITH (FORCE)'))
