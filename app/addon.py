@@ -214,7 +214,7 @@ class RenewalReminderManager(BaseManager):
         for view_class in (RenewalsAccountView, RenewalsInvitationView):
             account_view = ab.add_view_no_menu(view_class)
             ab.sm.limiter.shared_limit(
-                lambda: settings.current()["ACCOUNT_RATE_LIMIT"],
+                lambda: settings.one("ACCOUNT_RATE_LIMIT"),
                 scope="rr-account",
                 methods=["POST"],
             )(account_view.blueprint)
@@ -223,14 +223,14 @@ class RenewalReminderManager(BaseManager):
         # The public page's own limit, per client address, shared by its POSTs (FAB's limiter
         # exists whatever RATELIMIT_ENABLED says; it only enforces when that is on).
         ab.sm.limiter.shared_limit(
-            lambda: settings.current()["CONFIRMATION_RATE_LIMIT"],
+            lambda: settings.one("CONFIRMATION_RATE_LIMIT"),
             scope="rr-confirm",
             methods=["POST"],
         )(confirmation.blueprint)
         # The door of the customer links (public too): the same limit, counted on its own.
         customer_link = ab.add_view_no_menu(RenewalsCustomerLinkView)
         ab.sm.limiter.shared_limit(
-            lambda: settings.current()["CONFIRMATION_RATE_LIMIT"],
+            lambda: settings.one("CONFIRMATION_RATE_LIMIT"),
             scope="rr-customer-link",
             methods=["POST"],
         )(customer_link.blueprint)

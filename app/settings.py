@@ -157,6 +157,15 @@ def current_secret_key() -> Any:
     return current_app.config.get(_FROM_HOST["SECRET_KEY"])
 
 
+def one(name: str) -> Any:
+    """One plain setting of the app in context (its default when the host sets none), without
+    reading them all as ``current`` does: for what runs on every request, such as the rate
+    limits' callables (Flask-Limiter calls them on each request of their blueprints, GETs
+    included). Only the keys of ``DEFAULTS``; the derived ones (``MAIL_SENDER``,
+    ``URL_PREFIX``, ``SECRET_KEY``) come from ``current``."""
+    return current_app.config.get(PREFIX + name, DEFAULTS[name])
+
+
 def normalize_prefix(prefix: object) -> str:
     """``"renewals/"`` → ``"/renewals"``; ``""`` or ``"/"`` → ``""`` (the root)."""
     text = str(prefix or "").strip().strip("/")

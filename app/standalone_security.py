@@ -17,6 +17,9 @@ every form. Checking in those two methods covers every path, the CLI and whateve
 script adds later. A refusal in a command line ends the command with the policy's message
 (``click.ClickException``, exit code 1) instead of a traceback; elsewhere it is the policy's
 ``WeakPassword``, which the product's callers already turn into a message for the person.
+
+A signed-in user's permissions are read once per request (``_has_view_access``), not once for
+each of the many checks a page makes.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from flask import request
+from flask import has_request_context, request
 from flask_appbuilder import expose
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import AuthDBView
@@ -80,6 +83,35 @@ class RenewalReminderSecurityManager(SecurityManager):
         would be a server error instead of a form message."""
         _checked(password)
         super().reset_password(userid, password)
+
+    def _has_view_access(self, user: Any, permission_name: str, view_name: str) -> bool:
+        """FAB's check, answered from the user's permissions read once per request.
+
+        FAB asks the database once for each check, and a page makes many different ones (the
+        menu, each list action, each button: 31 queries for one page of the domain list as
+        Admin); the answers cannot change while the page is being built. The database roles'
+        permissions are read in one query per role and kept in the request's environ (not
+        ``g``, which a test client or a nested context may share across requests); FAB's
+        builtin roles are asked as FAB asks them."""
+        if not has_request_context():
+            return super()._has_view_access(user, permission_name, view_name)
+        roles = self.get_user_roles(user)
+        if any(
+            role.name in self.builtin_roles
+            and self._has_access_builtin_roles(role, permission_name, view_name)
+            for role in roles
+        ):
+            return True
+        cache = request.environ.setdefault("rr.view_access", {})
+        key = getattr(user, "id", None)
+        if key not in cache:
+            cache[key] = {
+                (pv.permission.name, pv.view_menu.name)
+                for role in roles
+                if role.name not in self.builtin_roles
+                for pv in self.get_db_role_permissions(role.id)
+            }
+        return (permission_name, view_name) in cache[key]
 
 
 def _checked(password: str, user_inputs: list[str | None] | None = None) -> None:

@@ -195,3 +195,31 @@ def test_upload_is_admin_only(client, world):
         content_type="multipart/form-data",
     )
     assert response.status_code in (302, 403)
+
+
+def test_domain_list_pages_cover_every_row_once_in_expiry_then_name_order(
+    admin_client, world, session
+):
+    """Pages past the middle are read from the other end (views.large_lists): walking every
+    page, forwards, still gives each domain once, by expiry date and then name."""
+    expiry = dt.date.today() + dt.timedelta(days=40)
+    session.add_all(
+        Domain(name=f"same-day-{i}.com", relation_id=world.c1.id, expiry_date=expiry)
+        for i in (3, 1, 4, 0, 2)
+    )
+    session.commit()
+    expected = [
+        name
+        for name, _ in sorted(
+            ((d.name, d.expiry_date) for d in session.query(Domain)), key=lambda d: (d[1], d[0])
+        )
+    ]
+    seen = []
+    for page in range(len(expected) // 2 + 2):
+        html = admin_client.get(
+            f"/domains/list/?psize_RenewalsDomainView=2&page_RenewalsDomainView={page}"
+        ).get_data(as_text=True)
+        seen.extend(name for name in expected if f">{name}<" in html or f"{name}\n" in html)
+    positions = {name: index for index, name in enumerate(expected)}
+    assert sorted(seen, key=positions.get) == expected
+    assert seen == expected

@@ -39,8 +39,25 @@ class Domain(Base):
         # S expire between A and B": this index answers that without scanning the table ...
         Index("ix_rr_domain_status_expiry", "status", "expiry_date"),
         # ... and "which of these relations' domains": a sales contact's or a reseller's share
-        # is read through this one (it also serves the foreign key to rr_relation).
-        Index("ix_rr_domain_relation_status_expiry", "relation_id", "status", "expiry_date"),
+        # is read through this one (it also serves the foreign key to rr_relation). With the
+        # name it holds every column a scoped list sorts by (expiry date, name): their page is
+        # sorted from the index alone, without reading a row.
+        Index(
+            "ix_rr_domain_relation_status_expiry", "relation_id", "status", "expiry_date", "name"
+        ),
+        # ... and the lists in expiry order (the domain list, the expiration list, its totals
+        # and its export: ORDER BY expiry_date, name) read their pages from this one instead
+        # of sorting the table. It also holds what they filter on (status, relation) and, on
+        # PostgreSQL, the id: a window's rows are counted and a page's ids found in the index
+        # alone, past a deep offset too.
+        Index(
+            "ix_rr_domain_expiry_name",
+            "expiry_date",
+            "name",
+            "status",
+            "relation_id",
+            postgresql_include=["id"],
+        ),
         CheckConstraint("name = lower(name)", name="ck_rr_domain_name_lower"),
         CheckConstraint(
             "renewal_years IS NULL OR (renewal_years BETWEEN 1 AND 10)",
