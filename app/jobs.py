@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from renewal_reminder import settings
 from renewal_reminder.models import JobRun
 from renewal_reminder.models.base import utcnow
-from renewal_reminder.renewals import automation, escalation, receipts, registry_sync
+from renewal_reminder.renewals import automation, escalation, receipts, registry_sync, reminders
 from renewal_reminder.renewals.automation import AutomationSettings, AutomationSummary
 from renewal_reminder.renewals.deadlines import DeadlineSettings
 from renewal_reminder.renewals.mailer import MailSettings
@@ -31,7 +31,7 @@ from renewal_reminder.session import EXTENSION, current_registrar, current_sessi
 
 log = logging.getLogger(__name__)
 
-REMINDERS = "reminders"
+REMINDERS = reminders.JOB_NAME
 PROCESSING = "removal_and_renewal"
 SALES_DIGEST = "sales_digest"
 REGISTRAR_SYNC = "registrar_sync"

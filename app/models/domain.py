@@ -58,6 +58,9 @@ class Domain(Base):
             "relation_id",
             postgresql_include=["id"],
         ),
+        # The reminder run's late arrivals: domains added or changed since its last run,
+        # which may owe a reminder whose date the run has already passed.
+        Index("ix_rr_domain_updated", "updated_at"),
         CheckConstraint("name = lower(name)", name="ck_rr_domain_name_lower"),
         CheckConstraint(
             "renewal_years IS NULL OR (renewal_years BETWEEN 1 AND 10)",

@@ -19,12 +19,13 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import and_, literal_column, select
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from renewal_reminder.models import (
     AWAITING_DECISION,
     Domain,
+    JobRun,
     Relation,
     ReminderLog,
     ReminderStatus,
@@ -36,6 +37,7 @@ from renewal_reminder.renewals.automation import AutomationSettings
 from renewal_reminder.renewals.calendar import (
     DEFAULT_OFFSETS,
     Offset,
+    due_offset,
     due_ranges,
     parse_offsets,
     remaining,
@@ -119,55 +121,194 @@ def due(
     """Every reminder due today and not yet sent (nor being sent by a live run).
 
     Only domains awaiting a decision for their current expiry date are considered; the log is
-    keyed by expiry date, so a renewed domain's new date starts a fresh calendar.
+    keyed by expiry date, so a renewed domain's new date starts a fresh calendar. A reminder
+    is due when its offset is the domain's current one and its date lies within the last
+    ``catchup_days`` days (``calendar.due_offset``). Three reads find them without going over
+    what earlier runs already handled:
+
+    - the days no finished run has covered yet (``first_day_to_cover``): a handful of indexed
+      range queries of expiry dates, for reminders not in the log;
+    - the late arrivals: domains added or changed since the last run started, whose reminder
+      date lies before those days (imported after the run, an expiry date corrected);
+    - the retries: log rows that failed, were skipped, or were claimed by a run that died,
+      read through the log's partial index of rows not sent.
+
+    Whatever the three find, the log's unique key still decides who sends (``_claim``).
     """
     stale_before = (now or utcnow()) - STALE_CLAIM
+    last_run = last_covering_run(session, today)
+    first_day = first_day_to_cover(
+        today, settings.catchup_days, last_run.run_date if last_run else None
+    )
+    reminders = _never_logged_in_window(session, today, settings, first_day)
+    if last_run is not None and first_day > today - dt.timedelta(days=settings.catchup_days):
+        reminders += _late_arrivals(session, today, settings, first_day, last_run.started_at)
+    reminders += _retries(session, today, settings, stale_before)
+    return reminders
+
+
+#: The ``JobRun.job`` of the reminder run (``jobs.run_reminders``).
+JOB_NAME = "reminders"
+
+
+def last_covering_run(session: Session, today: dt.date) -> JobRun | None:
+    """The latest run for an earlier day that handled everything due that day: it finished
+    with every email sent or logged for a retry (``RunSummary.ok``), and was not a dry run."""
+    return session.scalar(
+        select(JobRun)
+        .where(
+            JobRun.job == JOB_NAME,
+            JobRun.ok.is_(True),
+            JobRun.dry_run.is_(False),
+            JobRun.run_date < today,
+        )
+        .order_by(JobRun.run_date.desc(), JobRun.started_at.desc())
+        .limit(1)
+    )
+
+
+def first_day_to_cover(
+    today: dt.date, catchup_days: int, last_covered_day: dt.date | None
+) -> dt.date:
+    """The earliest reminder date today's run looks at for domains that have not changed:
+    the day after the last covering run's, and never more than ``catchup_days`` back."""
+    earliest = today - dt.timedelta(days=catchup_days)
+    if last_covered_day is None:
+        return earliest
+    return max(earliest, last_covered_day + dt.timedelta(days=1))
+
+
+def _due_reminder(row, offset: Offset) -> DueReminder:
+    domain_id, name, expiry, holder_id, holder_name, parent_id, to_reseller, log_id = row
+    recipient_id = parent_id if (parent_id is not None and to_reseller) else holder_id
+    return DueReminder(
+        domain_id, name, expiry, offset, holder_id, holder_name, recipient_id, log_id
+    )
+
+
+_DUE_COLUMNS = (
+    Domain.id,
+    Domain.name,
+    Domain.expiry_date,
+    Relation.id,
+    Relation.name,
+    Relation.parent_id,
+    Relation.reminders_to_reseller,
+)
+
+
+def _never_logged_in_window(
+    session: Session, today: dt.date, settings: ReminderSettings, first_day: dt.date
+) -> list[DueReminder]:
+    """Reminders dated ``first_day`` to today with no log row: one range query per offset."""
     reminders = []
-    for expiry_range in due_ranges(settings.offsets, today, settings.catchup_days):
+    for expiry_range in due_ranges(settings.offsets, today, (today - first_day).days):
+        offset = expiry_range.offset
         query = (
-            select(
-                Domain.id,
-                Domain.name,
-                Domain.expiry_date,
-                Relation.id,
-                Relation.name,
-                Relation.parent_id,
-                Relation.reminders_to_reseller,
-                ReminderLog.id,
-            )
+            select(*_DUE_COLUMNS, ReminderLog.id)
             .join(Relation, Relation.id == Domain.relation_id)
             .outerjoin(
                 ReminderLog,
                 and_(
                     ReminderLog.domain_id == Domain.id,
                     ReminderLog.expiry_date == Domain.expiry_date,
-                    ReminderLog.offset_code == expiry_range.offset.code,
+                    ReminderLog.offset_code == offset.code,
                 ),
             )
             .where(
                 Domain.status.in_(AWAITING_DECISION),
                 Domain.expiry_date.between(expiry_range.first, expiry_range.last),
-                or_(
-                    ReminderLog.id.is_(None),
-                    claimable(ReminderLog, _RETRYABLE, ReminderStatus.sending, stale_before),
-                ),
+                ReminderLog.id.is_(None),
             )
         )
-        for row in session.execute(query):
-            domain_id, name, expiry, holder_id, holder_name, parent_id, to_reseller, log_id = row
-            recipient_id = parent_id if (parent_id is not None and to_reseller) else holder_id
-            reminders.append(
-                DueReminder(
-                    domain_id,
-                    name,
-                    expiry,
-                    expiry_range.offset,
-                    holder_id,
-                    holder_name,
-                    recipient_id,
-                    log_id,
-                )
+        reminders += [_due_reminder(row, offset) for row in session.execute(query)]
+    return reminders
+
+
+def _late_arrivals(
+    session: Session,
+    today: dt.date,
+    settings: ReminderSettings,
+    first_day: dt.date,
+    changed_since: dt.datetime,
+) -> list[DueReminder]:
+    """Domains added or changed since ``changed_since`` whose due reminder is dated before
+    ``first_day`` (so the window's queries do not see it) and is not in the log.
+
+    Read through ``ix_rr_domain_updated`` alone (status and dates are checked here, not in
+    SQL, so that no planner prefers the status index and reads every undecided domain).
+    """
+    by_key: dict[tuple[int, dt.date, str], tuple] = {}
+    offsets: dict[tuple[int, dt.date, str], Offset] = {}
+    query = (
+        select(*_DUE_COLUMNS, Domain.status)
+        .join(Relation, Relation.id == Domain.relation_id)
+        .where(Domain.updated_at >= changed_since)
+    )
+    for *columns, status in session.execute(query):
+        if status not in AWAITING_DECISION:
+            continue
+        domain_id, expiry = columns[0], columns[2]
+        offset = due_offset(settings.offsets, expiry, today, settings.catchup_days)
+        if offset is None or offset.reminder_date(expiry) >= first_day:
+            continue
+        key = (domain_id, expiry, offset.code)
+        by_key[key] = (*columns, None)
+        offsets[key] = offset
+    domain_ids = sorted({key[0] for key in by_key})
+    for start in range(0, len(domain_ids), _IN_BATCH):
+        logged = session.execute(
+            select(ReminderLog.domain_id, ReminderLog.expiry_date, ReminderLog.offset_code).where(
+                ReminderLog.domain_id.in_(domain_ids[start : start + _IN_BATCH])
             )
+        )
+        for key in logged:
+            by_key.pop(tuple(key), None)  # sent, or a retry (``_retries`` has it)
+    return [_due_reminder(row, offsets[key]) for key, row in by_key.items()]
+
+
+#: Ids per ``IN (...)`` list.
+_IN_BATCH = 500
+
+
+def _retries(
+    session: Session, today: dt.date, settings: ReminderSettings, stale_before: dt.datetime
+) -> list[DueReminder]:
+    """Logged reminders not sent (failed, skipped, or claimed by a run that died) that are
+    still due: the domain still awaits a decision for the same expiry date, and the
+    reminder is still its current one within the catch-up window."""
+    earliest = today - dt.timedelta(days=settings.catchup_days)
+    offsets = {offset.code: offset for offset in settings.offsets}
+    # The few rows not sent, dated in the window, through the partial index alone; then the
+    # claim rule on those. (As one flat query, SQLite would rather OR two lookups of the
+    # (status, created_at) index, which also reads every old failed row.)
+    unsent = aliased(ReminderLog)
+    unsent_in_window = select(unsent.id).where(
+        unsent.status != literal_column("'sent'"),  # the partial index's own condition
+        unsent.reminder_date.between(earliest, today),
+    )
+    query = (
+        select(*_DUE_COLUMNS, ReminderLog.id, ReminderLog.offset_code)
+        .select_from(ReminderLog)
+        .join(Domain, Domain.id == ReminderLog.domain_id)
+        .join(Relation, Relation.id == Domain.relation_id)
+        .where(
+            ReminderLog.id.in_(unsent_in_window),
+            claimable(ReminderLog, _RETRYABLE, ReminderStatus.sending, stale_before),
+            Domain.expiry_date == ReminderLog.expiry_date,
+            Domain.status.in_(AWAITING_DECISION),
+        )
+    )
+    reminders = []
+    for *columns, offset_code in session.execute(query):
+        offset = offsets.get(offset_code)
+        expiry = columns[2]
+        if (
+            offset is None
+            or due_offset(settings.offsets, expiry, today, settings.catchup_days) != offset
+        ):
+            continue  # a newer reminder is due instead, or the offset left the settings
+        reminders.append(_due_reminder(columns, offset))
     return reminders
 
 
