@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, literal_column, select
+from sqlalchemy import String, and_, literal_column, select, type_coerce
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from renewal_reminder.models import (
@@ -95,7 +95,9 @@ class ReminderSettings:
         return self.mail.url("/renewals/")
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass's __init__ costs ten times as much, and a day's due set at
+# a million domains holds some 20,000 of these.
+@dataclass(slots=True)
 class DueReminder:
     domain_id: int
     domain_name: str
@@ -200,7 +202,16 @@ _DUE_COLUMNS = (
 def _never_logged_in_window(
     session: Session, today: dt.date, settings: ReminderSettings, first_day: dt.date
 ) -> list[DueReminder]:
-    """Reminders dated ``first_day`` to today with no log row: one range query per offset."""
+    """Reminders dated ``first_day`` to today with no log row: one range query per offset.
+
+    Each range is read from the covering index ``ix_rr_domain_expiry_name`` (the status is
+    in it) without touching the table: the status test is written so that no index on the
+    status serves it (SQLite would otherwise take the (status, expiry_date) index and look
+    up every row). Executed on the session's connection, without the ORM's result layer:
+    tens of thousands of rows at a million domains.
+    """
+    connection = session.connection()
+    awaiting = [status.value for status in AWAITING_DECISION]
     reminders = []
     for expiry_range in due_ranges(settings.offsets, today, (today - first_day).days):
         offset = expiry_range.offset
@@ -216,12 +227,12 @@ def _never_logged_in_window(
                 ),
             )
             .where(
-                Domain.status.in_(AWAITING_DECISION),
                 Domain.expiry_date.between(expiry_range.first, expiry_range.last),
+                type_coerce(Domain.status, String()).concat("").in_(awaiting),
                 ReminderLog.id.is_(None),
             )
         )
-        reminders += [_due_reminder(row, offset) for row in session.execute(query)]
+        reminders += [_due_reminder(row, offset) for row in connection.execute(query)]
     return reminders
 
 
