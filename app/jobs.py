@@ -78,11 +78,12 @@ def run_reminders(
 ) -> RunSummary:
     """One reminder run for ``today`` (default: the current date)."""
 
-    def body(session: Session, day: dt.date) -> RunSummary:
+    def body(session: Session, day: dt.date, run: JobRun) -> RunSummary:
         reminder_settings = dataclasses.replace(
             ReminderSettings.from_config(settings.read(app.config)),
             registrar_executes=current_registrar().can_execute,
         )
+        run.reminder_offsets = reminder_settings.calendar  # what this run covers
         return send_reminders(
             session,
             app.extensions[EXTENSION].mail,
@@ -92,7 +93,7 @@ def run_reminders(
             echo=echo,
         )
 
-    return _recorded(app, REMINDERS, today, dry_run, next_run_at, body)
+    return _recorded(app, REMINDERS, today, dry_run, next_run_at, body, with_run=True)
 
 
 def run_processing(

@@ -40,11 +40,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import reminder_run as built  # noqa: E402  (the reminder-run benchmark's database)
 
-BARE_RANGE = """
+#: The bare candidate-range query, in two spellings: the status test as is (served by the
+#: (status, expiry_date) index) and written so that no status index serves it (the range read
+#: from the covering expiry index, as the project's). The baseline is the faster of the two.
+BARE_RANGES = {
+    spelling: f"""
 SELECT d.id, d.name, d.expiry_date, r.id, r.name, r.parent_id, r.reminders_to_reseller
 FROM rr_domain d JOIN rr_relation r ON r.id = d.relation_id
-WHERE d.expiry_date BETWEEN :first AND :last AND d.status || '' IN ('active', 'renewed')
+WHERE d.expiry_date BETWEEN :first AND :last AND {status} IN ('active', 'renewed')
 """
+    for spelling, status in (("status index", "d.status"), ("expiry index", "d.status || ''"))
+}
 
 
 def measure(database_uri: str, today: dt.date, repeat: int) -> list[dict]:
@@ -74,7 +80,7 @@ def measure(database_uri: str, today: dt.date, repeat: int) -> list[dict]:
                 "last_covering_run",
                 (lambda *_: None) if forget_runs else reminders.last_covering_run,
             ):
-                last = reminders.last_covering_run(session, day)
+                last = reminders.last_covering_run(session, day, settings.calendar)
                 first_day = reminders.first_day_to_cover(
                     day, settings.catchup_days, last.run_date if last else None
                 )
@@ -85,26 +91,28 @@ def measure(database_uri: str, today: dt.date, repeat: int) -> list[dict]:
                     session.rollback()
                     return len(due)
 
-                def bare(ranges=ranges):
+                def bare(sql, ranges=ranges):
                     with session.get_bind().connect() as conn:
                         return sum(
-                            len(
-                                conn.execute(
-                                    text(BARE_RANGE), {"first": r.first, "last": r.last}
-                                ).all()
-                            )
+                            len(conn.execute(text(sql), {"first": r.first, "last": r.last}).all())
                             for r in ranges
                         )
 
-                project(), bare()  # warm-up
-                project_times, bare_times = [], []
+                project()  # warm-up
+                for sql in BARE_RANGES.values():
+                    bare(sql)
+                project_times = []
+                bare_times = {spelling: [] for spelling in BARE_RANGES}
                 for _ in range(repeat):
                     started = time.perf_counter()
                     due_count = project()
                     project_times.append(time.perf_counter() - started)
-                    started = time.perf_counter()
-                    candidates = bare()
-                    bare_times.append(time.perf_counter() - started)
+                    for spelling, sql in BARE_RANGES.items():
+                        started = time.perf_counter()
+                        candidates = bare(sql)
+                        bare_times[spelling].append(time.perf_counter() - started)
+            bare_medians = {spelling: statistics.median(t) for spelling, t in bare_times.items()}
+            fastest = min(bare_medians, key=bare_medians.get)
             results.append(
                 {
                     "scenario": label,
@@ -113,7 +121,8 @@ def measure(database_uri: str, today: dt.date, repeat: int) -> list[dict]:
                     "due": due_count,
                     "candidates": candidates,
                     "project": statistics.median(project_times),
-                    "bare": statistics.median(bare_times),
+                    "bare": bare_medians[fastest],
+                    "bare spelling": fastest,
                 }
             )
     return results
@@ -182,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"{r['scenario']:<42} {r['days read']:>4} {r['due']:>7,} {r['candidates']:>7,} "
             f"{r['project'] * 1000:>7.0f}ms {r['bare'] * 1000:>7.0f}ms "
-            f"{r['project'] / r['bare']:.2f}x"
+            f"{r['project'] / r['bare']:.2f}x  (bare: {r['bare spelling']})"
         )
 
 

@@ -290,6 +290,7 @@ def build(
                         "ok": True,
                         "dry_run": False,
                         "summary": f"benchmark history: {len(rows)} reminders",
+                        "reminder_offsets": settings.calendar,
                         "next_run_at": None,
                     }
                 ],

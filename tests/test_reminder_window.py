@@ -3,14 +3,19 @@ and retries. What earlier runs handled is not read again, and nothing due is los
 
 from __future__ import annotations
 
+import datetime as dt
+import io
+
 import pytest
 from sqlalchemy import text
 
 from renewal_reminder import settings
 from renewal_reminder.models import JobRun
 from renewal_reminder.models.base import utcnow
+from renewal_reminder.renewals.portfolio import import_portfolio
 from renewal_reminder.renewals.reminders import (
     JOB_NAME,
+    LATE_ARRIVAL_MARGIN,
     ReminderSettings,
     due,
     first_day_to_cover,
@@ -20,8 +25,12 @@ from tests.test_reminders import TODAY, add_domain, body, days, log_rows, portfo
 
 __all__ = ["portfolio"]  # the fixture, shared with test_reminders
 
+DEFAULT_CALENDAR = "3m,2m,1m,15d,5d,4d,3d,2d,1d,0d"
 
-def record_run(session, run_date, ok=True, dry_run=False, finished=True) -> JobRun:
+
+def record_run(
+    session, run_date, ok=True, dry_run=False, finished=True, calendar=DEFAULT_CALENDAR
+) -> JobRun:
     """A reminder run as ``jobs.run_reminders`` leaves it, started now."""
     started = utcnow()
     job_run = JobRun(
@@ -31,6 +40,7 @@ def record_run(session, run_date, ok=True, dry_run=False, finished=True) -> JobR
         finished_at=started if finished else None,
         ok=ok if finished else None,
         dry_run=dry_run,
+        reminder_offsets=calendar,
     )
     session.add(job_run)
     session.commit()
@@ -53,9 +63,16 @@ def test_only_finished_real_runs_for_earlier_days_count(session):
     record_run(session, days(-1), dry_run=True)
     record_run(session, TODAY)  # today's own earlier run does not narrow today's window
     record_run(session, days(3))  # a run someone made for a later date
+    record_run(session, days(-1), calendar="3m,1m,0d")  # another calendar: not covered
     session.add(JobRun(job="sales_digest", run_date=days(-1), ok=True, dry_run=False))
     session.commit()
-    assert last_covering_run(session, TODAY).id == covering.id
+    assert last_covering_run(session, TODAY, DEFAULT_CALENDAR).id == covering.id
+
+
+def test_a_run_records_its_calendar(app, session, portfolio):
+    run(app, today=days(5))
+    assert last_covering_run(session, days(6), DEFAULT_CALENDAR).run_date == days(5)
+    assert due_settings(app).calendar == DEFAULT_CALENDAR
 
 
 def due_settings(app) -> ReminderSettings:
@@ -68,10 +85,13 @@ def due_names(app, session, today) -> list[str]:
 
 def test_a_run_trusts_the_days_an_earlier_run_covered(app, session, portfolio):
     # The 15d reminder of a domain expiring on day 18 is dated day 3. A covering run for
-    # day 5 started after the domain was added: it handled day 3, so day 6 does not look.
-    add_domain(session, "covered.com", portfolio["direct"], days(18))
+    # day 5 started well after the domain was added: it handled day 3, so day 6 does not
+    # look.
+    domain = add_domain(session, "covered.com", portfolio["direct"], days(18))
     assert due_names(app, session, days(6)) == ["covered.com"]  # no run yet: 7 days back
-    record_run(session, days(5))
+    covering = record_run(session, days(5))
+    domain.updated_at = covering.started_at - LATE_ARRIVAL_MARGIN - dt.timedelta(seconds=1)
+    session.commit()
     assert due_names(app, session, days(6)) == []
 
 
@@ -99,6 +119,43 @@ def test_a_domain_whose_expiry_date_moved_after_the_last_run_is_reminded_for_the
     run(app, today=days(6))
     assert len(smtp.messages) == 1
     assert [(row.expiry_date, row.offset_code) for row in log_rows(session)] == [(days(18), "15d")]
+
+
+def test_a_change_stamped_just_before_the_last_run_started_still_counts(
+    app, session, smtp, portfolio
+):
+    # A portfolio import stamps its rows when it starts and commits seconds later: a run
+    # that started in between did not see them, although they are stamped before it.
+    domain = add_domain(session, "slow-import.com", portfolio["direct"], days(18))  # 15d: 3
+    covering = record_run(session, days(5))
+    domain.updated_at = covering.started_at - dt.timedelta(minutes=5)
+    session.commit()
+    assert due_names(app, session, days(6)) == ["slow-import.com"]
+
+
+@pytest.mark.app_config(RENEWALS_REMINDER_OFFSETS="3m,2m,1m,14d,5d,4d,3d,2d,1d,0d")
+def test_days_covered_under_another_calendar_are_read_again(app, session, portfolio):
+    # 15d became 14d: the earlier run covered day 4 for 15d, not for 14d (dated day 4).
+    add_domain(session, "new-offset.com", portfolio["direct"], days(18))
+    record_run(session, days(5))  # the default calendar
+    assert due_names(app, session, days(6)) == ["new-offset.com"]
+
+
+def test_a_domain_imported_after_the_last_run_gets_its_missed_reminder(
+    app, session, smtp, portfolio
+):
+    run(app, today=days(5))
+    import_portfolio(
+        session,
+        io.StringIO(
+            "domain,expiry_date,relation_number,relation_name,relation_email\n"
+            f"imported.com,{days(18).isoformat()},2001,Acme,billing@acme.example.com\n",
+            newline="",
+        ),
+    )
+    run(app, today=days(6))
+    [message] = smtp.messages
+    assert "expire in 12 days:\n- imported.com" in body(message).replace("\r\n", "\n")
 
 
 def test_the_day_of_a_run_that_did_not_finish_is_read_again(app, session, smtp, portfolio):

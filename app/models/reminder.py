@@ -115,6 +115,9 @@ class JobRun(Base):
     #: A resumable job's progress (the registrar sync: the last domain id it has finished);
     #: a run that stopped half-way leaves it, and the next run continues after it.
     resume_after_id: Mapped[int | None] = mapped_column(Integer)
+    #: The reminder run's calendar (``REMINDER_OFFSETS``, as parsed): a finished run covers
+    #: its day for later runs only while the calendar is the same (``reminders.due``).
+    reminder_offsets: Mapped[str | None] = mapped_column(String(255))
 
 
 class ProductRole(Base):

@@ -91,6 +91,11 @@ class ReminderSettings:
         )
 
     @property
+    def calendar(self) -> str:
+        """The offsets as one text (``JobRun.reminder_offsets``): "3m,2m,1m,15d,...,0d"."""
+        return ",".join(offset.code for offset in self.offsets)
+
+    @property
     def renewal_url(self) -> str:
         return self.mail.url("/renewals/")
 
@@ -130,32 +135,41 @@ def due(
 
     - the days no finished run has covered yet (``first_day_to_cover``): a handful of indexed
       range queries of expiry dates, for reminders not in the log;
-    - the late arrivals: domains added or changed since the last run started, whose reminder
-      date lies before those days (imported after the run, an expiry date corrected);
+    - the late arrivals: domains added or changed since the last run started (less
+      ``LATE_ARRIVAL_MARGIN``), whose reminder date lies before those days (imported after
+      the run, an expiry date corrected);
     - the retries: log rows that failed, were skipped, or were claimed by a run that died,
       read through the log's partial index of rows not sent.
 
     Whatever the three find, the log's unique key still decides who sends (``_claim``).
     """
     stale_before = (now or utcnow()) - STALE_CLAIM
-    last_run = last_covering_run(session, today)
+    last_run = last_covering_run(session, today, settings.calendar)
     first_day = first_day_to_cover(
         today, settings.catchup_days, last_run.run_date if last_run else None
     )
     reminders = _never_logged_in_window(session, today, settings, first_day)
     if last_run is not None and first_day > today - dt.timedelta(days=settings.catchup_days):
-        reminders += _late_arrivals(session, today, settings, first_day, last_run.started_at)
+        changed_since = last_run.started_at - LATE_ARRIVAL_MARGIN
+        reminders += _late_arrivals(session, today, settings, first_day, changed_since)
     reminders += _retries(session, today, settings, stale_before)
     return reminders
 
 
 #: The ``JobRun.job`` of the reminder run (``jobs.run_reminders``).
 JOB_NAME = "reminders"
+#: How long before the last covering run started a change may have been stamped and still
+#: not been seen by it: ``updated_at`` is set when a row is written, not when its transaction
+#: commits (a portfolio import stamps every row at its start, a registrar sync batch waits
+#: for the registry), and app servers' clocks differ a little. Reading further back only
+#: costs a few more rows: the log keeps out what was sent.
+LATE_ARRIVAL_MARGIN = dt.timedelta(hours=6)
 
 
-def last_covering_run(session: Session, today: dt.date) -> JobRun | None:
+def last_covering_run(session: Session, today: dt.date, calendar: str) -> JobRun | None:
     """The latest run for an earlier day that handled everything due that day: it finished
-    with every email sent or logged for a retry (``RunSummary.ok``), and was not a dry run."""
+    with every email sent or logged for a retry (``RunSummary.ok``), was not a dry run, and
+    used today's calendar (a new offset's dates were nobody's to cover)."""
     return session.scalar(
         select(JobRun)
         .where(
@@ -163,6 +177,7 @@ def last_covering_run(session: Session, today: dt.date) -> JobRun | None:
             JobRun.ok.is_(True),
             JobRun.dry_run.is_(False),
             JobRun.run_date < today,
+            JobRun.reminder_offsets == calendar,
         )
         .order_by(JobRun.run_date.desc(), JobRun.started_at.desc())
         .limit(1)

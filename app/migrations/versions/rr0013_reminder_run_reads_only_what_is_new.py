@@ -1,5 +1,5 @@
 """the reminder run reads only what is new: unsent log rows through a partial index, changed
-domains by their update time
+domains by their update time, the calendar each run covered
 
 Revision ID: rr0013
 Revises: rr0012
@@ -18,6 +18,9 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table('rr_job_run', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('reminder_offsets', sa.String(length=255), nullable=True))
+
     with op.batch_alter_table('rr_domain', schema=None) as batch_op:
         batch_op.create_index('ix_rr_domain_updated', ['updated_at'], unique=False)
 
@@ -31,3 +34,6 @@ def downgrade():
 
     with op.batch_alter_table('rr_domain', schema=None) as batch_op:
         batch_op.drop_index('ix_rr_domain_updated')
+
+    with op.batch_alter_table('rr_job_run', schema=None) as batch_op:
+        batch_op.drop_column('reminder_offsets')
