@@ -44,6 +44,8 @@ class ReminderLog(ClaimColumns, Base):
         Index("ix_rr_reminder_log_created", "created_at"),
         # The home page's "failed emails of the last days": a range of one status.
         Index("ix_rr_reminder_log_status_created", "status", "created_at"),
+        # The reminder run's days: which of the reminders dated in them are logged already.
+        Index("ix_rr_reminder_log_reminder_date", "reminder_date"),
         # The reminder run's retries (failed, skipped, or claimed by a run that died): the
         # few rows not sent among millions that are, by reminder date.
         Index(

@@ -1,4 +1,5 @@
-"""Bulk writes of many rows at driver level: the portfolio import's inserts and updates.
+"""Many rows at driver level: the portfolio import's inserts and updates, the reminder run's
+reads.
 
 SQLAlchemy's executemany costs about as much per row as the database itself (a parameter
 dictionary per row, type processing per value, for the ORM's bulk UPDATE a statement plan per
@@ -26,6 +27,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 
 def insert_rows(
@@ -149,6 +151,18 @@ def scan(session: Session, table: Table, columns: Sequence[str]) -> list[tuple]:
         return cursor.fetchall()
     finally:
         cursor.close()
+
+
+def driver_rows(connection: Connection, statement: Executable) -> list[tuple]:
+    """The rows of ``statement`` (a SELECT) as the driver returns them: SQLAlchemy compiles
+    and binds it, but builds no row objects and processes no values (translate dates and
+    enums with ``StoredValues``). The reminder run's due set reads tens of thousands of rows
+    this way in about half the time."""
+    result = connection.execute(statement)
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
 
 
 def _sqlite_executemany(connection: Connection, sql: str, rows: list[tuple]) -> None:

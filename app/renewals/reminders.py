@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import String, and_, literal_column, select, type_coerce
+from sqlalchemy import String, literal_column, select, type_coerce
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from renewal_reminder.models import (
@@ -32,7 +32,7 @@ from renewal_reminder.models import (
 )
 from renewal_reminder.models.base import utcnow
 from renewal_reminder.models.domain import unicode_domain_name
-from renewal_reminder.renewals import email_templates, mailer
+from renewal_reminder.renewals import bulk_rows, email_templates, mailer
 from renewal_reminder.renewals.automation import AutomationSettings
 from renewal_reminder.renewals.calendar import (
     DEFAULT_OFFSETS,
@@ -195,8 +195,9 @@ def first_day_to_cover(
     return max(earliest, last_covered_day + dt.timedelta(days=1))
 
 
-def _due_reminder(row, offset: Offset) -> DueReminder:
-    domain_id, name, expiry, holder_id, holder_name, parent_id, to_reseller, log_id = row
+def _due_reminder(row, offset: Offset, log_id: int | None = None) -> DueReminder:
+    """``row``: the values of ``_DUE_COLUMNS``."""
+    domain_id, name, expiry, holder_id, holder_name, parent_id, to_reseller = row
     recipient_id = parent_id if (parent_id is not None and to_reseller) else holder_id
     return DueReminder(
         domain_id, name, expiry, offset, holder_id, holder_name, recipient_id, log_id
@@ -222,32 +223,39 @@ def _never_logged_in_window(
     Each range is read from the covering index ``ix_rr_domain_expiry_name`` (the status is
     in it) without touching the table: the status test is written so that no index on the
     status serves it (SQLite would otherwise take the (status, expiry_date) index and look
-    up every row). Executed on the session's connection, without the ORM's result layer:
-    tens of thousands of rows at a million domains.
+    up every row). The log is not joined to every candidate: the reminders it holds for these
+    days (usually none: the days no finished run covered) are read once and left out here.
+    The rows are read as the driver gives them (``bulk_rows.driver_rows``): tens of thousands
+    at a million domains.
     """
     connection = session.connection()
+    logged = {
+        tuple(key)
+        for key in connection.execute(
+            select(ReminderLog.domain_id, ReminderLog.expiry_date, ReminderLog.offset_code).where(
+                ReminderLog.reminder_date.between(first_day, today)
+            )
+        )
+    }
     awaiting = [status.value for status in AWAITING_DECISION]
+    expiry_dates = bulk_rows.StoredValues(session, Domain.__table__, "expiry_date")
     reminders = []
     for expiry_range in due_ranges(settings.offsets, today, (today - first_day).days):
         offset = expiry_range.offset
         query = (
-            select(*_DUE_COLUMNS, ReminderLog.id)
+            select(*_DUE_COLUMNS)
             .join(Relation, Relation.id == Domain.relation_id)
-            .outerjoin(
-                ReminderLog,
-                and_(
-                    ReminderLog.domain_id == Domain.id,
-                    ReminderLog.expiry_date == Domain.expiry_date,
-                    ReminderLog.offset_code == offset.code,
-                ),
-            )
             .where(
                 Domain.expiry_date.between(expiry_range.first, expiry_range.last),
                 type_coerce(Domain.status, String()).concat("").in_(awaiting),
-                ReminderLog.id.is_(None),
             )
         )
-        reminders += [_due_reminder(row, offset) for row in connection.execute(query)]
+        code = offset.code
+        for row in bulk_rows.driver_rows(connection, query):
+            domain_id, name, stored_expiry, *relation = row
+            expiry = expiry_dates[stored_expiry]
+            if (domain_id, expiry, code) not in logged:
+                reminders.append(_due_reminder((domain_id, name, expiry, *relation), offset))
     return reminders
 
 
@@ -279,7 +287,7 @@ def _late_arrivals(
         if offset is None or offset.reminder_date(expiry) >= first_day:
             continue
         key = (domain_id, expiry, offset.code)
-        by_key[key] = (*columns, None)
+        by_key[key] = columns
         offsets[key] = offset
     domain_ids = sorted({key[0] for key in by_key})
     for start in range(0, len(domain_ids), _IN_BATCH):
@@ -326,7 +334,7 @@ def _retries(
         )
     )
     reminders = []
-    for *columns, offset_code in session.execute(query):
+    for *columns, log_id, offset_code in session.execute(query):
         offset = offsets.get(offset_code)
         expiry = columns[2]
         if (
@@ -334,7 +342,7 @@ def _retries(
             or due_offset(settings.offsets, expiry, today, settings.catchup_days) != offset
         ):
             continue  # a newer reminder is due instead, or the offset left the settings
-        reminders.append(_due_reminder(columns, offset))
+        reminders.append(_due_reminder(columns, offset, log_id))
     return reminders
 
 

@@ -1,5 +1,5 @@
-"""the reminder run reads only what is new: unsent log rows through a partial index, changed
-domains by their update time, the calendar each run covered
+"""the reminder run reads only what is new: the log by reminder date, unsent rows through a
+partial index, changed domains by their update time, the calendar each run covered
 
 Revision ID: rr0013
 Revises: rr0012
@@ -25,12 +25,14 @@ def upgrade():
         batch_op.create_index('ix_rr_domain_updated', ['updated_at'], unique=False)
 
     with op.batch_alter_table('rr_reminder_log', schema=None) as batch_op:
+        batch_op.create_index('ix_rr_reminder_log_reminder_date', ['reminder_date'], unique=False)
         batch_op.create_index('ix_rr_reminder_log_unsent', ['reminder_date'], unique=False, sqlite_where=sa.text("status != 'sent'"), postgresql_where=sa.text("status != 'sent'"))
 
 
 def downgrade():
     with op.batch_alter_table('rr_reminder_log', schema=None) as batch_op:
         batch_op.drop_index('ix_rr_reminder_log_unsent', sqlite_where=sa.text("status != 'sent'"), postgresql_where=sa.text("status != 'sent'"))
+        batch_op.drop_index('ix_rr_reminder_log_reminder_date')
 
     with op.batch_alter_table('rr_domain', schema=None) as batch_op:
         batch_op.drop_index('ix_rr_domain_updated')
