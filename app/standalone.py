@@ -20,7 +20,14 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import DataError
 
-from renewal_reminder import console, demo_mail, page_language, standalone_errors, web_security
+from renewal_reminder import (
+    console,
+    demo_mail,
+    page_language,
+    standalone_errors,
+    standalone_menu,
+    web_security,
+)
 from renewal_reminder.cli import standalone_commands
 from renewal_reminder.extensions import db, migrate
 from renewal_reminder.i18n import gettext as rr_gettext
@@ -102,6 +109,7 @@ def create_app(config: type | Mapping | None = None) -> Flask:
     except ValueError as exc:
         raise ConfigurationError(str(exc)) from None
     web_security.install_security_headers(app)
+    standalone_menu.install(app)
     page_language.install(app)
     console.install()
     web_security.warn_about_per_process_rate_limits(app)

@@ -19,7 +19,8 @@ script adds later. A refusal in a command line ends the command with the policy'
 ``WeakPassword``, which the product's callers already turn into a message for the person.
 
 A signed-in user's permissions are read once per request (``_has_view_access``), not once for
-each of the many checks a page makes.
+each of the many checks a page makes, and the user's roles and groups come in the query that
+loads the user (``load_user``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from flask import has_request_context, request
 from flask_appbuilder import expose
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import AuthDBView
+from sqlalchemy.orm import joinedload
 
 from renewal_reminder.i18n import gettext as _
 from renewal_reminder.renewals.passwords import WeakPassword, check_password
@@ -83,6 +85,22 @@ class RenewalReminderSecurityManager(SecurityManager):
         would be a server error instead of a form message."""
         _checked(password)
         super().reset_password(userid, password)
+
+    def load_user(self, pk: Any) -> Any | None:
+        """FAB's user loader (every request of a signed-in user), with the login's roles and
+        groups read along: every page checks permissions, which FAB's lazy relationships
+        would read one query each afterwards."""
+        user = self.session.get(
+            self.user_model,
+            int(pk),
+            options=[
+                joinedload(self.user_model.roles),
+                joinedload(self.user_model.groups).joinedload(self.group_model.roles),
+            ],
+        )
+        if user and user.is_active:
+            return user
+        return None
 
     def _has_view_access(self, user: Any, permission_name: str, view_name: str) -> bool:
         """FAB's check, answered from the user's permissions read once per request.

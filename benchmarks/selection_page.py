@@ -15,13 +15,15 @@ already decided), and logs in as the reseller.
    (``decisions.selection_page`` and the clients list) rendered by a plain one-level Jinja
    template with the same row markup, from a bare Flask app on the same database. Requests
    alternate (project, baseline, ...); min, median and max over ``--runs`` each after a
-   warm-up, the ratio of the medians, and the page's size. Target: under 200 ms and at most
-   ~1 MB of HTML at 5,000 domains.
+   warm-up (and the median CPU time of the process per request), the ratio of the medians,
+   and the page's size. Target: under 200 ms and at most ~1 MB of HTML at 5,000 domains.
 2. Throughput: ``--load-domains`` domains (500: one whole page), each app under
    ``gunicorn -w 2`` (sync workers) and ``--clients`` threads of http.client requesting it
    for ``--seconds``, in ``--rounds`` rounds that alternate the servers: the project's page,
    the plain-Jinja page, and a bare Flask endpoint returning a static page of the same size.
-   Prints each one's median requests per second and the ratios. Target: >= 100 req/s.
+   Prints each one's median requests per second and server CPU time per request (gunicorn's
+   master and workers, from /proc: the steadier figure when other jobs share the cores), and
+   the ratios. Target: >= 100 req/s.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from flask_babel import Babel  # noqa: E402
 from sqlalchemy import create_engine, insert, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from benchmarks.public_pages import server_cpu_seconds  # noqa: E402
 from renewal_reminder.models import (  # noqa: E402
     Decision,
     DecisionChannel,
@@ -243,11 +246,13 @@ def render_times(database: str, domains: int, runs: int) -> None:
     html = response.get_data(as_text=True)
     assert plain.get("/plain").status_code == 200
     timings: dict[str, list[float]] = {"project": [], "plain": []}
+    cpu: dict[str, list[float]] = {"project": [], "plain": []}
     for _ in range(runs):
         for name, client, path in (("project", project, "/renewals/"), ("plain", plain, "/plain")):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             client.get(path).get_data()
             timings[name].append((time.perf_counter() - started) * 1000)
+            cpu[name].append((time.process_time() - cpu_started) * 1000)
     rows = html.count('class="rr-pick"') + html.count("Processed by your sales contact")
     print(
         f"GET /renewals/ at {domains} domains (first page: {rows} rows, "
@@ -257,10 +262,11 @@ def render_times(database: str, domains: int, runs: int) -> None:
         values = timings[name]
         print(
             f"  {label:22} min {min(values):6.1f} ms, median {statistics.median(values):6.1f} ms,"
-            f" max {max(values):6.1f} ms"
+            f" max {max(values):6.1f} ms; CPU median {statistics.median(cpu[name]):6.1f} ms"
         )
     ratio = statistics.median(timings["project"]) / statistics.median(timings["plain"])
-    print(f"  ratio project/baseline: {ratio:.2f}x")
+    cpu_ratio = statistics.median(cpu["project"]) / statistics.median(cpu["plain"])
+    print(f"  ratio project/baseline: {ratio:.2f}x (CPU: {cpu_ratio:.2f}x)")
 
 
 # --- 2. throughput under gunicorn ---------------------------------------------------------
@@ -320,8 +326,9 @@ def login_cookie(port: int) -> str:
     return cookie.split(";", 1)[0]
 
 
-def load(port: int, path: str, headers: dict, clients: int, seconds: float) -> float:
-    """Requests per second: ``clients`` threads, each one request after another."""
+def load(port: int, path: str, headers: dict, clients: int, seconds: float) -> tuple[float, int]:
+    """Requests per second and requests served: ``clients`` threads, each one request after
+    another."""
     done, errors = [0] * clients, []
     stop = time.perf_counter() + seconds
 
@@ -340,7 +347,7 @@ def load(port: int, path: str, headers: dict, clients: int, seconds: float) -> f
     for thread in threads:
         thread.join()
     assert not errors, errors[:5]
-    return sum(done) / (time.perf_counter() - started)
+    return sum(done) / (time.perf_counter() - started), sum(done)
 
 
 def throughput(database: str, clients: int, seconds: float, rounds: int) -> None:
@@ -360,9 +367,15 @@ def throughput(database: str, clients: int, seconds: float, rounds: int) -> None
         for port, path, headers in targets.values():  # warm every worker up
             load(port, path, headers, 4, 1)
         figures: dict[str, list[float]] = {name: [] for name in targets}
+        # Server CPU per request (gunicorn's master and workers, from /proc): the steadier
+        # figure on shared cores, where requests per second follow whatever else runs.
+        cpu: dict[str, list[float]] = {name: [] for name in targets}
         for _ in range(rounds):
-            for name, (port, path, headers) in targets.items():
-                figures[name].append(load(port, path, headers, clients, seconds))
+            for server, (name, (port, path, headers)) in zip(servers, targets.items(), strict=True):
+                cpu_before = server_cpu_seconds(server)
+                rate, count = load(port, path, headers, clients, seconds)
+                figures[name].append(rate)
+                cpu[name].append((server_cpu_seconds(server) - cpu_before) * 1000 / count)
     finally:
         for server in servers:
             server.terminate()
@@ -380,7 +393,10 @@ def throughput(database: str, clients: int, seconds: float, rounds: int) -> None
         ("static", "baseline, static page"),
     ):
         spread = ", ".join(f"{value:.0f}" for value in figures[name])
-        print(f"  {label:22} {median[name]:7.1f} req/s  ({spread})")
+        print(
+            f"  {label:22} {median[name]:7.1f} req/s  ({spread}); server CPU "
+            f"{statistics.median(cpu[name]):.2f} ms a request"
+        )
     print(
         f"  ratio project/plain Jinja: {median['project'] / median['plain']:.2f}x, "
         f"project/static page: {median['project'] / median['static']:.2f}x"

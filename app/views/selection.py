@@ -234,9 +234,13 @@ class RenewalsSelectionView(AddonView, BaseView):
             name_filter=name_filter,
             client_number=client_number,
         )
+        # The filter's choices: numbers and names only, no need for the ORM's objects.
         clients = (
-            db.scalars(
-                select(Relation).where(Relation.parent_id == relation.id).order_by(Relation.name)
+            decisions.plain_rows(
+                db,
+                select(Relation.number, Relation.name)
+                .where(Relation.parent_id == relation.id)
+                .order_by(Relation.name),
             ).all()
             if relation.kind is RelationKind.reseller
             else []
