@@ -155,7 +155,10 @@ class Outbox:
         self.close()
 
     def send(
-        self, emails: Iterable[OutgoingEmail], build_ahead: bool = False
+        self,
+        emails: Iterable[OutgoingEmail],
+        build_ahead: bool = False,
+        before_data: Callable[[], None] | None = None,
     ) -> Iterator[SendResult]:
         """Send one email at a time, yielding its result as soon as it is known: record each
         result as it comes (the next email goes out only after that).
@@ -165,20 +168,32 @@ class Outbox:
         mail server's answers (a run's emails/s is otherwise its building plus its round
         trips). Only for emails whose rendering needs nothing but the values it was given: the
         thread has no database session, no request and no app context. The sending itself
-        does not change: one email at a time, in order, on the caller's thread."""
-        if not build_ahead:
-            for outgoing in emails:
-                yield self.send_one(outgoing)
-            return
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-build") as builder:
-            current: tuple[OutgoingEmail, Future] | None = None
-            for outgoing in emails:
-                upcoming = (outgoing, builder.submit(self._prepare, outgoing))
-                if current is not None:  # sent while the upcoming one is being built
-                    yield self._deliver(current[0], current[1].result())
-                current = upcoming
-            if current is not None:
-                yield self._deliver(current[0], current[1].result())
+        does not change: one email at a time, in order, on the caller's thread.
+
+        ``before_data``: called in each SMTP transaction after the envelope (MAIL, RCPT) was
+        accepted and before DATA, the step after which the server may accept the email. A
+        caller that records the previous email's outcome in the background waits for that
+        record here: the commit overlaps this email's first round trips, and still no email
+        can be accepted while the previous one's outcome is uncommitted. Whatever it raises
+        is not this email's failure: the transaction is abandoned (the server discards it)
+        and the exception stops the sending, raised to the caller."""
+        try:
+            if not build_ahead:
+                for outgoing in emails:
+                    yield self._deliver(outgoing, self._prepare(outgoing), before_data)
+                return
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-build") as builder:
+                current: tuple[OutgoingEmail, Future] | None = None
+                for outgoing in emails:
+                    upcoming = (outgoing, builder.submit(self._prepare, outgoing))
+                    if current is not None:  # sent while the upcoming one is being built
+                        yield self._deliver(current[0], current[1].result(), before_data)
+                    current = upcoming
+                if current is not None:
+                    yield self._deliver(current[0], current[1].result(), before_data)
+        except _SendingStopped as stopped:
+            self._drop()  # half-way through a transaction: QUIT, so the server discards it
+            raise stopped.reason from None
 
     def send_one(self, outgoing: OutgoingEmail) -> SendResult:
         """Render, build and send one email; every problem is its result, never raised."""
@@ -194,7 +209,12 @@ class Outbox:
             log.exception("could not build the email to %s", outgoing.to)
             return SendResult(outgoing, f"the email could not be built: {_explain(exc)}")
 
-    def _deliver(self, outgoing: OutgoingEmail, wire: _Wire | SendResult) -> SendResult:
+    def _deliver(
+        self,
+        outgoing: OutgoingEmail,
+        wire: _Wire | SendResult,
+        before_data: Callable[[], None] | None = None,
+    ) -> SendResult:
         """Send a prepared email (see ``_send_one``); its result."""
         if isinstance(wire, SendResult):
             return wire
@@ -203,7 +223,9 @@ class Outbox:
         if self._unreachable:
             return SendResult(outgoing, self._unreachable)
         try:
-            return SendResult(outgoing, self._send_one(outgoing, wire))
+            return SendResult(outgoing, self._send_one(outgoing, wire, before_data))
+        except _SendingStopped:
+            raise
         except Exception as exc:  # not an SMTP or socket error: this email's, not the run's
             log.exception("could not send the email to %s", outgoing.to)
             self._drop()  # the connection may be stuck half-way through a transaction
@@ -225,7 +247,12 @@ class Outbox:
         data = _mime(outgoing, rendered, self._sender, domain, utf8=bool(international))
         return _Wire(recipients, data, international, international_bcc)
 
-    def _send_one(self, outgoing: OutgoingEmail, wire: _Wire) -> str | None:
+    def _send_one(
+        self,
+        outgoing: OutgoingEmail,
+        wire: _Wire,
+        before_data: Callable[[], None] | None = None,
+    ) -> str | None:
         """Send on the open connection (opening one if needed); the error text, or None.
 
         Only a server that cannot be connected to (or logged in to) fails the rest of the run
@@ -244,7 +271,7 @@ class Outbox:
                     self._unreachable = f"mail server unreachable or unusable: {exc}"
                     return self._unreachable
             try:
-                return self._transaction(outgoing, wire)
+                return self._transaction(outgoing, wire, before_data)
             except smtplib.SMTPRecipientsRefused as exc:
                 return f"refused: {_describe(exc.recipients)}"
             except smtplib.SMTPResponseException as exc:  # this message was refused
@@ -261,9 +288,15 @@ class Outbox:
                 return f"the connection was lost while sending (it may have arrived): {exc}"
         return "the connection was lost twice while sending"
 
-    def _transaction(self, outgoing: OutgoingEmail, wire: _Wire) -> str | None:
+    def _transaction(
+        self,
+        outgoing: OutgoingEmail,
+        wire: _Wire,
+        before_data: Callable[[], None] | None = None,
+    ) -> str | None:
         """MAIL, RCPT and DATA for one email (smtplib's ``sendmail`` in steps, so that a lost
-        connection is known to have happened before or after the message went out)."""
+        connection is known to have happened before or after the message went out), with
+        ``before_data`` (see ``send``) between RCPT and DATA."""
         connection = self._connection
         try:
             connection.ehlo_or_helo_if_needed()
@@ -294,6 +327,11 @@ class Outbox:
                 return f"refused: {_describe({outgoing.to: refused[recipients[0]]})}"
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             raise _LostBeforeData() from exc
+        if before_data is not None:
+            try:
+                before_data()
+            except Exception as exc:
+                raise _SendingStopped(exc) from exc
         code, response = connection.data(wire.data)
         if code != 250:
             _reset(connection)
@@ -505,6 +543,14 @@ def _envelope_address(address: str) -> str:
 
 def _explain(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+class _SendingStopped(Exception):
+    """``before_data`` raised ``reason``: not the email's failure, the caller's (see ``send``)."""
+
+    def __init__(self, reason: Exception):
+        super().__init__(str(reason))
+        self.reason = reason
 
 
 class _LostBeforeData(Exception):
