@@ -216,19 +216,20 @@ def test_a_connection_lost_after_the_message_went_out_is_not_resent_in_the_run(
     app, session, smtp, customers, monkeypatch
 ):
     """The answer to DATA is lost: the email is failed (the next run retries it), never sent
-    a second time on the spot."""
-    data = mailer.smtplib.SMTP.data
+    a second time on the spot. (The run sends DATA through ``Outbox._data_then_accept``,
+    smtplib's ``data`` with a pause before the final line.)"""
+    data = mailer.Outbox._data_then_accept
     calls = []
 
     def patched(self, message, *args, **kwargs):
         calls.append(message)
         if len(calls) == 1:
-            data(self, message)
-            self.close()
+            data(self, message, *args, **kwargs)
+            self._connection.close()
             raise mailer.smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
         return data(self, message, *args, **kwargs)
 
-    monkeypatch.setattr(mailer.smtplib.SMTP, "data", patched)
+    monkeypatch.setattr(mailer.Outbox, "_data_then_accept", patched)
     summary = run_reminders(app, TODAY)
     assert (summary.sent, summary.failed) == (2, 1), summary.problems
     assert len(calls) == 3, "no email went out twice in the run"

@@ -404,7 +404,8 @@ def _send_chunk(session, outbox, today, settings, chunk, templates, summary, rec
     committing) as soon as it is known: a run that dies after email N has recorded 1..N.
 
     The outcomes are committed by ``recorder`` (``claims.OutcomeRecorder``) while the next
-    email is built and its envelope sent; that email's DATA waits for the commit. The session
+    email is built and sent; only its final line, after which the server accepts it, waits
+    for the commit. The session
     has committed everything before the sending starts and writes nothing during it; the
     chunk ends once every outcome is committed, before the next chunk's claim."""
     token = uuid.uuid4().hex
@@ -444,7 +445,7 @@ def _send_chunk(session, outbox, today, settings, chunk, templates, summary, rec
     session.commit()  # nothing to write: ends the claim's read, the recorder writes from here
     # The next email is rendered and built in a second thread while this one is sent and
     # recorded: the renderer works on plain values only (``_renderer``).
-    for result in outbox.send(outgoing, build_ahead=True, before_data=recorder.wait):
+    for result in outbox.send(outgoing, build_ahead=True, before_accept=recorder.wait):
         digest = result.email.tag
         if result.ok:
             summary.sent += 1
