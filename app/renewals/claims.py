@@ -3,7 +3,8 @@
 A job claims a unit of work by inserting its log row; the row's unique constraint makes a
 concurrent run's insert of the same row a no-op, so only one run owns (and sends) it. Once
 the work is done (an email sent or failed), its outcome is written and committed at once
-(``record_outcomes``), so a crash after it never loses or repeats it.
+(``record_outcomes``; or ``OutcomeRecorder``, which commits it while the next email is on its
+way, before the server may accept that one), so a crash after it never loses or repeats it.
 """
 
 from __future__ import annotations

@@ -163,7 +163,8 @@ class Outbox:
         before_accept: Callable[[], None] | None = None,
     ) -> Iterator[SendResult]:
         """Send one email at a time, yielding its result as soon as it is known: record each
-        result as it comes (the next email goes out only after that).
+        result as it comes (the next email goes out only after that, or, with
+        ``before_accept``, is accepted only after that).
 
         ``build_ahead``: render and build the next email in a second thread while this one is
         on the wire and its result is being recorded, so that the building hides behind the
