@@ -511,8 +511,9 @@ def measure(database_uri: str, port: int, today: dt.date, profile: bool) -> dict
     timers.wrap(mailer, "_mime", "  MIME message (bytes; builder thread)")
     timers.wrap(mailer, "_open", "  SMTP connect")
     timers.wrap(mailer.Outbox, "_transaction", "  SMTP MAIL/RCPT/DATA (round trips)")
-    timers.wrap(claims.OutcomeRecorder, "wait", "  before DATA: wait for the last outcome")
-    timers.wrap(claims.OutcomeRecorder, "_commit", "  record an outcome (recorder thread)")
+    recorder = getattr(claims, "OutcomeRecorder", None)  # (absent before it was written)
+    timers.wrap(recorder, "wait", "  wait for the last outcome (before the final line)")
+    timers.wrap(recorder, "_commit", "  record an outcome (recorder thread)")
     sql_count = [0]
 
     def count(*_args):
