@@ -405,9 +405,9 @@ def _send_chunk(session, outbox, today, settings, chunk, templates, summary, rec
 
     The outcomes are committed by ``recorder`` (``claims.OutcomeRecorder``) while the next
     email is built and sent; only its final line, after which the server accepts it, waits
-    for the commit. The session
-    has committed everything before the sending starts and writes nothing during it; the
-    chunk ends once every outcome is committed, before the next chunk's claim."""
+    for the commit. The session has committed everything before the sending starts and
+    writes nothing during it; the chunk ends once every outcome is committed, before the
+    next chunk's claim."""
     token = uuid.uuid4().hex
     owned = _claim(session, today, chunk, token)
     outgoing, skipped = [], []
