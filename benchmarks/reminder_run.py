@@ -429,7 +429,7 @@ def measure(database_uri: str, port: int, today: dt.date, profile: bool) -> dict
 
     from renewal_reminder import jobs
     from renewal_reminder.models import ReminderLog
-    from renewal_reminder.renewals import email_templates, mailer, reminders
+    from renewal_reminder.renewals import claims, email_templates, mailer, reminders
     from renewal_reminder.renewals.calendar import due_ranges
     from renewal_reminder.session import current_session
     from renewal_reminder.standalone import create_app
@@ -512,6 +512,9 @@ def measure(database_uri: str, port: int, today: dt.date, profile: bool) -> dict
     timers.wrap(mailer, "_mime", "  MIME message (bytes; builder thread)")
     timers.wrap(mailer, "_open", "  SMTP connect")
     timers.wrap(mailer.Outbox, "_transaction", "  SMTP MAIL/RCPT/DATA (round trips)")
+    recorder = getattr(claims, "OutcomeRecorder", None)  # (absent before it was written)
+    timers.wrap(recorder, "wait", "  wait for the last outcome (before the final line)")
+    timers.wrap(recorder, "_commit", "  record an outcome (recorder thread)")
     sql_count = [0]
 
     def count(*_args):
@@ -926,6 +929,8 @@ class PostgresStore:
         self.name = "rrb_" + name.removeprefix("reminders-").replace("-", "_")  # < 64 bytes
         self.keep = keep
         self.built_uri = self.url.set(database=self.name).render_as_string(hide_password=False)
+        #: This process's own: two benchmarks on one server never drop each other's scratch.
+        self.scratch_name = f"{self.name}_scratch_{os.getpid()}"
         self.admin = create_engine(self.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
 
     def _sql(self, statement: str):
@@ -951,11 +956,11 @@ class PostgresStore:
 
     def scratch(self) -> str:
         self.drop_scratch()
-        self._sql(f'CREATE DATABASE "{self.name}_scratch" TEMPLATE "{self.name}"')
-        return self._uri(f"{self.name}_scratch")
+        self._sql(f'CREATE DATABASE "{self.scratch_name}" TEMPLATE "{self.name}"')
+        return self._uri(self.scratch_name)
 
     def drop_scratch(self) -> None:
-        self._sql(f'DROP DATABASE IF EXISTS "{self.name}_scratch" WITH (FORCE)')
+        self._sql(f'DROP DATABASE IF EXISTS "{self.scratch_name}" WITH (FORCE)')
 
     def close(self) -> None:
         if not self.keep:

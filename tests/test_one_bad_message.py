@@ -12,13 +12,14 @@ import logging
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from renewal_reminder import settings
 from renewal_reminder.jobs import run_reminders
 from renewal_reminder.models import (
     ConfirmationRequest,
     Domain,
+    JobRun,
     Relation,
     ReminderLog,
     ReminderStatus,
@@ -27,6 +28,7 @@ from renewal_reminder.models import (
 )
 from renewal_reminder.models.base import utcnow
 from renewal_reminder.renewals import email_templates, mailer, reminders
+from renewal_reminder.renewals.claims import OutcomeRecorder
 from renewal_reminder.renewals.email_templates import RenderedEmail, ensure_default_templates
 from renewal_reminder.renewals.mailer import MailSettings
 from renewal_reminder.renewals.sales_digest import send_sales_digests
@@ -216,19 +218,20 @@ def test_a_connection_lost_after_the_message_went_out_is_not_resent_in_the_run(
     app, session, smtp, customers, monkeypatch
 ):
     """The answer to DATA is lost: the email is failed (the next run retries it), never sent
-    a second time on the spot."""
-    data = mailer.smtplib.SMTP.data
+    a second time on the spot. (The run sends DATA through ``Outbox._data_then_accept``,
+    smtplib's ``data`` with a pause before the final line.)"""
+    data = mailer.Outbox._data_then_accept
     calls = []
 
     def patched(self, message, *args, **kwargs):
         calls.append(message)
         if len(calls) == 1:
-            data(self, message)
-            self.close()
+            data(self, message, *args, **kwargs)
+            self._connection.close()
             raise mailer.smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
         return data(self, message, *args, **kwargs)
 
-    monkeypatch.setattr(mailer.smtplib.SMTP, "data", patched)
+    monkeypatch.setattr(mailer.Outbox, "_data_then_accept", patched)
     summary = run_reminders(app, TODAY)
     assert (summary.sent, summary.failed) == (2, 1), summary.problems
     assert len(calls) == 3, "no email went out twice in the run"
@@ -252,6 +255,122 @@ def test_each_outcome_is_recorded_as_it_happens(app, session, smtp, customers, m
     assert (summary.sent, summary.failed) == (1, 0)
     assert received(smtp) == sorted([ANNA, CARL, MULLER])
     assert {row.status for row in reminder_log(session).values()} == {ReminderStatus.sent}
+
+
+class RecordingFailed(Exception):
+    """The database refuses an outcome (a lost connection, a full disk)."""
+
+
+def fail_recording_for(app, address: str):
+    """Make the database refuse the UPDATE recording the outcome of the email to ``address``
+    (on the recorder's own connection, as a real failure would); returns what undoes it."""
+    engine = app.extensions["sqlalchemy"].engine
+
+    def refuse(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE RR_REMINDER_LOG") and address in str(
+            parameters
+        ):
+            raise RecordingFailed(f"could not record the email to {address}")
+
+    event.listen(engine, "before_cursor_execute", refuse)
+    return lambda: event.remove(engine, "before_cursor_execute", refuse)
+
+
+def test_a_failed_recording_stops_the_run(app, session, smtp, customers, monkeypatch):
+    """Recording Müller's outcome fails: the run stops with that error before the next email is
+    accepted (Carl's message was on its way, but without its final line: the server discards
+    it). Anna's outcome is recorded; Müller's and Carl's claims stay ``sending``, as after a
+    crash, and are taken over by a later run once abandoned."""
+    stop_failing = fail_recording_for(app, MULLER)
+    try:
+        with pytest.raises(Exception, match=f"could not record the email to {MULLER}"):
+            run_reminders(app, TODAY)
+    finally:
+        stop_failing()
+    assert received(smtp) == sorted([ANNA, MULLER])
+    rows = reminder_log(session)
+    assert rows[ANNA].status is ReminderStatus.sent
+    assert rows[MULLER].status is rows[CARL].status is ReminderStatus.sending
+    run = session.scalars(select(JobRun).order_by(JobRun.id.desc())).first()
+    assert run.ok is False and "could not record" in run.summary
+    # Claims are not taken over while they are fresh: nothing more is sent.
+    assert run_reminders(app, TODAY).sent == 0
+    assert received(smtp) == sorted([ANNA, MULLER])
+    # Later: Müller's (whose outcome was lost) and Carl's are sent; Anna's never again.
+    abandon_claims(session, ReminderLog)
+    summary = run_reminders(app, TODAY)
+    assert (summary.sent, summary.failed) == (2, 0)
+    assert received(smtp) == sorted([ANNA, CARL, MULLER, MULLER])
+    assert {row.status for row in reminder_log(session).values()} == {ReminderStatus.sent}
+
+
+def test_a_crash_while_the_next_email_waits_for_the_last_outcome_sends_nobody_twice(
+    app, session, smtp, customers, monkeypatch
+):
+    """The run dies while Carl's message waits for Müller's outcome to be committed (its final
+    line not yet sent): the server never accepts Carl's, the outcomes already handed over are
+    committed as the run unwinds, and the later run sends Carl's alone."""
+    wait = OutcomeRecorder.wait
+    sends = []
+
+    def crash_before_carl_is_accepted(self):
+        if len(sends) == 3:  # Carl's message is on the wire but for its final line
+            raise SimulatedCrash()
+        return wait(self)
+
+    data = mailer.Outbox._data_then_accept
+
+    def counting(self, message, *args, **kwargs):
+        sends.append(message)
+        return data(self, message, *args, **kwargs)
+
+    monkeypatch.setattr(OutcomeRecorder, "wait", crash_before_carl_is_accepted)
+    monkeypatch.setattr(mailer.Outbox, "_data_then_accept", counting)
+    with pytest.raises(SimulatedCrash):
+        run_reminders(app, TODAY)
+    assert len(sends) == 3, "Carl's message went out, but for its final line"
+    assert received(smtp) == sorted([ANNA, MULLER])
+    rows = reminder_log(session)
+    assert rows[ANNA].status is rows[MULLER].status is ReminderStatus.sent
+    assert rows[CARL].status is ReminderStatus.sending
+    monkeypatch.undo()
+    abandon_claims(session, ReminderLog)
+    summary = run_reminders(app, TODAY)
+    assert (summary.sent, summary.failed) == (1, 0)
+    assert received(smtp) == sorted([ANNA, CARL, MULLER])
+    assert {row.status for row in reminder_log(session).values()} == {ReminderStatus.sent}
+
+
+def test_no_email_is_accepted_before_the_last_outcome_is_committed(
+    app, session, smtp, customers, monkeypatch
+):
+    """The ordering that keeps a crash from sending an email twice: when the server accepts an
+    email, the outcome of every email before it is committed (seen here from a connection of
+    the test's own, as another process would see it)."""
+    engine = app.extensions["sqlalchemy"].engine
+    seen = []
+    data = mailer.Outbox._data_then_accept
+
+    def checking(self, message, before_accept, *args, **kwargs):
+        def then_look():
+            before_accept()
+            with engine.connect() as conn:
+                seen.append(
+                    sorted(
+                        conn.scalars(
+                            select(ReminderLog.recipient).where(
+                                ReminderLog.status == ReminderStatus.sent
+                            )
+                        )
+                    )
+                )
+
+        return data(self, message, then_look, *args, **kwargs)
+
+    monkeypatch.setattr(mailer.Outbox, "_data_then_accept", checking)
+    summary = run_reminders(app, TODAY)
+    assert summary.sent == 3
+    assert seen == [[], [ANNA], sorted([ANNA, MULLER])]
 
 
 def test_an_international_bcc_is_left_out_when_the_server_lacks_smtputf8(

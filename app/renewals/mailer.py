@@ -29,7 +29,9 @@ import email.policy
 import functools
 import logging
 import random
+import re
 import smtplib
+import socket
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -155,30 +157,46 @@ class Outbox:
         self.close()
 
     def send(
-        self, emails: Iterable[OutgoingEmail], build_ahead: bool = False
+        self,
+        emails: Iterable[OutgoingEmail],
+        build_ahead: bool = False,
+        before_accept: Callable[[], None] | None = None,
     ) -> Iterator[SendResult]:
         """Send one email at a time, yielding its result as soon as it is known: record each
-        result as it comes (the next email goes out only after that).
+        result as it comes (the next email goes out only after that, or, with
+        ``before_accept``, is accepted only after that).
 
         ``build_ahead``: render and build the next email in a second thread while this one is
         on the wire and its result is being recorded, so that the building hides behind the
         mail server's answers (a run's emails/s is otherwise its building plus its round
         trips). Only for emails whose rendering needs nothing but the values it was given: the
         thread has no database session, no request and no app context. The sending itself
-        does not change: one email at a time, in order, on the caller's thread."""
-        if not build_ahead:
-            for outgoing in emails:
-                yield self.send_one(outgoing)
-            return
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-build") as builder:
-            current: tuple[OutgoingEmail, Future] | None = None
-            for outgoing in emails:
-                upcoming = (outgoing, builder.submit(self._prepare, outgoing))
-                if current is not None:  # sent while the upcoming one is being built
-                    yield self._deliver(current[0], current[1].result())
-                current = upcoming
-            if current is not None:
-                yield self._deliver(current[0], current[1].result())
+        does not change: one email at a time, in order, on the caller's thread.
+
+        ``before_accept``: called in each SMTP transaction once the message is on the wire
+        but for its final ``.`` line, the one after which the server accepts it. A caller
+        that records the previous email's outcome in the background waits for that record
+        here: the commit overlaps this email's round trips (MAIL, RCPT, DATA) and the
+        message's transfer, and still no email can be accepted while the previous one's
+        outcome is uncommitted. Whatever it raises is not this email's failure: the
+        connection is dropped without the final line (the server discards the message) and
+        the exception stops the sending, raised to the caller."""
+        try:
+            if not build_ahead:
+                for outgoing in emails:
+                    yield self._deliver(outgoing, self._prepare(outgoing), before_accept)
+                return
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-build") as builder:
+                current: tuple[OutgoingEmail, Future] | None = None
+                for outgoing in emails:
+                    upcoming = (outgoing, builder.submit(self._prepare, outgoing))
+                    if current is not None:  # sent while the upcoming one is being built
+                        yield self._deliver(current[0], current[1].result(), before_accept)
+                    current = upcoming
+                if current is not None:
+                    yield self._deliver(current[0], current[1].result(), before_accept)
+        except _SendingStopped as stopped:
+            raise stopped.reason from None
 
     def send_one(self, outgoing: OutgoingEmail) -> SendResult:
         """Render, build and send one email; every problem is its result, never raised."""
@@ -194,7 +212,12 @@ class Outbox:
             log.exception("could not build the email to %s", outgoing.to)
             return SendResult(outgoing, f"the email could not be built: {_explain(exc)}")
 
-    def _deliver(self, outgoing: OutgoingEmail, wire: _Wire | SendResult) -> SendResult:
+    def _deliver(
+        self,
+        outgoing: OutgoingEmail,
+        wire: _Wire | SendResult,
+        before_accept: Callable[[], None] | None = None,
+    ) -> SendResult:
         """Send a prepared email (see ``_send_one``); its result."""
         if isinstance(wire, SendResult):
             return wire
@@ -203,7 +226,9 @@ class Outbox:
         if self._unreachable:
             return SendResult(outgoing, self._unreachable)
         try:
-            return SendResult(outgoing, self._send_one(outgoing, wire))
+            return SendResult(outgoing, self._send_one(outgoing, wire, before_accept))
+        except _SendingStopped:
+            raise
         except Exception as exc:  # not an SMTP or socket error: this email's, not the run's
             log.exception("could not send the email to %s", outgoing.to)
             self._drop()  # the connection may be stuck half-way through a transaction
@@ -225,7 +250,12 @@ class Outbox:
         data = _mime(outgoing, rendered, self._sender, domain, utf8=bool(international))
         return _Wire(recipients, data, international, international_bcc)
 
-    def _send_one(self, outgoing: OutgoingEmail, wire: _Wire) -> str | None:
+    def _send_one(
+        self,
+        outgoing: OutgoingEmail,
+        wire: _Wire,
+        before_accept: Callable[[], None] | None = None,
+    ) -> str | None:
         """Send on the open connection (opening one if needed); the error text, or None.
 
         Only a server that cannot be connected to (or logged in to) fails the rest of the run
@@ -244,7 +274,7 @@ class Outbox:
                     self._unreachable = f"mail server unreachable or unusable: {exc}"
                     return self._unreachable
             try:
-                return self._transaction(outgoing, wire)
+                return self._transaction(outgoing, wire, before_accept)
             except smtplib.SMTPRecipientsRefused as exc:
                 return f"refused: {_describe(exc.recipients)}"
             except smtplib.SMTPResponseException as exc:  # this message was refused
@@ -261,9 +291,15 @@ class Outbox:
                 return f"the connection was lost while sending (it may have arrived): {exc}"
         return "the connection was lost twice while sending"
 
-    def _transaction(self, outgoing: OutgoingEmail, wire: _Wire) -> str | None:
+    def _transaction(
+        self,
+        outgoing: OutgoingEmail,
+        wire: _Wire,
+        before_accept: Callable[[], None] | None = None,
+    ) -> str | None:
         """MAIL, RCPT and DATA for one email (smtplib's ``sendmail`` in steps, so that a lost
-        connection is known to have happened before or after the message went out)."""
+        connection is known to have happened before or after the message went out), with
+        ``before_accept`` (see ``send``) just before the message's final line."""
         connection = self._connection
         try:
             connection.ehlo_or_helo_if_needed()
@@ -294,11 +330,40 @@ class Outbox:
                 return f"refused: {_describe({outgoing.to: refused[recipients[0]]})}"
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             raise _LostBeforeData() from exc
-        code, response = connection.data(wire.data)
+        if before_accept is None:
+            code, response = connection.data(wire.data)
+        else:
+            code, response = self._data_then_accept(wire.data, before_accept)
         if code != 250:
             _reset(connection)
             raise smtplib.SMTPDataError(code, response)
         return None
+
+    def _data_then_accept(
+        self, data: bytes, before_accept: Callable[[], None]
+    ) -> tuple[int, bytes]:
+        """smtplib's ``SMTP.data``, calling ``before_accept`` before the final ``.`` line.
+        If it raises, the connection is closed where it is (a QUIT would be read as part of
+        the message, and never answered): the server discards an unfinished message."""
+        connection = self._connection
+        connection.putcmd("data")
+        code, response = connection.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, response)
+        message = _LINE_STARTING_WITH_DOT.sub(b"..", data)
+        if not message.endswith(b"\r\n"):
+            message += b"\r\n"
+        connection.send(message)
+        try:
+            before_accept()
+        except BaseException as exc:
+            connection.close()
+            self._connection = None
+            if isinstance(exc, Exception):
+                raise _SendingStopped(exc) from exc
+            raise
+        connection.send(b".\r\n")
+        return connection.getreply()
 
     def _without_international_bcc(self, wire: _Wire) -> list[str]:
         """The recipients without BCC copies the server cannot take (warned once per run)."""
@@ -507,6 +572,19 @@ def _explain(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+#: A message line starting with a dot gets a second one on the wire (RFC 5321 4.5.2), as in
+#: smtplib's ``data``.
+_LINE_STARTING_WITH_DOT = re.compile(rb"(?m)^\.")
+
+
+class _SendingStopped(Exception):
+    """``before_accept`` raised ``reason``: not the email's failure, the caller's (see ``send``)."""
+
+    def __init__(self, reason: Exception):
+        super().__init__(str(reason))
+        self.reason = reason
+
+
 class _LostBeforeData(Exception):
     """The connection broke before the message itself was sent (MAIL or RCPT)."""
 
@@ -520,6 +598,10 @@ def _reset(connection: smtplib.SMTP) -> None:
 def _open(mail: _Mail) -> smtplib.SMTP:
     host_class = smtplib.SMTP_SSL if mail.use_ssl else smtplib.SMTP
     connection = host_class(mail.server, mail.port, timeout=30)
+    # Every write goes out at once: a message's final line, written apart from the message
+    # (``Outbox._data_then_accept``), would otherwise wait for the server's delayed ACK.
+    with contextlib.suppress(OSError, AttributeError):
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         if mail.use_tls:
             connection.starttls()

@@ -43,6 +43,7 @@ from renewal_reminder.renewals.calendar import (
     remaining,
 )
 from renewal_reminder.renewals.claims import (
+    OutcomeRecorder,
     claim,
     claimable,
     outcome_update,
@@ -561,17 +562,27 @@ def send_reminders(
                 )
         return summary
     templates = email_templates.TemplateCache(session)
-    with mailer.Outbox(mail_state, settings.mail.sender) as outbox:  # one connection per run
+    # One SMTP connection per run, and one database connection recording the outcomes.
+    with (
+        mailer.Outbox(mail_state, settings.mail.sender) as outbox,
+        OutcomeRecorder(session, _RECORD) as recorder,
+    ):
         for start in range(0, len(all_digests), CHUNK_SIZE):
             chunk = all_digests[start : start + CHUNK_SIZE]
-            _send_chunk(session, outbox, today, settings, chunk, templates, summary)
+            _send_chunk(session, outbox, today, settings, chunk, templates, summary, recorder)
     log.info("%s", summary)
     return summary
 
 
-def _send_chunk(session, outbox, today, settings, chunk, templates, summary) -> None:
+def _send_chunk(session, outbox, today, settings, chunk, templates, summary, recorder) -> None:
     """Claim the chunk, then send its digests one by one, recording each one's outcome (and
-    committing) as soon as it is known: a run that dies after email N has recorded 1..N."""
+    committing) as soon as it is known: a run that dies after email N has recorded 1..N.
+
+    The outcomes are committed by ``recorder`` (``claims.OutcomeRecorder``) while the next
+    email is built and sent; only its final line, after which the server accepts it, waits
+    for the commit. The session has committed everything before the sending starts and
+    writes nothing during it; the chunk ends once every outcome is committed, before the
+    next chunk's claim."""
     token = uuid.uuid4().hex
     owned = _claim(session, today, chunk, token)
     outgoing, skipped = [], []
@@ -606,9 +617,10 @@ def _send_chunk(session, outbox, today, settings, chunk, templates, summary) -> 
             owned, digest, digest.recipient.email[:254], ReminderStatus.skipped, reason, None
         )
     record_outcomes(session, _RECORD, updates)
+    session.commit()  # nothing to write: ends the claim's read, the recorder writes from here
     # The next email is rendered and built in a second thread while this one is sent and
     # recorded: the renderer works on plain values only (``_renderer``).
-    for result in outbox.send(outgoing, build_ahead=True):
+    for result in outbox.send(outgoing, build_ahead=True, before_accept=recorder.wait):
         digest = result.email.tag
         if result.ok:
             summary.sent += 1
@@ -621,11 +633,8 @@ def _send_chunk(session, outbox, today, settings, chunk, templates, summary) -> 
             summary.failed += 1
             summary.problems.append(f"#{digest.recipient.number} {result.email.to}: {result.error}")
             status, error, sent_at = ReminderStatus.failed, result.error, None
-        record_outcomes(
-            session,
-            _RECORD,
-            _outcome(owned, digest, result.email.to[:254], status, error, sent_at),
-        )
+        recorder.record(_outcome(owned, digest, result.email.to[:254], status, error, sent_at))
+    recorder.wait()
 
 
 def _renderer(source, digest, today, settings) -> Callable[[], email_templates.RenderedEmail]:
