@@ -99,20 +99,23 @@ class RenewalsExpirationListView(AddonView, BaseView):
 
 def _csv_pages(
     pages: Iterable[Sequence[expirations.ExportRecord]], today: dt.date
-) -> Iterator[list[tuple]]:
-    """The export's CSV rows, a page at a time.
+) -> Iterator[Iterator[tuple]]:
+    """The export's CSV rows, a page at a time, each page a generator for
+    ``csv.writer.writerows``.
 
     An export has 300,000 rows but only a few hundred distinct expiry dates, a few thousand
     relations and a few dozen sales contacts: their cells (the ISO date, the days left, the
     spreadsheet-safe names) are worked out once each and then looked up, and each row is one
-    tuple built inline (no function call per row or per cell), for ``csv.writer.writerows``.
+    tuple built inline (no function call per row or per cell). The tuples are written as they
+    are made, not kept in a list: thousands of live tuples made Python's garbage collector
+    walk the whole application again and again (a quarter of the export's time).
     """
     iso_dates = _Lookup(lambda expiry: _as_date(expiry).isoformat())
     days_left = _Lookup(lambda expiry: (_as_date(expiry) - today).days)
     relation_names = _Lookup(spreadsheet_safe)
     sales_contacts = _Lookup(lambda login: spreadsheet_safe(login or ""))
     for records in pages:
-        yield [
+        yield (
             (
                 unicode_domain_name(name) if "xn--" in name else name,
                 name,
@@ -139,7 +142,7 @@ def _csv_pages(
                 decision_years,
                 decision_state,
             ) in records
-        ]
+        )
 
 
 def _as_date(value: dt.date | str) -> dt.date:
