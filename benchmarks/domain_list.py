@@ -206,7 +206,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument(
-        "--keep", type=Path, help="SQLite: build into this file once and reuse it (upgraded)"
+        "--keep",
+        type=Path,
+        help="SQLite: build into this file once and reuse it (upgraded); PostgreSQL: the name"
+        " of a database to build once and keep (not dropped), reused when it exists",
     )
     parser.add_argument(
         "--postgres-url",
@@ -220,12 +223,19 @@ def main() -> None:
             url = f"sqlite:///{args.keep or Path(tmp) / 'bench.db'}"
             reuse = args.keep is not None and args.keep.exists()
         else:
-            scratch = f"rr_bench_list_{uuid.uuid4().hex[:8]}"
+            name = str(args.keep) if args.keep else f"rr_bench_list_{uuid.uuid4().hex[:8]}"
             admin = create_engine(args.postgres_url, isolation_level="AUTOCOMMIT")
             with admin.connect() as connection:
-                connection.execute(text(f'CREATE DATABASE "{scratch}"'))
-            url = args.postgres_url.rsplit("/", 1)[0] + f"/{scratch}"
-            reuse = False
+                reuse = args.keep is not None and bool(
+                    connection.scalar(
+                        text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+                    )
+                )
+                if not reuse:
+                    connection.execute(text(f'CREATE DATABASE "{name}"'))
+            admin.dispose()
+            url = args.postgres_url.rsplit("/", 1)[0] + f"/{name}"
+            scratch = None if args.keep else name
         try:
             app = create_app(
                 {

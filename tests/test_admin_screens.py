@@ -223,3 +223,38 @@ def test_domain_list_pages_cover_every_row_once_in_expiry_then_name_order(
     positions = {name: index for index, name in enumerate(expected)}
     assert sorted(seen, key=positions.get) == expected
     assert seen == expected
+
+
+def test_a_sales_contacts_pages_cover_their_rows_once_and_no_one_elses(client, world, session):
+    """The Sales scope is resolved to relation ids first on PostgreSQL
+    (``FilterByAccessResolvedFirst``): walking every page still gives each of their domains
+    once, in order, the count is theirs, and another contact's domains never appear."""
+    expiry = dt.date.today() + dt.timedelta(days=40)
+    session.add_all(
+        Domain(name=f"mine-{i}.com", relation_id=world.c1.id, expiry_date=expiry)
+        for i in (3, 1, 4, 0, 2)
+    )
+    session.add_all(
+        Domain(name=f"theirs-{i}.com", relation_id=world.c2.id, expiry_date=expiry)
+        for i in range(4)
+    )
+    session.commit()
+    mine = {world.r1.id, world.c1.id}
+    expected = [
+        d.name
+        for d in sorted(
+            session.query(Domain).filter(Domain.relation_id.in_(mine)),
+            key=lambda d: (d.expiry_date, d.name),
+        )
+    ]
+    everyone = [d.name for d in session.query(Domain)]
+    login(client, world.sales_a.username)
+    seen = []
+    for page in range(len(expected) // 2 + 2):
+        html = client.get(
+            f"/domains/list/?psize_RenewalsDomainView=2&page_RenewalsDomainView={page}"
+        ).get_data(as_text=True)
+        assert f"Record Count:</strong> {len(expected)}" in html
+        shown = [name for name in everyone if f">{name}<" in html or f"{name}\n" in html]
+        seen.extend(sorted(shown, key=html.find))  # in the page's order
+    assert seen == expected

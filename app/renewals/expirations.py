@@ -2,7 +2,8 @@
 
 Pure domain logic (no request, no ``g``): the view parses the query string with
 ``parse_filters`` and asks ``expiration_list`` for one capped page plus per-month totals, or
-``iter_expiration_rows`` for every row (the CSV export), streamed page by page.
+``iter_expiration_rows`` / ``iter_export_records`` for every row (the CSV export), streamed page
+by page.
 
 Built for large portfolios: one SQL range on ``expiry_date`` within the domain statuses asked
 for (the ``(status, expiry_date)`` index), scoped in the same query by
@@ -17,12 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, func, or_, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from renewal_reminder.models import (
@@ -204,6 +205,23 @@ class ExpirationRow(NamedTuple):
     decision_state: ProcessingState | None
 
 
+class ExportRecord(NamedTuple):
+    """One row of the CSV export as the database gives it: the enum columns as their stored
+    values (the strings the CSV shows), the name in its ASCII form, the expiry date as the
+    driver reads it (a ``date``; SQLite's driver: its ISO text)."""
+
+    ascii_name: str
+    expiry_date: dt.date | str
+    status: str
+    renewal_years: int | None
+    relation_number: int
+    relation_name: str
+    sales_contact: str | None  # the sales contact's login
+    decision: str | None  # the current decision for this expiry date; None: awaiting
+    decision_years: int | None
+    decision_state: str | None
+
+
 class MonthTotal(NamedTuple):
     month: str  # YYYY-MM
     count: int
@@ -274,6 +292,33 @@ def iter_expiration_rows(
     try:
         for found in result.partitions():
             yield _build_rows(found, today)
+    finally:
+        result.close()  # also when the download is abandoned half-way
+
+
+def iter_export_records(
+    session: Session,
+    user: access.UserLike | None,
+    filters: ExpirationFilters,
+    today: dt.date,
+    page_size: int = 500,
+) -> Iterator[Sequence[ExportRecord]]:
+    """Every matching row for the CSV export, in the list's order, ``page_size`` at a time, as
+    rows with ``ExportRecord``'s columns (the same rows as ``iter_expiration_rows``).
+
+    Cheaper per row than ``iter_expiration_rows``, which an export of 300,000 rows feels: the
+    enum columns come as the strings stored (SQLAlchemy's ``Enum`` would make a member of
+    each, three Python calls a row, only for the CSV to take its value back), the expiry date
+    as the driver reads it (SQLite's text is not parsed 300,000 times for a few hundred
+    distinct dates) and no ``ExpirationRow`` is built. Small pages: fewer rows alive at once
+    keep Python's garbage collector from walking them (and the whole app) over and over."""
+    conditions, _ = _conditions(session, user, filters, today)
+    if conditions is None:
+        return
+    connection = session.connection().execution_options(yield_per=page_size)
+    result = connection.execute(_row_query(conditions, for_export=True))
+    try:
+        yield from result.partitions()
     finally:
         result.close()  # also when the download is abandoned half-way
 
@@ -369,14 +414,28 @@ def _with_empty_months(months: dict[str, list[int]], date_from, date_to) -> list
     return [MonthTotal(key, *months[key]) for key in sorted(months)]
 
 
-def _row_query(conditions):
+def _row_query(conditions, *, for_export: bool = False):
     """The rows with their relation, sales contact and current decision, in one query (the
     decision joined by its id, found on the ``(domain_id, expiry_date)`` index): an export of
-    300,000 rows asks nothing more per page."""
+    300,000 rows asks nothing more per page. ``for_export``: in ``ExportRecord``'s columns,
+    the enums and the date read as the driver gives them."""
     user_model = Relation.sales_contact.property.mapper.class_
     current = aliased(RenewalDecision)
-    return (
-        select(
+    if for_export:
+        columns = (
+            Domain.name,
+            type_coerce(Domain.expiry_date, String),
+            type_coerce(Domain.status, String),
+            Domain.renewal_years,
+            Relation.number,
+            Relation.name,
+            user_model.username,
+            type_coerce(current.decision, String),
+            current.years,
+            type_coerce(current.state, String),
+        )
+    else:
+        columns = (
             Domain.id,
             Domain.name,
             Domain.expiry_date,
@@ -389,6 +448,8 @@ def _row_query(conditions):
             current.years,
             current.state,
         )
+    return (
+        select(*columns)
         .join(Relation, Relation.id == Domain.relation_id)
         .outerjoin(user_model, user_model.id == Relation.sales_contact_id)
         .outerjoin(current, current.id == _current_decision_of(RenewalDecision.id))

@@ -47,6 +47,7 @@ from renewal_reminder.views.large_lists import LargeListInterface
 from renewal_reminder.views.params import positive_int
 from renewal_reminder.views.scoping import (
     FilterByAccess,
+    FilterByAccessResolvedFirst,
     FilterUserHasRole,
     ScopedModelView,
     use_text_filters,
@@ -337,7 +338,7 @@ class RenewalsDomainView(ScopedModelView):
     # each row's relation in the same statement (views.large_lists).
     datamodel = LargeListInterface(Domain, eager=["relation"], tie_breakers={"expiry_date": "name"})
     base_filters = [
-        ["relation_id", FilterByAccess, access.visible_relation_ids],
+        ["relation_id", FilterByAccessResolvedFirst, access.visible_relation_ids],
         ["status", FilterHiddenFromCustomers, DomainStatus.deleted],
     ]
 
