@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -142,41 +141,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args(argv)
 
-    history_days = 7
-    name = (
-        f"reminders-{args.domains}d-{args.relations}r-seed{args.seed}-{args.today}-h{history_days}"
-    )
+    args.history_days = 7  # the steady state of a daily job
     with tempfile.TemporaryDirectory(prefix="rr-due-bench-") as tmp:
-        store = (
-            built.PostgresStore(args.database_url, name, keep=args.keep is not None)
-            if args.database_url
-            else built.SqliteStore(args.keep or Path(tmp), name)
-        )
+        store = built.built_store(args, Path(tmp))
         try:
-            if store.exists():
-                print(f"reusing {store.built_uri}", flush=True)
-            else:
-                partial = store.start_build()
-                subprocess.run(
-                    [
-                        sys.executable,
-                        built.__file__,
-                        "--build-db",
-                        partial,
-                        "--domains",
-                        str(args.domains),
-                        "--relations",
-                        str(args.relations),
-                        "--today",
-                        args.today.isoformat(),
-                        "--seed",
-                        str(args.seed),
-                        "--history-days",
-                        str(history_days),
-                    ],
-                    check=True,
-                )
-                store.finish_build()
             uri = store.built_uri
             if not args.database_url:
                 uri = f"sqlite:///{uri}"

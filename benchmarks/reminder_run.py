@@ -829,41 +829,8 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(result, default=str))
         return
 
-    name = (
-        f"reminders-{args.domains}d-{args.relations}r-seed{args.seed}-"
-        f"{args.today}-h{args.history_days}"
-    )
     with tempfile.TemporaryDirectory(prefix="rr-reminder-bench-") as tmp:
-        store = (
-            PostgresStore(args.database_url, name, keep=args.keep is not None)
-            if args.database_url
-            else SqliteStore(args.keep or Path(tmp), name)
-        )
-        if store.exists():
-            print(f"reusing {store.built_uri}", flush=True)
-        else:
-            # In a process of its own: the build's memory must not show in the measurement.
-            partial = store.start_build()
-            subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--build-db",
-                    partial,
-                    "--domains",
-                    str(args.domains),
-                    "--relations",
-                    str(args.relations),
-                    "--today",
-                    args.today.isoformat(),
-                    "--seed",
-                    str(args.seed),
-                    "--history-days",
-                    str(args.history_days),
-                ],
-                check=True,
-            )
-            store.finish_build()
+        store = built_store(args, Path(tmp))
         machine_info = machine()
         print(f"orchestrating process RSS {rss_mib():.0f} MiB (peak {peak_kib() / 1024:.0f} MiB)")
         ratios = []
@@ -882,6 +849,47 @@ def main(argv: list[str] | None = None) -> None:
                 f"run / bare loop over {len(ratios)} runs: median {statistics.median(ratios):.2f}x"
                 f" ({', '.join(f'{r:.2f}' for r in ratios)})"
             )
+
+
+def built_store(args, tmp: Path) -> SqliteStore | PostgresStore:
+    """The store of the database for ``args`` (``--domains``, ``--relations``, ``--today``,
+    ``--seed``, ``--history-days``, ``--keep``, ``--database-url``), built first if it does
+    not exist yet: in a process of its own, so that the build's memory never shows in a
+    measurement. Shared with ``due_set.py``."""
+    name = (
+        f"reminders-{args.domains}d-{args.relations}r-seed{args.seed}-"
+        f"{args.today}-h{args.history_days}"
+    )
+    store = (
+        PostgresStore(args.database_url, name, keep=args.keep is not None)
+        if args.database_url
+        else SqliteStore(args.keep or tmp, name)
+    )
+    if store.exists():
+        print(f"reusing {store.built_uri}", flush=True)
+        return store
+    partial = store.start_build()
+    subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--build-db",
+            partial,
+            "--domains",
+            str(args.domains),
+            "--relations",
+            str(args.relations),
+            "--today",
+            args.today.isoformat(),
+            "--seed",
+            str(args.seed),
+            "--history-days",
+            str(args.history_days),
+        ],
+        check=True,
+    )
+    store.finish_build()
+    return store
 
 
 class SqliteStore:

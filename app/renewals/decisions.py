@@ -332,19 +332,20 @@ def _rows_query(users: type, domain_ids: Select) -> Select:
             users.username,
         )
         .join(holder, holder.id == Domain.relation_id)
-        .outerjoin(current, current.id == _current_decision_id())
+        .outerjoin(current, current.id == current_decision_of(RenewalDecision.id))
         .outerjoin(users, users.id == current.decided_by_id)
         .where(Domain.id.in_(domain_ids))
         .order_by(Domain.expiry_date, Domain.name)
     )
 
 
-def _current_decision_id():
-    """The id of the domain's current decision as a correlated SQL value (NULL while it
+def current_decision_of(column):
+    """``column`` of the domain's current decision as a correlated SQL value (NULL while it
     awaits one): the rule of ``current_decisions``, the latest row for its expiry date that
-    is not superseded, found on the ``(domain_id, expiry_date)`` index."""
+    is not superseded, found on the ``(domain_id, expiry_date)`` index. The lists and exports
+    that read decisions in SQL use it (``expirations``)."""
     return (
-        select(RenewalDecision.id)
+        select(column)
         .where(
             RenewalDecision.domain_id == Domain.id,
             RenewalDecision.expiry_date == Domain.expiry_date,

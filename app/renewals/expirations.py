@@ -37,6 +37,7 @@ from renewal_reminder.models import (
 )
 from renewal_reminder.models.domain import unicode_domain_name
 from renewal_reminder.renewals import access
+from renewal_reminder.renewals.decisions import current_decision_of
 from renewal_reminder.renewals.validation import InvalidValue
 
 THIS_MONTH = "this_month"
@@ -329,24 +330,7 @@ def iter_export_records(
 def _current_decision():
     """The domain's current decision for its expiry date as a correlated SQL value (NULL when
     awaiting one)."""
-    return _current_decision_of(RenewalDecision.decision)
-
-
-def _current_decision_of(column):
-    """``column`` of the domain's current decision for its expiry date, as a correlated SQL
-    value: the same rule as ``decisions.current_decisions``, the latest row not superseded."""
-    return (
-        select(column)
-        .where(
-            RenewalDecision.domain_id == Domain.id,
-            RenewalDecision.expiry_date == Domain.expiry_date,
-            RenewalDecision.state != ProcessingState.superseded,
-        )
-        .order_by(RenewalDecision.id.desc())
-        .limit(1)
-        .correlate(Domain)
-        .scalar_subquery()
-    )
+    return current_decision_of(RenewalDecision.decision)
 
 
 def _conditions(session, user, filters: ExpirationFilters, today: dt.date):
@@ -452,7 +436,7 @@ def _row_query(conditions, *, for_export: bool = False):
         select(*columns)
         .join(Relation, Relation.id == Domain.relation_id)
         .outerjoin(user_model, user_model.id == Relation.sales_contact_id)
-        .outerjoin(current, current.id == _current_decision_of(RenewalDecision.id))
+        .outerjoin(current, current.id == current_decision_of(RenewalDecision.id))
         .where(*conditions)
         .order_by(Domain.expiry_date, Domain.name)
     )
