@@ -7,7 +7,7 @@ to another relation. ``ScopedModelView`` closes those gaps once for every produc
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, request
+from flask import abort, flash, g, has_request_context, redirect, request
 from flask_appbuilder import ModelView, expose
 from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
 from flask_appbuilder.models.filters import BaseFilter
@@ -66,8 +66,24 @@ class FilterByAccessResolvedFirst(FilterByAccess):
         if session.get_bind().dialect.name != "postgresql":
             return super().apply(query, lambda _user: allowed_ids)
         query, field = get_field_setup_query(query, self.model, self.column_name)
-        ids = session.scalars(allowed_ids).all()
+        ids = _read_once_per_request(
+            (scope_function, self.model, self.column_name, getattr(g.user, "id", None)),
+            lambda: session.scalars(allowed_ids).all(),
+        )
         return query.filter(field == any_(literal(ids, postgresql.ARRAY(field.type))))
+
+
+def _read_once_per_request(key, read):
+    """``read()``, remembered for the rest of this request under ``key``: a list page applies
+    its filters twice (the count, then the page), and a Sales contact's visible ids are
+    thousands of rows. Kept in the request's environ, which lives exactly as long as the
+    request (never across requests or users)."""
+    if not has_request_context():
+        return read()
+    remembered = request.environ.setdefault("renewal_reminder.scope_ids", {})
+    if key not in remembered:
+        remembered[key] = read()
+    return remembered[key]
 
 
 class EnumFilterEqual(FilterEqual):
