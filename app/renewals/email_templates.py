@@ -796,10 +796,18 @@ PURPOSES = {
 RETIRED_DEFAULTS: dict[tuple[str, str], frozenset[str]] = {
     # Before the personal link in every customer email (customer_links).
     (RENEWAL_REMINDER, "en"): frozenset(
-        {"19af919d957a87c424b47e1b54ea1b0851bdd8221dc83e886dac53a10f2ea6d1"}
+        {
+            "19af919d957a87c424b47e1b54ea1b0851bdd8221dc83e886dac53a10f2ea6d1",
+            # Before the footer said where replies go (Reply-To: the sales contact).
+            "60401629af4c0aebd64590d61d9ea0f24a1103056c05fa458ec3b62230c28950",
+        }
     ),
     (RENEWAL_REMINDER, "nl"): frozenset(
-        {"521086414a5919a2d8f5e1d2fcedc265ec934018e2bbed7ca090e9219a934f35"}
+        {
+            "521086414a5919a2d8f5e1d2fcedc265ec934018e2bbed7ca090e9219a934f35",
+            # Before the footer said where replies go (Reply-To: the sales contact).
+            "a522972497b0567894a759bc038b2a60ea7b98c7bf358c3fd1da5eb087b7c32c",
+        }
     ),
     (CONFIRMATION_REQUEST, "en"): frozenset(
         {"7629a90ab2ee17f30410a7fada6b7e877eeef2b14cfc9a90c14bde18d4a59646"}
@@ -808,10 +816,18 @@ RETIRED_DEFAULTS: dict[tuple[str, str], frozenset[str]] = {
         {"f4a563a5a4debb8a67a73781116f5ce58b8f31c874e8dd63cd8540009c2d6322"}
     ),
     (RECEIPT_DECISIONS, "en"): frozenset(
-        {"2fd99a8bc67008f8feaad22a8d2a36ad4740052f735cd66d56c098b39cc7d37f"}
+        {
+            "2fd99a8bc67008f8feaad22a8d2a36ad4740052f735cd66d56c098b39cc7d37f",
+            # Before the footer said where replies go (Reply-To: the sales contact).
+            "b0f5c72f01de3b529f413f170d8d4ce57e8818666da0247b94a53fed4ad7fbd0",
+        }
     ),
     (RECEIPT_DECISIONS, "nl"): frozenset(
-        {"d01668b2b1b90821f05ea7875eb4a7cb62aa2f37671a24f3eacec679e90ff5dd"}
+        {
+            "d01668b2b1b90821f05ea7875eb4a7cb62aa2f37671a24f3eacec679e90ff5dd",
+            # Before the footer said where replies go (Reply-To: the sales contact).
+            "201a3d780139356a8db21c34b502f9c5d35bf56be1184635c3c8b3e8c3b07576",
+        }
     ),
     (RECEIPT_RENEWED, "en"): frozenset(
         {"269abf4f6e22a4e7d148d6c4f0c16fbe64263edd07cff69368d71cf6f7e46fcc"}
@@ -830,21 +846,6 @@ RETIRED_DEFAULTS: dict[tuple[str, str], frozenset[str]] = {
         {"0b795e6db48d988fd7b126551a3d58e9c0281151c87620e709b4c9d0d7047f61"}
     ),
 }
-
-
-# Before the footer said where replies go (Reply-To is the sales contact, not a void).
-RETIRED_DEFAULTS[(RECEIPT_DECISIONS, "en")] = RETIRED_DEFAULTS.get(
-    (RECEIPT_DECISIONS, "en"), frozenset()
-) | {"b0f5c72f01de3b529f413f170d8d4ce57e8818666da0247b94a53fed4ad7fbd0"}
-RETIRED_DEFAULTS[(RECEIPT_DECISIONS, "nl")] = RETIRED_DEFAULTS.get(
-    (RECEIPT_DECISIONS, "nl"), frozenset()
-) | {"201a3d780139356a8db21c34b502f9c5d35bf56be1184635c3c8b3e8c3b07576"}
-RETIRED_DEFAULTS[(RENEWAL_REMINDER, "en")] = RETIRED_DEFAULTS.get(
-    (RENEWAL_REMINDER, "en"), frozenset()
-) | {"60401629af4c0aebd64590d61d9ea0f24a1103056c05fa458ec3b62230c28950"}
-RETIRED_DEFAULTS[(RENEWAL_REMINDER, "nl")] = RETIRED_DEFAULTS.get(
-    (RENEWAL_REMINDER, "nl"), frozenset()
-) | {"a522972497b0567894a759bc038b2a60ea7b98c7bf358c3fd1da5eb087b7c32c"}
 
 
 def fingerprint(subject: str, text_body: str, html_body: str) -> str:
