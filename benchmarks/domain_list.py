@@ -48,7 +48,10 @@ PAGE_SIZE = 25
 DEEP_PAGE = 2000
 
 
-def build(app, domain_count: int) -> None:
+def create_staff_and_relations(app) -> list[int]:
+    """An Admin, ``SALES`` sales contacts and ``RELATIONS`` relations spread over them (every
+    tenth a reseller), all with ``PASSWORD``; the relations' ids. Shared with
+    ``home_page.py``."""
     session = app.extensions["appbuilder"].session
     sm = app.extensions["appbuilder"].sm
     sales = [
@@ -69,7 +72,12 @@ def build(app, domain_count: int) -> None:
     ]
     session.add_all(relations)
     session.commit()
-    ids = [relation.id for relation in relations]
+    return [relation.id for relation in relations]
+
+
+def build(app, domain_count: int) -> None:
+    session = app.extensions["appbuilder"].session
+    ids = create_staff_and_relations(app)
     today = dt.date.today()
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(" ")
 
@@ -134,6 +142,7 @@ def baseline_queries(sales_id: int | None, page: int) -> tuple[str, str, dict]:
 
 
 def median_ms(action, runs: int) -> float:
+    """The median wall time of ``action`` in ms over ``runs`` runs, after one warm-up."""
     action()  # warm-up
     timings = []
     for _ in range(runs):

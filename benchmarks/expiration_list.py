@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from domain_list import PASSWORD, build  # noqa: E402
+from domain_list import PASSWORD, build, median_ms  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from renewal_reminder.setup import prepare_database  # noqa: E402
@@ -156,16 +156,6 @@ def raw_export(connection, sales_id: int | None, start: dt.date, end: dt.date) -
         )
         count += 1
     return count
-
-
-def median_ms(action, runs: int) -> float:
-    action()  # warm-up
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        timings.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings)
 
 
 def medians_ms(action, runs: int) -> tuple[float, float]:

@@ -21,41 +21,20 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from domain_list import PASSWORD, RELATIONS, create_staff_and_relations  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from renewal_reminder.models import Relation, RelationKind  # noqa: E402
 from renewal_reminder.renewals.accounts import create_login  # noqa: E402
 from renewal_reminder.setup import prepare_database  # noqa: E402
 from renewal_reminder.standalone import create_app  # noqa: E402
-
-PASSWORD = "benchmark-password-7Qx"
-RELATIONS = 5000
-SALES = 20
 
 
 def build(app, domain_count: int) -> None:
     session = app.extensions["appbuilder"].session
     sm = app.extensions["appbuilder"].sm
-    sales = [
-        create_login(session, sm, email=f"sales{i}@example.com", password=PASSWORD, role="Sales")
-        for i in range(SALES)
-    ]
-    create_login(session, sm, email="admin@example.com", password=PASSWORD, role="Admin")
-    session.flush()
-    relations = [
-        Relation(
-            number=i + 1,
-            name=f"Relation {i + 1}",
-            billing_email=f"r{i + 1}@example.com",
-            kind=RelationKind.reseller if i % 10 == 0 else RelationKind.client,
-            sales_contact_id=sales[i % SALES].id,
-        )
-        for i in range(RELATIONS)
-    ]
-    session.add_all(relations)
-    session.commit()
-    ids = [relation.id for relation in relations]
+    ids = create_staff_and_relations(app)
     today = dt.date.today()
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(" ")
     statuses = ["active"] * 98 + ["renewal_confirmed", "renewal_declined"]
