@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import copy
+import datetime as dt
 import email
 import email.policy
 import os
@@ -17,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import time_machine
 from aiosmtpd.controller import Controller
 from flask import Flask
 from flask_appbuilder import Model
@@ -36,6 +38,27 @@ from renewal_reminder.standalone import create_app
 #: a missing SECRET_KEY.
 os.environ["INSTANCE_PATH"] = tempfile.mkdtemp(prefix="rr-test-instance-")
 atexit.register(shutil.rmtree, os.environ["INSTANCE_PATH"], True)
+
+#: How long a session (the whole suite on one database) may take at most.
+SESSION_CLOCK_MARGIN = dt.timedelta(hours=3)
+
+
+def _keep_one_date_for_the_session() -> None:
+    """Run the session on one calendar date, even when it starts shortly before midnight.
+
+    Test modules compute ``TODAY`` when they are imported, the ``world`` fixture when it runs,
+    the app when it answers a request: a run that crossed midnight had them disagree by a day
+    (ten tests failed, and passed again after midnight). Within ``SESSION_CLOCK_MARGIN`` of
+    midnight, the clock is put back by that margin for the whole session (it keeps ticking);
+    otherwise the real clock is used. Only wall-clock time moves (``time.time``, ``datetime``);
+    timeouts run on ``time.monotonic``, which stays real."""
+    now = dt.datetime.now()
+    tomorrow = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time())
+    if tomorrow - now < SESSION_CLOCK_MARGIN:
+        time_machine.travel(now - SESSION_CLOCK_MARGIN, tick=True).start()
+
+
+_keep_one_date_for_the_session()
 
 #: Tables whose rows belong to one test (besides the product's own, all emptied). Roles and
 #: permissions stay for the whole session: they are the same in every test and slow to rebuild.
@@ -391,7 +414,6 @@ class World:
 
 @pytest.fixture
 def world(app, session, make_user):
-    import datetime as dt
 
     from renewal_reminder.models import Domain, Relation, RelationKind
 
