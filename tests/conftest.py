@@ -8,6 +8,7 @@ import copy
 import datetime as dt
 import email
 import email.policy
+import functools
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ from sqlalchemy.engine import make_url
 
 from renewal_reminder import settings
 from renewal_reminder.models import product_tables
+from renewal_reminder.renewals import passwords
 from renewal_reminder.renewals.accounts import create_login
 from renewal_reminder.renewals.registrars import get_backend
 from renewal_reminder.session import EXTENSION
@@ -59,6 +61,23 @@ def _keep_one_date_for_the_session() -> None:
 
 
 _keep_one_date_for_the_session()
+
+
+def _remember_password_estimates() -> None:
+    """Estimate each (password, user inputs) pair's strength once per session.
+
+    The fixtures create the same logins, with the same password, in most tests, and zxcvbn
+    (``renewals.passwords``) takes about 12 ms per login: a fifth of the whole suite. Its
+    estimate depends on nothing but its arguments, so a remembered one is the same answer;
+    the tests of the password rules still go through ``check_password`` and zxcvbn."""
+    zxcvbn = passwords.zxcvbn
+    estimate = functools.lru_cache(maxsize=4096)(
+        lambda password, user_inputs: zxcvbn(password, user_inputs=list(user_inputs))
+    )
+    passwords.zxcvbn = lambda password, user_inputs=(): estimate(password, tuple(user_inputs))
+
+
+_remember_password_estimates()
 
 #: Tables whose rows belong to one test (besides the product's own, all emptied). Roles and
 #: permissions stay for the whole session: they are the same in every test and slow to rebuild.
