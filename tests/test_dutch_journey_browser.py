@@ -11,7 +11,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from renewal_reminder.renewals.email_templates import ensure_default_templates
-from tests.conftest import CHROMIUM, PASSWORD, screenshot
+from tests.conftest import PASSWORD, screenshot
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "app" / "translations"
 FAB_DUTCH = Path(flask_appbuilder.__file__).parent / "translations" / "nl" / "LC_MESSAGES"
@@ -43,27 +43,15 @@ def english_left(text: str) -> list[str]:
 
 
 @pytest.fixture
-def dutch_page():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        context = browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(15000)
-        yield page
-        browser.close()
+def browser_context_options() -> dict:
+    return {"locale": "nl-NL", "viewport": {"width": 1280, "height": 900}}
 
 
-def test_a_dutch_customer_meets_no_english(world, session, smtp, live_url, dutch_page):
+def test_a_dutch_customer_meets_no_english(world, session, smtp, live_url, browser_page):
     world.c2.language = "nl"  # the relation's emails in Dutch too
     session.commit()
     ensure_default_templates(session)
-    page = dutch_page
+    page = browser_page
     seen: dict[str, list[str]] = {}
 
     def check(name: str) -> None:
