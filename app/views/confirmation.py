@@ -27,6 +27,7 @@ from renewal_reminder.renewals.registrars import max_renewal_years
 from renewal_reminder.session import current_mail, current_registrar
 from renewal_reminder.views import TEMPLATE_FOLDER
 from renewal_reminder.views.base import AddonView, send_receipts, too_many_attempts
+from renewal_reminder.views.forms import SelectChoice
 
 
 class CodeForm(FlaskForm):
@@ -37,7 +38,7 @@ class DecisionForm(FlaskForm):
     code = HiddenField(validators=[InputRequired(), Length(max=200)])
     decision = RadioField(
         "Decision",
-        choices=[("renew", "Renew"), ("decline", "Decline")],
+        choices=[SelectChoice("renew", "Renew"), SelectChoice("decline", "Decline")],
         validators=[InputRequired()],
     )
     years = IntegerField("Years", default=1, validators=[Optional(), NumberRange(min=1, max=10)])

@@ -10,6 +10,14 @@ from flask_appbuilder.fieldwidgets import Select2Widget
 from wtforms import SelectField
 from wtforms.validators import InputRequired, ValidationError
 
+try:  # WTForms 3.3 deprecates (value, label) tuples as choices; 3.4 drops them
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # an older WTForms (a host may pin one) takes only the tuples
+
+    def SelectChoice(value: str, label: str) -> tuple[str, str]:  # noqa: N802
+        return (value, label)
+
+
 from renewal_reminder.i18n import SUPPORTED
 from renewal_reminder.models import RelationKind
 from renewal_reminder.renewals.registrars import MAX_TERM_YEARS, max_renewal_years
@@ -120,7 +128,9 @@ def enum_select(enum_class: type[enum.Enum], label: str, default=None) -> Select
 
     return SelectField(
         label,
-        choices=[(member.value, member.value.replace("_", " ")) for member in enum_class],
+        choices=[
+            SelectChoice(member.value, member.value.replace("_", " ")) for member in enum_class
+        ],
         coerce=coerce,
         default=default,
         validators=[InputRequired()],
