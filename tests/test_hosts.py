@@ -20,10 +20,14 @@ PROJECT = Path(__file__).resolve().parent.parent
 HOSTS = Path(__file__).resolve().parent / "hosts"
 FAB_VERSION = os.environ.get("RR_HOST_FAB_VERSION", "")
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("DATABASE_URL", "").startswith("postgresql"),
-    reason="the host apps run on SQLite, once per suite run (the SQLite run)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        os.environ.get("DATABASE_URL", "").startswith("postgresql"),
+        reason="the host apps run on SQLite, once per suite run (the SQLite run)",
+    ),
+    # One pytest-xdist worker runs them all: they share one virtual environment (20 s to build).
+    pytest.mark.xdist_group("hosts"),
+]
 
 
 @pytest.fixture(scope="module")
