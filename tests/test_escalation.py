@@ -8,9 +8,13 @@ Multi-day scenarios call the job functions with explicit dates, as
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import time
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from renewal_reminder import settings
@@ -28,6 +32,7 @@ from renewal_reminder.models import (
     RelationKind,
     RenewalDecision,
 )
+from renewal_reminder.models.base import utcnow
 from renewal_reminder.renewals import deadlines, escalation
 from renewal_reminder.renewals.registrars import simulated
 from renewal_reminder.renewals.validation import InvalidValue
@@ -97,6 +102,34 @@ def test_due_by_is_the_expiry_date_minus_the_lead_days():
     assert (on.overdue, on.due_today, on.days_left, on.label) == (False, True, 3, "due today")
     assert (after.overdue, after.days_left, after.label) == (True, -1, "overdue")
     assert deadlines.due_by(dt.date(1, 1, 2), 3) == dt.date.min  # stored at the calendar's end
+
+
+@pytest.fixture
+def new_york_evening():
+    """The server's clock on New York time, at 21:00 there: already the next day in UTC."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    evening = dt.datetime(2026, 12, 1, 21, 0, tzinfo=ZoneInfo("America/New_York"))
+    try:
+        with time_machine.travel(evening, tick=False):
+            yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+def test_a_run_for_another_day_moves_the_clock_by_whole_days_off_utc(new_york_evening):
+    """A run for tomorrow works a day ahead, also where the local date is not UTC's (a retry
+    due six hours after a failure waited another day when the days were counted from UTC's)."""
+    today, now = dt.date.today(), utcnow()
+    assert (today, now.date()) == (dt.date(2026, 12, 1), dt.date(2026, 12, 2))
+    assert deadlines.job_clock(today) == now
+    assert deadlines.job_clock(today + dt.timedelta(days=1)) == now + dt.timedelta(days=1)
+    assert deadlines.job_clock(today - dt.timedelta(days=2)) == now - dt.timedelta(days=2)
 
 
 def test_settings_are_checked():

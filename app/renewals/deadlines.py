@@ -103,9 +103,13 @@ def deadline(expiry_date: dt.date, today: dt.date, lead_days: int) -> Deadline:
 
 
 def job_clock(today: dt.date) -> dt.datetime:
-    """The moment a run for ``today`` works at: now, or this time of day on another day."""
-    now = utcnow()
-    return now if today == now.date() else dt.datetime.combine(today, now.time())
+    """The moment a run for ``today`` works at (naive UTC, as every stored time): now, or now
+    moved by whole days for a run for another day.
+
+    ``today`` is a calendar date of the server's own clock (``date.today()``, the jobs'
+    default), which on a server not set to UTC is for some hours a day another date than
+    UTC's: so the days are counted from the local date, never from UTC's."""
+    return utcnow() + dt.timedelta(days=(today - dt.date.today()).days)
 
 
 def retry_delay(failed_attempts: int, settings: DeadlineSettings) -> dt.timedelta:
