@@ -51,12 +51,14 @@ def _keep_one_date_for_the_session() -> None:
     Test modules compute ``TODAY`` when they are imported, the ``world`` fixture when it runs,
     the app when it answers a request: a run that crossed midnight had them disagree by a day
     (ten tests failed, and passed again after midnight). Within ``SESSION_CLOCK_MARGIN`` of
-    midnight, the clock is put back by that margin for the whole session (it keeps ticking);
-    otherwise the real clock is used. Only wall-clock time moves (``time.time``, ``datetime``);
-    timeouts run on ``time.monotonic``, which stays real."""
-    now = dt.datetime.now()
-    tomorrow = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time())
-    if tomorrow - now < SESSION_CLOCK_MARGIN:
+    midnight (local time, as ``date.today()`` reads it), the clock is put back by that margin
+    for the whole session (it keeps ticking); otherwise the real clock is used. Only this
+    process's wall-clock time moves (``time.time``, ``datetime``; each xdist worker puts its
+    own back): timeouts run on ``time.monotonic``, which stays real, and the commands some
+    tests run in a subprocess see the real clock (none compares its date with the tests')."""
+    now = dt.datetime.now().astimezone()  # aware: time-machine reads a naive time as UTC
+    midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), now.tzinfo)
+    if midnight - now < SESSION_CLOCK_MARGIN:
         time_machine.travel(now - SESSION_CLOCK_MARGIN, tick=True).start()
 
 
@@ -69,12 +71,18 @@ def _remember_password_estimates() -> None:
     The fixtures create the same logins, with the same password, in most tests, and zxcvbn
     (``renewals.passwords``) takes about 12 ms per login: a fifth of the whole suite. Its
     estimate depends on nothing but its arguments, so a remembered one is the same answer;
-    the tests of the password rules still go through ``check_password`` and zxcvbn."""
+    the tests of the password rules still go through ``check_password`` and zxcvbn. Each
+    caller gets a copy of the remembered answer, as it got a fresh one before."""
     zxcvbn = passwords.zxcvbn
-    estimate = functools.lru_cache(maxsize=4096)(
-        lambda password, user_inputs: zxcvbn(password, user_inputs=list(user_inputs))
-    )
-    passwords.zxcvbn = lambda password, user_inputs=(): estimate(password, tuple(user_inputs))
+
+    @functools.lru_cache(maxsize=4096)
+    def estimate(password: str, user_inputs: tuple, options: tuple) -> dict:
+        return zxcvbn(password, user_inputs=list(user_inputs), **dict(options))
+
+    def remembered_zxcvbn(password: str, user_inputs=(), **options) -> dict:
+        return copy.deepcopy(estimate(password, tuple(user_inputs), tuple(sorted(options.items()))))
+
+    passwords.zxcvbn = remembered_zxcvbn
 
 
 _remember_password_estimates()
@@ -433,7 +441,6 @@ class World:
 
 @pytest.fixture
 def world(app, session, make_user):
-
     from renewal_reminder.models import Domain, Relation, RelationKind
 
     w = World()
@@ -487,7 +494,7 @@ def live_url(app):
     and the loopback SMTP server)."""
     from werkzeug.serving import make_server
 
-    server = make_server("127.0.0.1", _free_port(), app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True)  # the port the system gives
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
@@ -522,10 +529,15 @@ def chromium_browser():
         browser.close()
 
 
+#: The browser window of the browser tests unless a test sets another.
+DESKTOP_VIEWPORT = {"width": 1280, "height": 900}
+
+
 @pytest.fixture
 def browser_context_options() -> dict:
-    """What a test's browser context is made with; a module overrides it for e.g. a locale."""
-    return {"viewport": {"width": 1280, "height": 900}}
+    """What a test's browser context is made with; a module overrides it for e.g. a locale
+    (taking this fixture as an argument to extend it)."""
+    return {"viewport": DESKTOP_VIEWPORT}
 
 
 @pytest.fixture

@@ -23,12 +23,11 @@ from renewal_reminder.jobs import run_reminders
 from renewal_reminder.models import ConfirmationRequest, ReminderLog, RenewalDecision
 from renewal_reminder.models.reminder import EmailTemplate
 from renewal_reminder.renewals.email_templates import ensure_default_templates
-from tests.conftest import PASSWORD, client_of, login
+from tests.conftest import DESKTOP_VIEWPORT, PASSWORD, client_of, login
 
 #: Impacts that fail the test (axe's scale: minor, moderate, serious, critical).
 FAILING = {"critical", "serious"}
 CODE = re.compile(r"/confirm/#code=([0-9A-Z-]+)")
-DESKTOP = {"width": 1280, "height": 900}  # conftest's browser_page
 PHONE = {"width": 375, "height": 740}
 #: Offending elements shown per rule in a failure's report.
 MAX_NODES = 10
@@ -90,7 +89,7 @@ class Walk:
         try:
             self.check(f"{label} (phone)")
         finally:
-            self.page.set_viewport_size(DESKTOP)
+            self.page.set_viewport_size(DESKTOP_VIEWPORT)
 
     def visit(self, path: str, label: str | None = None, ready: str | None = None) -> None:
         response = self.page.goto(self.live_url + path)

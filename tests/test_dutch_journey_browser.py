@@ -43,8 +43,8 @@ def english_left(text: str) -> list[str]:
 
 
 @pytest.fixture
-def browser_context_options() -> dict:
-    return {"locale": "nl-NL", "viewport": {"width": 1280, "height": 900}}
+def browser_context_options(browser_context_options) -> dict:
+    return {**browser_context_options, "locale": "nl-NL"}
 
 
 def test_a_dutch_customer_meets_no_english(world, session, smtp, live_url, browser_page):
