@@ -7,6 +7,7 @@ Flask-AppBuilder in range (``.ci/run`` does both).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -20,20 +21,31 @@ PROJECT = Path(__file__).resolve().parent.parent
 HOSTS = Path(__file__).resolve().parent / "hosts"
 FAB_VERSION = os.environ.get("RR_HOST_FAB_VERSION", "")
 
-pytestmark = [
-    pytest.mark.skipif(
-        os.environ.get("DATABASE_URL", "").startswith("postgresql"),
-        reason="the host apps run on SQLite, once per suite run (the SQLite run)",
-    ),
-    # One pytest-xdist worker runs them all: they share one virtual environment (20 s to build).
-    pytest.mark.xdist_group("hosts"),
-]
+pytestmark = pytest.mark.skipif(
+    os.environ.get("DATABASE_URL", "").startswith("postgresql"),
+    reason="the host apps run on SQLite, once per suite run (the SQLite run)",
+)
 
 
 @pytest.fixture(scope="module")
-def host_python(tmp_path_factory) -> Path:
-    """A fresh virtual environment with the product installed from its wheel."""
-    root = tmp_path_factory.mktemp("hosts")
+def host_python(tmp_path_factory, testrun_uid, worker_id) -> Path:
+    """A fresh virtual environment with the product installed from its wheel: one per test
+    run, which the pytest-xdist workers share (the first to need it builds it, under a lock,
+    while the others wait: two builds at once would also collide in the checkout's build/)."""
+    if worker_id == "master":  # not distributed
+        return _build_host_python(tmp_path_factory.mktemp("hosts"))
+    shared = tmp_path_factory.getbasetemp().parent
+    with open(shared / f"hosts-{testrun_uid}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        root = shared / f"hosts-{testrun_uid}"
+        if not (root / "ready").exists():
+            shutil.rmtree(root, ignore_errors=True)  # a build that failed half-way
+            _build_host_python(root)
+            (root / "ready").touch()
+    return root / "venv" / "bin" / "python"
+
+
+def _build_host_python(root: Path) -> Path:
     _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", root / "dist", PROJECT])
     [wheel] = (root / "dist").glob("renewal_reminder-*.whl")
     _run([sys.executable, "-m", "venv", root / "venv"])
