@@ -93,10 +93,10 @@ class OutcomeRecorder:
     The order that keeps a crash from sending an email twice does not change: an outcome is
     handed over (``record``) as soon as the server has answered, and is committed at once; the
     next email's transaction waits for that commit (``wait``, given to ``Outbox.send`` as its
-    ``before_accept``) before the message's final line, after which the server accepts it.
-    So, as when the sender committed each outcome itself, at most one accepted email is ever
-    unrecorded; what overlaps the commit is the next email's building, its MAIL, RCPT and
-    DATA round trips and the message's transfer.
+    ``before_accept``) before the message and its final line go out, after which the server
+    accepts it. So, as when the sender committed each outcome itself, at most one accepted
+    email is ever unrecorded; what overlaps the commit is the next email's building and its
+    MAIL, RCPT and DATA round trips.
 
     A failed commit stops the run: ``wait`` and ``record`` raise it (the next email is then not
     sent), and so does ``close``; the outcome and the claims not yet recorded stay ``sending``,

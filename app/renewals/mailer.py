@@ -173,14 +173,15 @@ class Outbox:
         thread has no database session, no request and no app context. The sending itself
         does not change: one email at a time, in order, on the caller's thread.
 
-        ``before_accept``: called in each SMTP transaction once the message is on the wire
-        but for its final ``.`` line, the one after which the server accepts it. A caller
-        that records the previous email's outcome in the background waits for that record
-        here: the commit overlaps this email's round trips (MAIL, RCPT, DATA) and the
-        message's transfer, and still no email can be accepted while the previous one's
-        outcome is uncommitted. Whatever it raises is not this email's failure: the
-        connection is dropped without the final line (the server discards the message) and
-        the exception stops the sending, raised to the caller."""
+        ``before_accept``: called in each SMTP transaction once the server has said to go
+        ahead with the message (its 354 answer to DATA), before the message and its final
+        ``.`` line go out in one write, after which the server accepts it. A caller that
+        records the previous email's outcome in the background waits for that record here:
+        the commit overlaps this email's round trips (MAIL, RCPT, DATA), and still no email
+        can be accepted while the previous one's outcome is uncommitted. Whatever it raises
+        is not this email's failure: the connection is dropped before the message (the
+        server discards the transaction) and the exception stops the sending, raised to the
+        caller."""
         try:
             if not build_ahead:
                 for outgoing in emails:
@@ -299,7 +300,7 @@ class Outbox:
     ) -> str | None:
         """MAIL, RCPT and DATA for one email (smtplib's ``sendmail`` in steps, so that a lost
         connection is known to have happened before or after the message went out), with
-        ``before_accept`` (see ``send``) just before the message's final line."""
+        ``before_accept`` (see ``send``) just before the message goes out."""
         connection = self._connection
         try:
             connection.ehlo_or_helo_if_needed()
@@ -342,9 +343,11 @@ class Outbox:
     def _data_then_accept(
         self, data: bytes, before_accept: Callable[[], None]
     ) -> tuple[int, bytes]:
-        """smtplib's ``SMTP.data``, calling ``before_accept`` before the final ``.`` line.
-        If it raises, the connection is closed where it is (a QUIT would be read as part of
-        the message, and never answered): the server discards an unfinished message."""
+        """smtplib's ``SMTP.data``, calling ``before_accept`` between the server's go-ahead
+        (354) and the message, which then goes out with its final ``.`` line in one write (one
+        segment, as smtplib sends it). If it raises, the connection is closed where it is (a
+        QUIT would be read as part of the message, and never answered): the server discards
+        the unfinished transaction."""
         connection = self._connection
         connection.putcmd("data")
         code, response = connection.getreply()
@@ -353,7 +356,6 @@ class Outbox:
         message = _LINE_STARTING_WITH_DOT.sub(b"..", data)
         if not message.endswith(b"\r\n"):
             message += b"\r\n"
-        connection.send(message)
         try:
             before_accept()
         except BaseException as exc:
@@ -362,7 +364,7 @@ class Outbox:
             if isinstance(exc, Exception):
                 raise _SendingStopped(exc) from exc
             raise
-        connection.send(b".\r\n")
+        connection.send(message + b".\r\n")
         return connection.getreply()
 
     def _without_international_bcc(self, wire: _Wire) -> list[str]:
@@ -598,8 +600,8 @@ def _reset(connection: smtplib.SMTP) -> None:
 def _open(mail: _Mail) -> smtplib.SMTP:
     host_class = smtplib.SMTP_SSL if mail.use_ssl else smtplib.SMTP
     connection = host_class(mail.server, mail.port, timeout=30)
-    # Every write goes out at once: a message's final line, written apart from the message
-    # (``Outbox._data_then_accept``), would otherwise wait for the server's delayed ACK.
+    # Every write goes out at once: a command or a message written while the answer to the
+    # previous write is still unacknowledged would otherwise wait for the server's delayed ACK.
     with contextlib.suppress(OSError, AttributeError):
         connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:

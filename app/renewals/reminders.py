@@ -579,8 +579,8 @@ def _send_chunk(session, outbox, today, settings, chunk, templates, summary, rec
     committing) as soon as it is known: a run that dies after email N has recorded 1..N.
 
     The outcomes are committed by ``recorder`` (``claims.OutcomeRecorder``) while the next
-    email is built and sent; only its final line, after which the server accepts it, waits
-    for the commit. The session has committed everything before the sending starts and
+    email is built and sent; only the message itself, after which the server accepts it,
+    waits for the commit. The session has committed everything before the sending starts and
     writes nothing during it; the chunk ends once every outcome is committed, before the
     next chunk's claim."""
     token = uuid.uuid4().hex
