@@ -10,14 +10,6 @@ from flask_appbuilder.fieldwidgets import Select2Widget
 from wtforms import SelectField
 from wtforms.validators import InputRequired, ValidationError
 
-try:  # WTForms 3.3 deprecates (value, label) tuples as choices; 3.4 drops them
-    from wtforms.fields.choices import SelectChoice
-except ImportError:  # an older WTForms (a host may pin one) takes only the tuples
-
-    def SelectChoice(value: str, label: str) -> tuple[str, str]:  # noqa: N802
-        return (value, label)
-
-
 from renewal_reminder.i18n import SUPPORTED
 from renewal_reminder.models import RelationKind
 from renewal_reminder.renewals.registrars import MAX_TERM_YEARS, max_renewal_years
@@ -28,6 +20,13 @@ from renewal_reminder.renewals.validation import (
     normalize_email,
     parse_years,
 )
+
+try:  # WTForms 3.3 deprecates (value, label) tuples as choices; 3.4 drops them
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # an older WTForms (a host may pin one) takes only the tuples
+
+    def SelectChoice(value: str, label: str) -> tuple[str, str]:  # noqa: N802
+        return (value, label)
 
 
 def form_error(message: str) -> ValidationError:
